@@ -1,0 +1,41 @@
+# Entry points: `make install`, `make suite NAME=tiny`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_PIN := torch==2.13.0
+NAME ?= tiny
+FORCE ?=
+
+.PHONY: install suite test test-slow lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Idempotent: torch is pinned first so nothing later can pull a CUDA build.
+install: $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_PIN)
+	$(BIN)/pip install --quiet -e '.[dev]' $(TORCH_PIN)
+
+suite: $(BIN)/prb
+	$(BIN)/prb run $(NAME) $(if $(FORCE),--force,)
+
+$(BIN)/prb:
+	$(MAKE) install
+
+test: $(BIN)/prb
+	$(BIN)/pytest -q
+
+test-slow: $(BIN)/prb
+	$(BIN)/pytest -q -m slow
+
+lint: $(BIN)/prb
+	$(BIN)/ruff check peft_rlvr_bench tests
+	$(BIN)/ruff format --check peft_rlvr_bench tests
+
+format: $(BIN)/prb
+	$(BIN)/ruff format peft_rlvr_bench tests
+	$(BIN)/ruff check --fix peft_rlvr_bench tests
+
+clean:
+	rm -rf outputs .pytest_cache .ruff_cache

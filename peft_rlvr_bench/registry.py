@@ -1,0 +1,137 @@
+"""One generic registry for every kind of plugin: adapters, recipes, tasks, verifiers.
+
+Built-ins are registered lazily as ``"module:attr"`` strings so that listing and validating a
+suite imports no heavy library (torch, peft, trl). Third-party packages join through the
+``peft_rlvr_bench.plugins`` entry-point group: loading an entry point only imports its module,
+whose ``@register_*`` decorators then run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from typing import Any, Generic, TypeVar
+
+from peft_rlvr_bench.errors import UserError
+
+T = TypeVar("T")
+
+PLUGIN_GROUP = "peft_rlvr_bench.plugins"
+
+
+class Registry(Generic[T]):
+    """Maps short names to components of one kind, with lazy built-ins and suggestions."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._loaded: dict[str, T] = {}
+        self._lazy: dict[str, str] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator that registers ``obj`` under ``name``; a name can be taken only once."""
+
+        def decorator(obj: T) -> T:
+            if name in self._loaded and self._loaded[name] is not obj:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            if name in self._lazy and self._lazy[name] != _qualified(obj):
+                raise ValueError(f"{self.kind} {name!r} is already registered by {self._lazy[name]}")
+            self._loaded[name] = obj
+            return obj
+
+        return decorator
+
+    def register_lazy(self, name: str, target: str) -> None:
+        """Registers a built-in by its ``"module:attr"`` path, imported on first use."""
+        if name in self._lazy or name in self._loaded:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._lazy[name] = target
+
+    def names(self) -> list[str]:
+        load_plugins()
+        return sorted(set(self._lazy) | set(self._loaded))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self.names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def get(self, name: str) -> T:
+        """Returns the component, importing a lazy built-in; unknown names suggest the closest."""
+        if name in self._loaded:
+            return self._loaded[name]
+        if name in self._lazy:
+            module_name, attr = self._lazy[name].split(":")
+            obj = getattr(importlib.import_module(module_name), attr)
+            self._loaded[name] = obj
+            return obj
+        known = self.names()
+        if name in self._loaded:  # a plugin registered it while loading
+            return self._loaded[name]
+        raise UserError(f"unknown {self.kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}")
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """`` (did you mean X?)`` for the closest known name, or an empty string."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _qualified(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', '')}"
+
+
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Imports every module declared in the plugin entry-point group, once per process."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry_point in metadata.entry_points(group=PLUGIN_GROUP):
+        entry_point.load()
+
+
+ADAPTERS: Registry[Any] = Registry("adapter")
+RECIPES: Registry[Any] = Registry("recipe")
+TASKS: Registry[Any] = Registry("task")
+VERIFIERS: Registry[Any] = Registry("verifier")
+
+REGISTRIES: dict[str, Registry[Any]] = {
+    "adapters": ADAPTERS,
+    "recipes": RECIPES,
+    "tasks": TASKS,
+    "verifiers": VERIFIERS,
+}
+
+register_adapter = ADAPTERS.register
+register_recipe = RECIPES.register
+register_task = TASKS.register
+register_verifier = VERIFIERS.register
+
+for _name, _target in {
+    "full": "peft_rlvr_bench.adapters.full:FullFineTuning",
+    "lora": "peft_rlvr_bench.adapters.lora:LoRA",
+}.items():
+    ADAPTERS.register_lazy(_name, _target)
+
+for _name, _target in {
+    "grpo": "peft_rlvr_bench.rlvr.recipes:GRPO",
+    "dr_grpo": "peft_rlvr_bench.rlvr.recipes:DrGRPO",
+    "dapo": "peft_rlvr_bench.rlvr.recipes:DAPO",
+}.items():
+    RECIPES.register_lazy(_name, _target)
+
+for _name, _target in {
+    "add": "peft_rlvr_bench.tasks.arithmetic:ADDITION",
+    "add_words": "peft_rlvr_bench.tasks.arithmetic:ADDITION_IN_WORDS",
+    "copy": "peft_rlvr_bench.tasks.arithmetic:COPY",
+    "max": "peft_rlvr_bench.tasks.arithmetic:MAXIMUM",
+}.items():
+    TASKS.register_lazy(_name, _target)
+
+VERIFIERS.register_lazy("int_match", "peft_rlvr_bench.verifiers:integer_match")
