@@ -1,0 +1,1 @@
+"""RLVR: recipes (GRPOConfig settings) and the TRL training loop glue."""

@@ -1,0 +1,86 @@
+"""RLVR recipes: each maps its typed parameters onto TRL ``GRPOConfig`` fields (METHODS.md §4).
+
+The loss variant is all a recipe decides; the loop itself is TRL's. DAPO's dynamic sampling
+(dropping groups whose rewards are all equal and refilling the batch) is not in TRL, so the
+``dapo`` recipe here is DAPO's loss, clip-higher and no KL, without dynamic sampling.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from peft_rlvr_bench.registry import register_recipe
+
+
+class RecipeParams(BaseModel):
+    """Rollout and loss settings every GRPO-family recipe shares."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompts_per_step: int = Field(4, gt=0, description="distinct prompts per optimizer update")
+    num_generations: int = Field(8, ge=2, description="completions per prompt (the group size)")
+    max_completion_length: int = Field(8, gt=0)
+    temperature: float = Field(1.0, gt=0)
+    beta: float = Field(0.0, ge=0, description="KL coefficient; 0 means no reference model")
+    epsilon: float = Field(0.2, gt=0, description="lower clip range")
+    warmup_steps: int = Field(0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+
+
+class DAPOParams(RecipeParams):
+    epsilon_high: float = Field(0.28, gt=0, description="clip-higher upper range")
+    beta: float = Field(0.0, ge=0, le=0, description="DAPO drops the KL term")
+
+
+class Recipe(Protocol):
+    Params: ClassVar[type[RecipeParams]]
+
+    def grpo_config_fields(self, params: Any) -> dict[str, Any]:
+        """The ``GRPOConfig`` keyword arguments that define this recipe."""
+        ...
+
+
+def _shared_fields(params: RecipeParams) -> dict[str, Any]:
+    return {
+        "per_device_train_batch_size": params.prompts_per_step * params.num_generations,
+        "num_generations": params.num_generations,
+        "max_completion_length": params.max_completion_length,
+        "temperature": params.temperature,
+        "beta": params.beta,
+        "epsilon": params.epsilon,
+        "warmup_steps": params.warmup_steps,
+        "max_grad_norm": params.max_grad_norm,
+    }
+
+
+class _LossVariant:
+    Params: ClassVar[type[RecipeParams]] = RecipeParams
+    loss_type: ClassVar[Literal["grpo", "dr_grpo", "dapo"]]
+    scale_rewards: ClassVar[Literal["group", "none"]]
+
+    def grpo_config_fields(self, params: RecipeParams) -> dict[str, Any]:
+        return {**_shared_fields(params), "loss_type": self.loss_type, "scale_rewards": self.scale_rewards}
+
+
+@register_recipe("grpo")
+class GRPO(_LossVariant):
+    loss_type = "grpo"
+    scale_rewards = "group"
+
+
+@register_recipe("dr_grpo")
+class DrGRPO(_LossVariant):
+    loss_type = "dr_grpo"
+    scale_rewards = "none"
+
+
+@register_recipe("dapo")
+class DAPO(_LossVariant):
+    Params = DAPOParams
+    loss_type = "dapo"
+    scale_rewards = "group"
+
+    def grpo_config_fields(self, params: DAPOParams) -> dict[str, Any]:  # type: ignore[override]
+        return {**super().grpo_config_fields(params), "epsilon_high": params.epsilon_high}

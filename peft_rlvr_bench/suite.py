@@ -1,0 +1,321 @@
+"""Suites: declarative YAML files validated into typed specs and expanded into RunSpecs.
+
+A suite names every component by its registered short name plus parameters, never by import
+path, so moving a module never changes a result's identity. Each component validates its own
+parameters with its own pydantic model; this module stitches their errors back to the YAML line
+they came from, so ``prb validate`` says ``file:line: field: message (did you mean X?)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.registry import ADAPTERS, RECIPES, TASKS, did_you_mean
+from peft_rlvr_bench.world.build import WorldRecipe
+
+TINY_MODEL = "tiny"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(Strict):
+    """The base model: ``tiny`` (the embedded world), or a Hugging Face id, optionally at ``path``."""
+
+    name: str = TINY_MODEL
+    path: str | None = Field(None, description="load from this local directory instead of the hub")
+    world: WorldRecipe | None = Field(None, description="the tiny world's recipe (tiny only)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _world_only_for_tiny(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        name = data.get("name", TINY_MODEL)
+        if name == TINY_MODEL and data.get("world") is None:
+            return {**data, "world": {}}
+        if name != TINY_MODEL and data.get("world") is not None:
+            raise ValueError("'world' applies only to the tiny model; remove it")
+        return data
+
+
+class EvalSpec(Strict):
+    """Which tasks score which role, and how many greedy items each."""
+
+    in_domain: list[str] = Field(min_length=1)
+    out_of_domain: list[str] = Field(default_factory=list)
+    forgetting: list[str] = Field(default_factory=list)
+    n_items: int = Field(500, gt=0, description="eval items per task")
+    batch_size: int = Field(256, gt=0)
+    max_new_tokens: int = Field(8, gt=0)
+
+    def roles(self) -> dict[str, list[str]]:
+        return {"in_domain": self.in_domain, "out_of_domain": self.out_of_domain, "forgetting": self.forgetting}
+
+
+class Budget(Strict):
+    max_steps: int = Field(gt=0, description="optimizer updates per run")
+
+
+class ComponentEntry(BaseModel):
+    """``{name: ..., <params>}``: a registered component and its own parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class AdapterEntry(ComponentEntry):
+    lr: float = Field(gt=0, description="learning rate; methods differ, so each entry sets its own")
+    label: str | None = Field(None, description="row name in the leaderboard; defaults to the name")
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+class SuiteSpec(Strict):
+    name: str
+    description: str = ""
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train_task: str
+    eval: EvalSpec
+    recipe: ComponentEntry
+    adapters: list[AdapterEntry] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+    budget: Budget
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not _SAFE_NAME.match(value):
+            raise ValueError("use letters, digits, '.', '_' and '-' only; it names a results folder")
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("seeds repeat; list each seed once")
+        return value
+
+
+class ResolvedComponent(Strict):
+    name: str
+    params: dict[str, Any]
+
+
+class ResolvedAdapter(ResolvedComponent):
+    label: str
+    lr: float
+
+
+class RunSpec(Strict):
+    """One fully resolved run: every default filled in, so its hash names exactly what ran."""
+
+    suite: str
+    model: ModelSpec
+    train_task: str
+    eval: EvalSpec
+    recipe: ResolvedComponent
+    adapter: ResolvedAdapter
+    seed: int
+    budget: Budget
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the run's outcome; the suite name only files it."""
+        return self.model_dump(mode="json", exclude={"suite"})
+
+    @property
+    def run_id(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.adapter.label}-s{self.seed}-{digest}"
+
+
+class Suite(Strict):
+    spec: SuiteSpec
+    path: Path
+    runs: list[RunSpec]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and error reporting
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Reads, validates and expands a suite file; any problem is one ``UserError`` line."""
+    path = Path(path)
+    text = _read_text(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = f"{mark.line + 1}" if mark else "1"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError(f"{path}:{line}: not valid YAML: {problem}; fix the syntax") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}:1: a suite must be a YAML mapping of fields (name, model, ...), not {type(data).__name__}")
+    errors = _validate(data)
+    if errors:
+        loc, message = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        field = ".".join(str(p) for p in loc) or "<root>"
+        raise UserError(f"{path}:{_line_of(root, loc)}: {field}: {message}{more}")
+    spec = SuiteSpec.model_validate(data)
+    return Suite(spec=spec, path=path, runs=expand(spec))
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise UserError(f"{path}: no such suite file; check the path or run `prb list suites`")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+
+
+Loc = tuple[str | int, ...]
+
+
+def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """Every problem as (location, message), top-level schema first, then components."""
+    try:
+        spec = SuiteSpec.model_validate(data)
+    except ValidationError as exc:
+        return [_describe(err, SuiteSpec) for err in exc.errors()]
+    errors: list[tuple[Loc, str]] = []
+    errors += _check_task(spec.train_task, ("train_task",))
+    for role, names in spec.eval.roles().items():
+        for i, name in enumerate(names):
+            errors += _check_task(name, ("eval", role, i))
+    errors += _check_component(RECIPES, spec.recipe, ("recipe",))
+    labels: dict[str, int] = {}
+    for i, entry in enumerate(spec.adapters):
+        errors += _check_component(ADAPTERS, entry, ("adapters", i))
+        if entry.display_name in labels:
+            errors.append(
+                (("adapters", i, "label"), f"{entry.display_name!r} repeats adapters[{labels[entry.display_name]}]; give each entry a distinct label")
+            )
+        labels.setdefault(entry.display_name, i)
+        if not _SAFE_NAME.match(entry.display_name):
+            errors.append((("adapters", i, "label"), "use letters, digits, '.', '_' and '-' only; it names result files"))
+    return errors
+
+
+def _check_task(name: str, loc: Loc) -> list[tuple[Loc, str]]:
+    if name in TASKS:
+        return []
+    return [(loc, f"unknown task {name!r}{did_you_mean(name, TASKS.names())}; see `prb list tasks`")]
+
+
+def _check_component(registry: Any, entry: ComponentEntry, loc: Loc) -> list[tuple[Loc, str]]:
+    if entry.name not in registry:
+        hint = did_you_mean(entry.name, registry.names())
+        return [((*loc, "name"), f"unknown {registry.kind} {entry.name!r}{hint}; see `prb list {registry.kind}s`")]
+    params_model = registry.get(entry.name).Params
+    try:
+        params_model.model_validate(entry.params())
+    except ValidationError as exc:
+        return [(tuple(loc) + tuple(l for l in err_loc), msg) for err_loc, msg in (_describe(e, params_model) for e in exc.errors())]
+    return []
+
+
+def _describe(err: Any, model: type[BaseModel]) -> tuple[Loc, str]:
+    loc: Loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden":
+        allowed = _field_names_at(model, loc[:-1])
+        return loc, f"unknown field{did_you_mean(str(loc[-1]), allowed)}; allowed: {', '.join(allowed)}"
+    if err["type"] == "missing":
+        return loc, "required field is missing; add it"
+    return loc, f"{err['msg']} (got {err.get('input')!r})"
+
+
+def _field_names_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The allowed field names of the (nested) model at ``loc``, for suggestions."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return sorted(getattr(current, "model_fields", {}))
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if current is None:
+            return []
+    return sorted(current.model_fields)
+
+
+def _line_of(node: yaml.Node | None, loc: Loc) -> int:
+    """The 1-based line of the deepest YAML node that ``loc`` reaches."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+# ---------------------------------------------------------------------------------------------
+# Expansion
+
+
+def expand(spec: SuiteSpec) -> list[RunSpec]:
+    """The suite's grid: every adapter entry times every seed, with parameters resolved."""
+    recipe = RECIPES.get(spec.recipe.name)
+    resolved_recipe = ResolvedComponent(
+        name=spec.recipe.name, params=recipe.Params.model_validate(spec.recipe.params()).model_dump(mode="json")
+    )
+    runs: list[RunSpec] = []
+    for entry in spec.adapters:
+        adapter = ADAPTERS.get(entry.name)
+        params = adapter.Params.model_validate(entry.params()).model_dump(mode="json")
+        resolved = ResolvedAdapter(name=entry.name, label=entry.display_name, lr=entry.lr, params=params)
+        for seed in spec.seeds:
+            runs.append(
+                RunSpec(
+                    suite=spec.name,
+                    model=spec.model,
+                    train_task=spec.train_task,
+                    eval=spec.eval,
+                    recipe=resolved_recipe,
+                    adapter=resolved,
+                    seed=seed,
+                    budget=spec.budget,
+                )
+            )
+    return runs
+
+
+def resolve_suite_path(name_or_path: str, suites_dir: Path = Path("suites")) -> Path:
+    """``tiny`` -> ``suites/tiny.yaml``; an existing path is taken as it is."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+        return candidate
+    named = suites_dir / f"{name_or_path}.yaml"
+    if named.exists():
+        return named
+    known = sorted(p.stem for p in suites_dir.glob("*.yaml"))
+    raise UserError(f"{named}: no such suite{did_you_mean(name_or_path, known)}; known: {', '.join(known)}")

@@ -1,0 +1,138 @@
+"""Suite loading: every shipped suite validates, and bad suites fail with one located line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.suite import load_suite
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((REPO / "suites").glob("*.yaml"))
+
+GOOD = """\
+name: t
+train_task: add
+eval:
+  in_domain: [add]
+  forgetting: [copy]
+recipe: {name: grpo}
+budget: {max_steps: 5}
+seeds: [0, 1]
+adapters:
+  - {name: full, lr: 1.0e-4}
+  - {name: lora, r: 4, lr: 1.0e-3}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_suite_validates(path: Path) -> None:
+    suite = load_suite(path)
+    assert suite.runs, "a shipped suite must expand to at least one run"
+    assert suite.spec.name == path.stem, "the suite's name must match its file name"
+
+
+def test_expansion_is_adapters_times_seeds_with_stable_unique_ids(tmp_path: Path) -> None:
+    runs = load_suite(write(tmp_path, GOOD)).runs
+    assert [(r.adapter.label, r.seed) for r in runs] == [("full", 0), ("full", 1), ("lora", 0), ("lora", 1)]
+    assert len({r.run_id for r in runs}) == 4
+    again = load_suite(write(tmp_path, GOOD, "copy.yaml")).runs
+    assert [r.run_id for r in runs] == [r.run_id for r in again]
+    assert runs[2].adapter.params["r"] == 4 and runs[2].adapter.params["alpha"] == 16.0, "defaults resolved"
+
+
+def test_run_id_changes_with_any_resolved_setting(tmp_path: Path) -> None:
+    base = load_suite(write(tmp_path, GOOD)).runs[2]
+    changed = load_suite(write(tmp_path, GOOD.replace("r: 4", "r: 8"), "b.yaml")).runs[2]
+    assert base.run_id.startswith("lora-s0-") and changed.run_id.startswith("lora-s0-")
+    assert base.run_id != changed.run_id
+
+
+BAD_SUITES = {
+    "unknown adapter": (GOOD.replace("name: lora", "name: lorra"), 11, "adapters.1.name", "did you mean 'lora'?"),
+    "wrong type": (GOOD.replace("max_steps: 5", "max_steps: many"), 7, "budget.max_steps", "valid integer"),
+    "zero budget": (GOOD.replace("max_steps: 5", "max_steps: 0"), 7, "budget.max_steps", "greater than 0"),
+    "missing field": (GOOD.replace("train_task: add\n", ""), 1, "train_task", "required field is missing"),
+    "unknown key": (GOOD + "seedz: [3]\n", 12, "seedz", "unknown field (did you mean 'seeds'?)"),
+    "unknown adapter param": (GOOD.replace("r: 4", "r: 4, alpah: 8"), 11, "adapters.1.alpah", "did you mean 'alpha'?"),
+    "unknown recipe": (GOOD.replace("name: grpo", "name: grpp"), 6, "recipe.name", "did you mean 'grpo'?"),
+    "bad recipe param": (GOOD.replace("{name: grpo}", "{name: grpo, num_generations: 1}"), 6,
+                         "recipe.num_generations", "greater than or equal to 2"),
+    "unknown task": (GOOD.replace("train_task: add", "train_task: addd"), 2, "train_task", "did you mean 'add'?"),
+    "unknown eval task": (GOOD.replace("forgetting: [copy]", "forgetting: [cpy]"), 5, "eval.forgetting.0",
+                          "did you mean 'copy'?"),
+    "duplicate label": (GOOD.replace("{name: lora, r: 4,", "{name: full,"), 11, "adapters.1.label", "repeats"),
+    "repeated seeds": (GOOD.replace("[0, 1]", "[1, 1]"), 8, "seeds", "seeds repeat"),
+    "unsafe name": (GOOD.replace("name: t", "name: ../t"), 1, "name", "letters, digits"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SUITES, ids=list(BAD_SUITES))
+def test_bad_suite_is_one_line_naming_file_line_and_field(tmp_path: Path, case: str) -> None:
+    text, line, field, fragment = BAD_SUITES[case]
+    path = write(tmp_path, text)
+    with pytest.raises(UserError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:{line}: {field}: "), message
+    assert fragment in message
+
+
+def test_not_yaml_and_not_a_mapping_and_not_utf8(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"suite.yaml:2: not valid YAML"):
+        load_suite(write(tmp_path, "name: t\n\tadapters: []\n"))  # a tab
+    with pytest.raises(UserError, match="must be a YAML mapping"):
+        load_suite(write(tmp_path, "- just\n- a list\n"))
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserError, match="not UTF-8"):
+        load_suite(bad)
+    with pytest.raises(UserError, match="no such suite file"):
+        load_suite(tmp_path / "missing.yaml")
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "peft_rlvr_bench.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_validate_exits_2_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("name: lora", "name: lorra"))
+    before = sorted(tmp_path.rglob("*"))
+    done = run_cli("validate", str(path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "did you mean 'lora'?" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_cli_run_of_bad_suite_writes_no_results(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("max_steps: 5", "max_steps: -1"))
+    done = run_cli("run", str(path), cwd=tmp_path)
+    assert done.returncode == 2 and "budget.max_steps" in done.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_validate_and_list_import_no_heavy_library(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from peft_rlvr_bench.suite import load_suite\n"
+        "from peft_rlvr_bench.registry import REGISTRIES\n"
+        f"load_suite({str(REPO / 'suites' / 'tiny.yaml')!r})\n"
+        "[r.names() for r in REGISTRIES.values()]\n"
+        "heavy = [m for m in ('torch', 'trl', 'peft', 'lm_eval', 'transformers') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
