@@ -1,0 +1,1 @@
+"""Reporting: run results (JSON), statistics and leaderboards."""

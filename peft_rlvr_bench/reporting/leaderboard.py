@@ -1,0 +1,309 @@
+"""The leaderboard: a pure function of a suite's result files, written as Markdown and CSV.
+
+Only ``ok`` runs reach the table; every other run is listed under it with its reason, so a
+failure is visible without polluting the means. Scores are greedy accuracies in [0, 1]; the
+Markdown shows them in percent, the CSV keeps the raw fractions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.reporting.results import RunResult, load_result, write_text_atomic
+from peft_rlvr_bench.reporting.stats import bootstrap_ci, mean
+
+NAN = float("nan")
+
+CSV_COLUMNS = (
+    "method",
+    "n_seeds",
+    "in_domain",
+    "in_domain_ci_low",
+    "in_domain_ci_high",
+    "out_of_domain",
+    "out_of_domain_ci_low",
+    "out_of_domain_ci_high",
+    "forgetting",
+    "forgetting_ci_low",
+    "forgetting_ci_high",
+    "trainable_params",
+    "train_seconds",
+    "learning_rate",
+)
+
+MARKDOWN_NAME = "leaderboard.md"
+CSV_NAME = "leaderboard.csv"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaderboard line: a method's means over its ok seeds, with 95% bootstrap CIs."""
+
+    method: str
+    n_seeds: int
+    in_domain: float
+    in_domain_ci_low: float
+    in_domain_ci_high: float
+    out_of_domain: float
+    out_of_domain_ci_low: float
+    out_of_domain_ci_high: float
+    forgetting: float
+    forgetting_ci_low: float
+    forgetting_ci_high: float
+    trainable_params: int
+    train_seconds: float
+    learning_rate: float | None
+    not_ok: int = 0
+
+
+# Loading -------------------------------------------------------------------------------------
+
+
+def _load_one(path: Path) -> RunResult:
+    try:
+        return load_result(path)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        detail = f"{where}: {first['msg']}" if where else first["msg"]
+        raise UserError(f"{path}: not a valid run result ({detail}); delete it and rerun the suite") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({exc}); delete it and rerun the suite") from exc
+
+
+def load_suite_results(suite_dir: Path) -> tuple[RunResult | None, list[RunResult]]:
+    """Loads ``suite_dir/base.json`` (None if absent) and every ``suite_dir/runs/*.json``.
+
+    Runs come back sorted by file name so that everything downstream is order-independent.
+    Raises UserError naming the first file that does not parse.
+    """
+    base_path = suite_dir / "base.json"
+    base = _load_one(base_path) if base_path.is_file() else None
+    runs_dir = suite_dir / "runs"
+    paths = sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []
+    return base, [_load_one(path) for path in paths]
+
+
+# Tabulation (pure) ---------------------------------------------------------------------------
+
+
+def _score(result: RunResult, role: str) -> float | None:
+    role_score = result.metrics.get(role)
+    return None if role_score is None else role_score.score
+
+
+def _summary(values: Sequence[float]) -> tuple[float, float, float]:
+    low, high = bootstrap_ci(values)
+    return mean(values), low, high
+
+
+def _learning_rate(runs: Iterable[RunResult]) -> float | None:
+    rates = set()
+    for run in runs:
+        adapter = run.spec.get("adapter")
+        rate = adapter.get("lr") if isinstance(adapter, dict) else None
+        rates.add(None if rate is None else float(rate))
+    # One label should pin one learning rate; if its seeds disagree, any single number would lie.
+    return rates.pop() if len(rates) == 1 else None
+
+
+def _base_row(base: RunResult) -> Row:
+    forgetting = _score(base, "forgetting")
+    in_domain = _score(base, "in_domain")
+    out_of_domain = _score(base, "out_of_domain")
+    return Row(
+        method="base",
+        # A single greedy evaluation of a fixed model: there is nothing to resample.
+        n_seeds=1,
+        in_domain=NAN if in_domain is None else in_domain,
+        in_domain_ci_low=NAN,
+        in_domain_ci_high=NAN,
+        out_of_domain=NAN if out_of_domain is None else out_of_domain,
+        out_of_domain_ci_low=NAN,
+        out_of_domain_ci_high=NAN,
+        forgetting=NAN if forgetting is None or math.isnan(forgetting) else 0.0,
+        forgetting_ci_low=NAN,
+        forgetting_ci_high=NAN,
+        trainable_params=0,
+        train_seconds=0.0,
+        learning_rate=None,
+        not_ok=0,
+    )
+
+
+def _method_row(method: str, ok: list[RunResult], n_not_ok: int, base: RunResult | None) -> Row:
+    base_forgetting = None if base is None else _score(base, "forgetting")
+    in_domain = [s for s in (_score(r, "in_domain") for r in ok) if s is not None]
+    out_of_domain = [s for s in (_score(r, "out_of_domain") for r in ok) if s is not None]
+    forgetting: list[float] = []
+    if base_forgetting is not None:
+        forgetting = [base_forgetting - s for s in (_score(r, "forgetting") for r in ok) if s is not None]
+    id_mean, id_low, id_high = _summary(in_domain)
+    ood_mean, ood_low, ood_high = _summary(out_of_domain)
+    fg_mean, fg_low, fg_high = _summary(forgetting)
+    return Row(
+        method=method,
+        n_seeds=len(ok),
+        in_domain=id_mean,
+        in_domain_ci_low=id_low,
+        in_domain_ci_high=id_high,
+        out_of_domain=ood_mean,
+        out_of_domain_ci_low=ood_low,
+        out_of_domain_ci_high=ood_high,
+        forgetting=fg_mean,
+        forgetting_ci_low=fg_low,
+        forgetting_ci_high=fg_high,
+        trainable_params=max(r.trainable_params for r in ok),
+        train_seconds=mean([r.timings["train"] for r in ok if "train" in r.timings]),
+        learning_rate=_learning_rate(ok),
+        not_ok=n_not_ok,
+    )
+
+
+def leaderboard_rows(base: RunResult | None, runs: Sequence[RunResult]) -> list[Row]:
+    """Returns the base row (if there is an ok base) and one row per method, best in-domain first.
+
+    Only ``ok`` runs count; a method with no ok run gets no row (its runs appear in
+    :func:`not_ok_runs`). Forgetting is base minus tuned on the forgetting role, per seed, so
+    positive means forgotten; without a base it is nan.
+    """
+    if base is not None and base.status != "ok":
+        base = None
+    ok_by_method: dict[str, list[RunResult]] = defaultdict(list)
+    not_ok_by_method: dict[str, int] = defaultdict(int)
+    for run in runs:
+        if run.status == "ok":
+            ok_by_method[run.method].append(run)
+        else:
+            not_ok_by_method[run.method] += 1
+    rows = []
+    for method, ok in ok_by_method.items():
+        # The bootstrap draws resample indices from a fixed seed, so the values' order must not
+        # depend on how the files were listed.
+        ok = sorted(ok, key=lambda r: (r.seed is None, r.seed or 0, r.run_id))
+        rows.append(_method_row(method, ok, not_ok_by_method[method], base))
+    rows.sort(key=lambda row: (math.isnan(row.in_domain), -row.in_domain, row.method))
+    return ([_base_row(base)] if base is not None else []) + rows
+
+
+def not_ok_runs(runs: Iterable[RunResult | None]) -> list[tuple[str, str, str]]:
+    """Returns ``(run_id, status, reason)`` for every run whose status is not ``ok``, by run id."""
+    listed = [
+        (run.run_id, run.status, " ".join((run.reason or "no reason recorded").split()))
+        for run in runs
+        if run is not None and run.status != "ok"
+    ]
+    return sorted(listed)
+
+
+# Rendering -----------------------------------------------------------------------------------
+
+
+def _is_missing(value: float | None) -> bool:
+    return value is None or math.isnan(value)
+
+
+def _csv_cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    # repr round-trips a float exactly, so the CSV loses nothing against the JSON files.
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def render_csv(rows: Sequence[Row]) -> str:
+    """Returns the rows as CSV with a :data:`CSV_COLUMNS` header; nan and None are empty cells."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(getattr(row, column)) for column in CSV_COLUMNS])
+    return buffer.getvalue()
+
+
+def _percent(value: float) -> str:
+    # Adding 0.0 turns a rounded -0.0 into 0.0, which would otherwise read as a tiny loss.
+    return f"{round(value * 100, 1) + 0.0:.1f}"
+
+
+def _score_cell(value: float, low: float, high: float) -> str:
+    if _is_missing(value):
+        return "n/a"
+    if _is_missing(low) or _is_missing(high):
+        return _percent(value)
+    return f"{_percent(value)} [{_percent(low)}, {_percent(high)}]"
+
+
+def humanize_count(count: int) -> str:
+    """Returns a parameter count as a short string: 950, 662.4k, 1.2M, 7.6B."""
+    if count < 1000:
+        return str(count)
+    text = ""
+    for scale, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")):
+        text = f"{count / scale:.1f}{suffix}"
+        # Rounding can carry into the next unit (999_960 -> 1000.0k); prefer 1.0M then.
+        if round(count / scale, 1) < 1000:
+            break
+    return text
+
+
+def _lr_cell(rate: float | None) -> str:
+    return "" if rate is None else f"{rate:g}"
+
+
+def _seconds_cell(seconds: float) -> str:
+    return "n/a" if _is_missing(seconds) else f"{seconds:.0f}"
+
+
+def render_markdown(suite: str, rows: Sequence[Row], not_ok: Sequence[tuple[str, str, str]]) -> str:
+    """Returns the leaderboard as GitHub Markdown: a heading, a legend, the table, the left-out runs."""
+    lines = [
+        f"# Leaderboard: {suite}",
+        "",
+        (
+            "Accuracy in %, mean over seeds with its 95% bootstrap CI over seeds in brackets; "
+            "forgetting is base minus tuned accuracy on the forgetting tasks (positive means forgotten)."
+        ),
+        "",
+        "| Method | Seeds | In-domain | Out-of-domain | Forgetting | Trainable params | LR | Train s |",
+        "|:--|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        cells = [
+            row.method.replace("|", "\\|"),
+            str(row.n_seeds),
+            _score_cell(row.in_domain, row.in_domain_ci_low, row.in_domain_ci_high),
+            _score_cell(row.out_of_domain, row.out_of_domain_ci_low, row.out_of_domain_ci_high),
+            _score_cell(row.forgetting, row.forgetting_ci_low, row.forgetting_ci_high),
+            humanize_count(row.trainable_params),
+            _lr_cell(row.learning_rate),
+            _seconds_cell(row.train_seconds),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if not_ok:
+        lines += ["", "Runs left out of the table (status not ok):", ""]
+        lines += [f"- `{run_id}`: {status} ({reason})" for run_id, status, reason in not_ok]
+    return "\n".join(lines) + "\n"
+
+
+def write_leaderboard(suite_dir: Path, suite: str) -> tuple[Path, Path]:
+    """Writes ``leaderboard.md`` and ``leaderboard.csv`` into ``suite_dir`` and returns their paths.
+
+    Raises UserError when the suite has no result files or one of them does not parse.
+    """
+    base, runs = load_suite_results(suite_dir)
+    if base is None and not runs:
+        raise UserError(f"no results under {suite_dir}; run `prb run suites/{suite}.yaml` first")
+    rows = leaderboard_rows(base, runs)
+    markdown_path, csv_path = suite_dir / MARKDOWN_NAME, suite_dir / CSV_NAME
+    write_text_atomic(markdown_path, render_markdown(suite, rows, not_ok_runs([base, *runs])))
+    write_text_atomic(csv_path, render_csv(rows))
+    return markdown_path, csv_path

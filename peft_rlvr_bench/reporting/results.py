@@ -1,0 +1,123 @@
+"""The run result: one self-describing JSON file per run, the only input of every leaderboard.
+
+Files live at ``results/<suite>/runs/<run_id>.json``; the base model's evaluation lives at
+``results/<suite>/base.json`` with the same shape and ``method == "base"``. Files are written
+atomically (temporary file plus rename), so a half-written result never exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+ROLES = ("in_domain", "out_of_domain", "forgetting")
+
+Status = Literal["ok", "diverged", "failed"]
+
+
+class TaskScore(BaseModel):
+    """Greedy accuracy on one eval task, with the number of items behind it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accuracy: float
+    n: int
+
+
+class RoleScore(BaseModel):
+    """A role's score: the unweighted mean of its tasks' accuracies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float
+    n: int
+    tasks: dict[str, TaskScore]
+
+    @classmethod
+    def from_tasks(cls, tasks: dict[str, TaskScore]) -> RoleScore:
+        score = sum(t.accuracy for t in tasks.values()) / len(tasks) if tasks else float("nan")
+        return cls(score=score, n=sum(t.n for t in tasks.values()), tasks=tasks)
+
+
+class StepRecord(BaseModel):
+    """One optimizer update of the RL run, as TRL logged it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    step: int
+    reward_mean: float | None = None
+    reward_std: float | None = None
+    loss: float | None = None
+    kl: float | None = None
+    step_seconds: float | None = None
+
+
+class RunResult(BaseModel):
+    """Everything needed to trust, reproduce and tabulate one run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    suite: str
+    run_id: str
+    method: str = Field(description="the adapter entry's label; 'base' for the untouched model")
+    seed: int | None
+    status: Status
+    reason: str | None = None
+    spec: dict[str, Any]
+    metrics: dict[str, RoleScore] = Field(default_factory=dict, description="keyed by role")
+    trainable_params: int = 0
+    total_params: int = 0
+    train_curve: list[StepRecord] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
+    peak_memory_mb: float | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    git: dict[str, Any] = Field(default_factory=dict)
+    created_at: str | None = None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` via a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # newline="" keeps the bytes exactly as given (CSV writers choose their own line endings).
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Writes ``payload`` to ``path`` as indented, key-sorted JSON, atomically."""
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def save_result(result: RunResult, path: Path) -> None:
+    write_json_atomic(path, result.model_dump(mode="json"))
+
+
+def load_result(path: Path) -> RunResult:
+    return RunResult.model_validate_json(path.read_text())
+
+
+def suite_results_dir(results_root: Path, suite: str) -> Path:
+    return results_root / suite
+
+
+def run_result_path(results_root: Path, suite: str, run_id: str) -> Path:
+    return results_root / suite / "runs" / f"{run_id}.json"
+
+
+def base_result_path(results_root: Path, suite: str) -> Path:
+    return results_root / suite / "base.json"
