@@ -55,12 +55,16 @@ class EvalSpec(Strict):
     in_domain: list[str] = Field(min_length=1)
     out_of_domain: list[str] = Field(default_factory=list)
     forgetting: list[str] = Field(default_factory=list)
-    n_items: int = Field(500, gt=0, description="eval items per task")
+    n_items: int = Field(500, gt=0, le=1000, description="eval items per task (distinct problems)")
     batch_size: int = Field(256, gt=0)
     max_new_tokens: int = Field(8, gt=0)
 
     def roles(self) -> dict[str, list[str]]:
-        return {"in_domain": self.in_domain, "out_of_domain": self.out_of_domain, "forgetting": self.forgetting}
+        return {
+            "in_domain": self.in_domain,
+            "out_of_domain": self.out_of_domain,
+            "forgetting": self.forgetting,
+        }
 
 
 class Budget(Strict):
@@ -168,7 +172,9 @@ def load_suite(path: str | Path) -> Suite:
         problem = getattr(exc, "problem", None) or str(exc)
         raise UserError(f"{path}:{line}: not valid YAML: {problem}; fix the syntax") from None
     if not isinstance(data, dict):
-        raise UserError(f"{path}:1: a suite must be a YAML mapping of fields (name, model, ...), not {type(data).__name__}")
+        raise UserError(
+            f"{path}:1: a suite must be a YAML mapping (name, model, ...), not {type(data).__name__}"
+        )
     errors = _validate(data)
     if errors:
         loc, message = errors[0]
@@ -208,11 +214,20 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
         errors += _check_component(ADAPTERS, entry, ("adapters", i))
         if entry.display_name in labels:
             errors.append(
-                (("adapters", i, "label"), f"{entry.display_name!r} repeats adapters[{labels[entry.display_name]}]; give each entry a distinct label")
+                (
+                    ("adapters", i, "label"),
+                    f"{entry.display_name!r} repeats adapters[{labels[entry.display_name]}]; "
+                    "give each entry a distinct label",
+                )
             )
         labels.setdefault(entry.display_name, i)
         if not _SAFE_NAME.match(entry.display_name):
-            errors.append((("adapters", i, "label"), "use letters, digits, '.', '_' and '-' only; it names result files"))
+            errors.append(
+                (
+                    ("adapters", i, "label"),
+                    "use letters, digits, '.', '_' and '-' only; it names result files",
+                )
+            )
     return errors
 
 
@@ -225,12 +240,16 @@ def _check_task(name: str, loc: Loc) -> list[tuple[Loc, str]]:
 def _check_component(registry: Any, entry: ComponentEntry, loc: Loc) -> list[tuple[Loc, str]]:
     if entry.name not in registry:
         hint = did_you_mean(entry.name, registry.names())
-        return [((*loc, "name"), f"unknown {registry.kind} {entry.name!r}{hint}; see `prb list {registry.kind}s`")]
+        return [
+            ((*loc, "name"), f"unknown {registry.kind} {entry.name!r}{hint}; see `prb list {registry.kind}s`")
+        ]
     params_model = registry.get(entry.name).Params
     try:
         params_model.model_validate(entry.params())
     except ValidationError as exc:
-        return [(tuple(loc) + tuple(l for l in err_loc), msg) for err_loc, msg in (_describe(e, params_model) for e in exc.errors())]
+        return [
+            ((*loc, *err_loc), msg) for err_loc, msg in (_describe(e, params_model) for e in exc.errors())
+        ]
     return []
 
 
@@ -286,7 +305,8 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
     """The suite's grid: every adapter entry times every seed, with parameters resolved."""
     recipe = RECIPES.get(spec.recipe.name)
     resolved_recipe = ResolvedComponent(
-        name=spec.recipe.name, params=recipe.Params.model_validate(spec.recipe.params()).model_dump(mode="json")
+        name=spec.recipe.name,
+        params=recipe.Params.model_validate(spec.recipe.params()).model_dump(mode="json"),
     )
     runs: list[RunSpec] = []
     for entry in spec.adapters:

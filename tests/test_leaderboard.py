@@ -276,7 +276,7 @@ def test_corrupt_result_names_the_file(tmp_path: Path, content: str) -> None:
 def test_corrupt_base_names_the_file(tmp_path: Path) -> None:
     suite_dir = _write_suite(tmp_path, None, _runs()[:1])
     (suite_dir / "base.json").write_text("[]")
-    with pytest.raises(UserError, match="base.json"):
+    with pytest.raises(UserError, match=r"base\.json"):
         write_leaderboard(suite_dir, SUITE)
 
 

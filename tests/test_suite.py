@@ -59,19 +59,47 @@ def test_run_id_changes_with_any_resolved_setting(tmp_path: Path) -> None:
 
 
 BAD_SUITES = {
-    "unknown adapter": (GOOD.replace("name: lora", "name: lorra"), 11, "adapters.1.name", "did you mean 'lora'?"),
+    "unknown adapter": (
+        GOOD.replace("name: lora", "name: lorra"),
+        11,
+        "adapters.1.name",
+        "did you mean 'lora'?",
+    ),
     "wrong type": (GOOD.replace("max_steps: 5", "max_steps: many"), 7, "budget.max_steps", "valid integer"),
     "zero budget": (GOOD.replace("max_steps: 5", "max_steps: 0"), 7, "budget.max_steps", "greater than 0"),
     "missing field": (GOOD.replace("train_task: add\n", ""), 1, "train_task", "required field is missing"),
     "unknown key": (GOOD + "seedz: [3]\n", 12, "seedz", "unknown field (did you mean 'seeds'?)"),
-    "unknown adapter param": (GOOD.replace("r: 4", "r: 4, alpah: 8"), 11, "adapters.1.alpah", "did you mean 'alpha'?"),
+    "unknown adapter param": (
+        GOOD.replace("r: 4", "r: 4, alpah: 8"),
+        11,
+        "adapters.1.alpah",
+        "did you mean 'alpha'?",
+    ),
     "unknown recipe": (GOOD.replace("name: grpo", "name: grpp"), 6, "recipe.name", "did you mean 'grpo'?"),
-    "bad recipe param": (GOOD.replace("{name: grpo}", "{name: grpo, num_generations: 1}"), 6,
-                         "recipe.num_generations", "greater than or equal to 2"),
-    "unknown task": (GOOD.replace("train_task: add", "train_task: addd"), 2, "train_task", "did you mean 'add'?"),
-    "unknown eval task": (GOOD.replace("forgetting: [copy]", "forgetting: [cpy]"), 5, "eval.forgetting.0",
-                          "did you mean 'copy'?"),
-    "duplicate label": (GOOD.replace("{name: lora, r: 4,", "{name: full,"), 11, "adapters.1.label", "repeats"),
+    "bad recipe param": (
+        GOOD.replace("{name: grpo}", "{name: grpo, num_generations: 1}"),
+        6,
+        "recipe.num_generations",
+        "greater than or equal to 2",
+    ),
+    "unknown task": (
+        GOOD.replace("train_task: add", "train_task: addd"),
+        2,
+        "train_task",
+        "did you mean 'add'?",
+    ),
+    "unknown eval task": (
+        GOOD.replace("forgetting: [copy]", "forgetting: [cpy]"),
+        5,
+        "eval.forgetting.0",
+        "did you mean 'copy'?",
+    ),
+    "duplicate label": (
+        GOOD.replace("{name: lora, r: 4,", "{name: full,"),
+        11,
+        "adapters.1.label",
+        "repeats",
+    ),
     "repeated seeds": (GOOD.replace("[0, 1]", "[1, 1]"), 8, "seeds", "seeds repeat"),
     "unsafe name": (GOOD.replace("name: t", "name: ../t"), 1, "name", "letters, digits"),
 }
@@ -103,8 +131,13 @@ def test_not_yaml_and_not_a_mapping_and_not_utf8(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "peft_rlvr_bench.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "peft_rlvr_bench.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_validate_exits_2_with_one_line_and_writes_nothing(tmp_path: Path) -> None:

@@ -1,0 +1,130 @@
+"""The ``prb`` command line. Bad input is one line on stderr and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from peft_rlvr_bench.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Benchmark PEFT methods under RL with verifiable rewards.",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ResultsDir = Annotated[Path, typer.Option("--results-dir", help="where results/<suite>/ lives")]
+
+
+def user_errors_exit_2(command: F) -> F:
+    """Turns a ``UserError`` into its one-line message and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@user_errors_exit_2
+def validate(files: Annotated[list[Path], typer.Argument(help="suite YAML files")]) -> None:
+    """Validate suite files without running anything."""
+    from peft_rlvr_bench.suite import load_suite
+
+    for path in files:
+        suite = load_suite(path)
+        print(f"ok: {path} ({len(suite.runs)} runs)")
+
+
+@app.command("list")
+@user_errors_exit_2
+def list_components(
+    kind: Annotated[str, typer.Argument(help="adapters, recipes, tasks, verifiers, suites, or all")] = "all",
+) -> None:
+    """List registered components (and shipped suites)."""
+    from peft_rlvr_bench.registry import REGISTRIES, did_you_mean
+
+    kinds = [*REGISTRIES, "suites"]
+    if kind != "all" and kind not in kinds:
+        raise UserError(
+            f"prb list: unknown kind {kind!r}{did_you_mean(kind, kinds)}; choose from {', '.join(kinds)}"
+        )
+    for name in kinds if kind == "all" else [kind]:
+        entries = (
+            sorted(p.stem for p in Path("suites").glob("*.yaml"))
+            if name == "suites"
+            else REGISTRIES[name].names()
+        )
+        print(f"{name}: {', '.join(entries)}")
+
+
+@app.command()
+@user_errors_exit_2
+def run(
+    suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.yaml) or path")],
+    force: Annotated[bool, typer.Option("--force", help="rerun runs whose results exist")] = False,
+    results_dir: ResultsDir = Path("results"),
+) -> None:
+    """Run a suite: train and evaluate every missing run, then write its leaderboard."""
+    from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
+    from peft_rlvr_bench.runner import run_suite
+    from peft_rlvr_bench.suite import load_suite, resolve_suite_path
+
+    loaded = load_suite(resolve_suite_path(suite))
+    outcome = run_suite(loaded, results_dir, force=force)
+    markdown, _ = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name)
+    print(markdown.read_text())
+    failed = [r for r in outcome.ran if r.status != "ok"]
+    if failed:
+        print(f"{len(failed)} run(s) did not finish ok; see the list under the table", file=sys.stderr)
+
+
+@app.command()
+@user_errors_exit_2
+def leaderboard(
+    suite: Annotated[str, typer.Argument(help="suite name")],
+    results_dir: ResultsDir = Path("results"),
+) -> None:
+    """Write results/<suite>/leaderboard.{md,csv} from the suite's result files."""
+    from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
+
+    name = Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite
+    markdown, csv = write_leaderboard(results_dir / name, name)
+    print(markdown.read_text())
+    print(f"wrote {markdown} and {csv}", file=sys.stderr)
+
+
+def quiet_libraries() -> None:
+    """Silences library progress bars and chatter that would tear rich's live display apart."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+
+
+def main() -> None:
+    quiet_libraries()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The local runner: base evaluation once, then every run not finished yet, then the leaderboard.
+
+Each run maps to a fixed result file; a run whose file exists is skipped (unless it failed), so
+rerunning a finished suite takes seconds and an interrupted one picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from peft_rlvr_bench.reporting.results import (
+    RunResult,
+    base_result_path,
+    load_result,
+    run_result_path,
+    save_result,
+)
+from peft_rlvr_bench.suite import Suite
+
+
+@dataclass
+class SuiteOutcome:
+    ran: list[RunResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _base_is_current(path: Path, suite: Suite) -> bool:
+    from peft_rlvr_bench.runner.execute import base_spec
+
+    if not path.exists():
+        return False
+    return load_result(path).spec == base_spec(suite.spec)
+
+
+def _finished(path: Path) -> bool:
+    """A result file that is not a failure: failures (an OOM, a bug since fixed) are retried."""
+    return path.exists() and load_result(path).status != "failed"
+
+
+def run_suite(
+    suite: Suite, results_root: Path, force: bool = False, console: Console | None = None
+) -> SuiteOutcome:
+    """Runs what is missing (everything with ``force``) and writes one result file per run."""
+    from peft_rlvr_bench.runner.execute import evaluate_base, execute_run
+
+    console = console or Console(stderr=True)
+    outcome = SuiteOutcome()
+    name = suite.spec.name
+    pending = [
+        run for run in suite.runs if force or not _finished(run_result_path(results_root, name, run.run_id))
+    ]
+    outcome.skipped = [run.run_id for run in suite.runs if run not in pending]
+    if outcome.skipped:
+        console.print(f"[dim]{len(outcome.skipped)} finished run(s) skipped; --force reruns them[/dim]")
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        base_path = base_result_path(results_root, name)
+        if force or not _base_is_current(base_path, suite):
+            task = progress.add_task("base model (the tiny world builds on first use)", total=1)
+            save_result(evaluate_base(suite.spec), base_path)
+            progress.advance(task)
+        runs_task = progress.add_task(f"suite {name}", total=len(pending))
+        updates_task = progress.add_task("updates", total=suite.runs[0].budget.max_steps if pending else 0)
+        for run in pending:
+            progress.update(runs_task, description=f"suite {name}")
+            progress.update(updates_task, description=f"  {run.run_id}", completed=0)
+            result = execute_run(run, on_update=lambda step: progress.update(updates_task, completed=step))
+            save_result(result, run_result_path(results_root, name, run.run_id))
+            outcome.ran.append(result)
+            if result.status != "ok":
+                console.print(f"[red]{run.run_id}: {result.status}: {result.reason}[/red]")
+            progress.advance(runs_task)
+        progress.update(runs_task, description=f"suite {name}: done")
+    return outcome

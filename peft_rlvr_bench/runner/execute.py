@@ -1,0 +1,164 @@
+"""Executes one RunSpec (or the base evaluation) and returns its self-describing RunResult."""
+
+from __future__ import annotations
+
+import platform
+import resource
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from peft_rlvr_bench.paths import outputs_dir
+from peft_rlvr_bench.reporting.results import RunResult
+from peft_rlvr_bench.suite import RunSpec, SuiteSpec
+
+_VERSIONED = ("torch", "transformers", "trl", "peft", "lm_eval", "accelerate", "datasets", "peft_rlvr_bench")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_state() -> dict[str, Any]:
+    """Commit and dirty flag of the working tree the harness runs from, when it is a git repo."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.strip(), "dirty": bool(status.strip())}
+
+
+def peak_memory_mb() -> float:
+    """The process's peak resident memory so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _provenance() -> dict[str, Any]:
+    return {
+        "versions": package_versions(),
+        "git": git_state(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def base_spec(suite: SuiteSpec) -> dict[str, Any]:
+    """What determines the base evaluation: the model and the eval settings, nothing else."""
+    return {"model": suite.model.model_dump(mode="json"), "eval": suite.eval.model_dump(mode="json")}
+
+
+def evaluate_base(suite: SuiteSpec) -> RunResult:
+    """The untouched base model, scored once per suite (greedy decoding is deterministic)."""
+    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.models import load_base
+
+    started = time.perf_counter()
+    device = _device()
+    model, tokenizer = load_base(suite.model, device=device, progress=True)
+    loaded = time.perf_counter()
+    metrics = evaluate(model, tokenizer, suite.eval, device=device)
+    total = sum(p.numel() for p in model.parameters())
+    return RunResult(
+        suite=suite.name,
+        run_id="base",
+        method="base",
+        seed=None,
+        status="ok",
+        spec=base_spec(suite),
+        metrics=metrics,
+        total_params=total,
+        timings={"load": loaded - started, "eval": time.perf_counter() - loaded},
+        peak_memory_mb=peak_memory_mb(),
+        **_provenance(),
+    )
+
+
+def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) -> RunResult:
+    """Trains, merges and evaluates one run. Failures become a ``failed`` result, not a crash."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    common: dict[str, Any] = {
+        "suite": run.suite,
+        "run_id": run.run_id,
+        "method": run.adapter.label,
+        "seed": run.seed,
+        "spec": run.model_dump(mode="json"),
+    }
+    try:
+        result = _train_and_evaluate(run, timings, on_update)
+    except Exception as exc:  # one run's failure must not cost the suite
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        timings["total"] = time.perf_counter() - started
+        return RunResult(
+            status="failed",
+            reason=reason,
+            timings=timings,
+            peak_memory_mb=peak_memory_mb(),
+            **common,
+            **_provenance(),
+        )
+    timings["total"] = time.perf_counter() - started
+    return RunResult(
+        status="ok", timings=timings, peak_memory_mb=peak_memory_mb(), **common, **result, **_provenance()
+    )
+
+
+def _train_and_evaluate(
+    run: RunSpec, timings: dict[str, float], on_update: Callable[[int], None] | None
+) -> dict[str, Any]:
+    from transformers import set_seed
+
+    from peft_rlvr_bench.adapters import count_parameters
+    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.registry import ADAPTERS
+    from peft_rlvr_bench.rlvr.train import train_rlvr
+
+    clock = time.perf_counter()
+    device = _device()
+    set_seed(run.seed)
+    model, tokenizer = load_base(run.model, device=device)
+    adapter = ADAPTERS.get(run.adapter.name)()
+    model = adapter.apply(model, adapter.Params.model_validate(run.adapter.params))
+    trainable, total = count_parameters(model)
+    timings["setup"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    scratch = scratch_dir(run)
+    curve = train_rlvr(model, tokenizer, run, scratch, on_update=on_update)
+    shutil.rmtree(scratch, ignore_errors=True)
+    timings["train"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    merged = adapter.merge(model)
+    metrics = evaluate(merged, tokenizer, run.eval, device=device)
+    timings["eval"] = time.perf_counter() - clock
+    return {"metrics": metrics, "trainable_params": trainable, "total_params": total, "train_curve": curve}
+
+
+def scratch_dir(run: RunSpec) -> Path:
+    return outputs_dir() / run.suite / run.run_id

@@ -1,0 +1,93 @@
+"""The tiny world's synthetic task families, all with verifiable integer answers.
+
+- ``add`` (in-domain, the family RL trains on): ``"47+38="`` -> ``"85"``.
+- ``add_words`` (out-of-domain): the same skill in another format, ``"sum of 47 and 38 is"``.
+- ``copy`` and ``max`` (forgetting): skills the base has and RL never trains.
+
+Held-out means held out by problem, not by draw: a hash of the prompt puts each problem in the
+eval partition (one in ``EVAL_PARTITION``) or the train partition, so no train item ever repeats
+an eval problem, whatever the seeds. Items come from string-seeded ``random.Random`` streams,
+which are stable across processes and Python versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from peft_rlvr_bench.tasks import Item
+
+EVAL_POOL_SIZE = 1000
+"""Eval items are the first n of a fixed pool of distinct eval-partition problems."""
+EVAL_PARTITION = 5
+"""One problem in this many belongs to the eval partition."""
+
+
+def _make_addition(rng: random.Random) -> Item:
+    a, b = rng.randint(0, 99), rng.randint(0, 99)
+    return Item(f"{a}+{b}=", str(a + b))
+
+
+def _make_addition_in_words(rng: random.Random) -> Item:
+    a, b = rng.randint(0, 99), rng.randint(0, 99)
+    return Item(f"sum of {a} and {b} is", str(a + b))
+
+
+def _make_copy(rng: random.Random) -> Item:
+    n = rng.randint(0, 9999)
+    return Item(f"copy {n}=", str(n))
+
+
+def _make_maximum(rng: random.Random) -> Item:
+    a, b = rng.randint(0, 999), rng.randint(0, 999)
+    return Item(f"max {a} {b}=", str(max(a, b)))
+
+
+@dataclass(frozen=True)
+class ArithmeticTask:
+    """A task family defined by one item generator; implements the ``Task`` protocol."""
+
+    name: str
+    description: str
+    make_item: Callable[[random.Random], Item] = field(repr=False)
+    verifier: str = "int_match"
+
+    def in_eval_partition(self, prompt: str) -> bool:
+        digest = hashlib.sha256(f"{self.name}:{prompt}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") % EVAL_PARTITION == 0
+
+    @cached_property
+    def _eval_pool(self) -> list[Item]:
+        rng = random.Random(f"{self.name}:eval")
+        pool: dict[str, Item] = {}
+        while len(pool) < EVAL_POOL_SIZE:
+            item = self.make_item(rng)
+            if self.in_eval_partition(item.prompt):
+                pool.setdefault(item.prompt, item)
+        return list(pool.values())
+
+    def items(self, split: str, n: int, seed: int) -> list[Item]:
+        if split == "eval":
+            if n > EVAL_POOL_SIZE:
+                raise ValueError(f"task {self.name!r} has {EVAL_POOL_SIZE} eval items; asked for {n}")
+            return self._eval_pool[:n]
+        if split != "train":
+            raise ValueError(f"split must be 'train' or 'eval', not {split!r}")
+        rng = random.Random(f"{self.name}:train:{seed}")
+        out: list[Item] = []
+        while len(out) < n:
+            item = self.make_item(rng)
+            if not self.in_eval_partition(item.prompt):
+                out.append(item)
+        return out
+
+
+ADDITION = ArithmeticTask("add", "a+b with operands in 0..99 (in-domain)", _make_addition)
+ADDITION_IN_WORDS = ArithmeticTask(
+    "add_words", "the same sums phrased in words (out-of-domain)", _make_addition_in_words
+)
+COPY = ArithmeticTask("copy", "repeat a number in 0..9999 (forgetting)", _make_copy)
+MAXIMUM = ArithmeticTask("max", "the larger of two numbers in 0..999 (forgetting)", _make_maximum)

@@ -1,0 +1,87 @@
+"""End to end through the real TRL GRPOTrainer and lm-eval: `prb run suites/smoke.yaml`."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from peft_rlvr_bench.reporting.results import load_result
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.e2e
+
+
+def prb(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRB_OUTPUTS_DIR": str(tmp_path / "outputs")}
+    return subprocess.run(
+        [sys.executable, "-m", "peft_rlvr_bench.cli", *args, "--results-dir", str(tmp_path / "results")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("smoke")
+    done = prb("run", "suites/smoke.yaml", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp_path
+
+
+def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
+    suite_dir = smoke / "results" / "smoke"
+    base = load_result(suite_dir / "base.json")
+    runs = [load_result(p) for p in sorted((suite_dir / "runs").glob("*.json"))]
+    assert base.method == "base" and base.status == "ok"
+    assert sorted(r.method for r in runs) == ["full", "lora"]
+    for result in [base, *runs]:
+        assert set(result.metrics) == {"in_domain", "out_of_domain", "forgetting"}
+        for role in result.metrics.values():
+            assert all(task.n == 32 for task in role.tasks.values())
+            assert 0.0 <= role.score <= 1.0
+    for run in runs:
+        assert run.status == "ok", run.reason
+        assert [s.step for s in run.train_curve] == [1, 2, 3]
+        assert all(s.reward_mean is not None and s.loss is not None for s in run.train_curve)
+        assert run.timings["train"] > 0 and run.peak_memory_mb and run.peak_memory_mb > 0
+        assert {"torch", "trl", "peft", "lm_eval", "transformers"} <= set(run.versions)
+        assert "commit" in run.git and "dirty" in run.git
+        assert run.spec["adapter"]["name"] == run.method and run.spec["seed"] == run.seed
+
+
+def test_trainable_parameter_counts_follow_the_method(smoke: Path) -> None:
+    runs = {r.method: r for r in map(load_result, (smoke / "results" / "smoke" / "runs").glob("*.json"))}
+    full, lora = runs["full"], runs["lora"]
+    assert full.trainable_params == full.total_params
+    # LoRA r=4 on the 7 linear layers of each of the 4 blocks (hidden 128, MLP 256):
+    # q,k,v,o: r*(128+128) each; gate, up: r*(128+256); down: r*(256+128).
+    per_block = 4 * 4 * 256 + 3 * 4 * 384
+    assert lora.trainable_params == 4 * per_block
+    assert lora.total_params == full.total_params + lora.trainable_params
+
+
+def test_leaderboard_has_base_and_one_row_per_method(smoke: Path) -> None:
+    suite_dir = smoke / "results" / "smoke"
+    with (suite_dir / "leaderboard.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["method"] == "base"
+    assert sorted(r["method"] for r in rows[1:]) == ["full", "lora"]
+    assert "| base |" in (suite_dir / "leaderboard.md").read_text()
+
+
+def test_rerun_skips_finished_runs_and_changes_nothing(smoke: Path) -> None:
+    runs_dir = smoke / "results" / "smoke" / "runs"
+    before = {p.name: p.read_bytes() for p in [*runs_dir.glob("*.json"), runs_dir.parent / "base.json"]}
+    done = prb("run", "suites/smoke.yaml", tmp_path=smoke)
+    assert done.returncode == 0
+    assert "2 finished run(s) skipped" in done.stderr
+    after = {p.name: p.read_bytes() for p in [*runs_dir.glob("*.json"), runs_dir.parent / "base.json"]}
+    assert after == before

@@ -1,0 +1,53 @@
+"""The registry: lookups, lazy built-ins, suggestions and duplicate names."""
+
+from __future__ import annotations
+
+import pytest
+
+from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.registry import ADAPTERS, RECIPES, REGISTRIES, Registry, did_you_mean
+
+
+def test_builtins_are_listed_and_resolve() -> None:
+    assert {"full", "lora"} <= set(ADAPTERS.names())
+    assert {"grpo", "dr_grpo", "dapo"} <= set(RECIPES.names())
+    for registry in REGISTRIES.values():
+        for name in registry.names():
+            assert registry.get(name) is registry.get(name)
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(UserError, match=r"unknown adapter 'lorra' \(did you mean 'lora'\?\)"):
+        ADAPTERS.get("lorra")
+    assert did_you_mean("zzzz", ["lora", "full"]) == ""
+
+
+def test_decorator_registration_and_duplicates() -> None:
+    registry: Registry[object] = Registry("widget")
+
+    @registry.register("a")
+    class A:
+        pass
+
+    assert registry.get("a") is A and registry.names() == ["a"]
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("a")(type("Other", (), {}))
+    registry.register_lazy("b", "collections:OrderedDict")
+    from collections import OrderedDict
+
+    assert registry.get("b") is OrderedDict
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_lazy("b", "collections:deque")
+
+
+def test_recipes_map_to_the_documented_trl_settings() -> None:
+    expected = {
+        "grpo": {"loss_type": "grpo", "scale_rewards": "group"},
+        "dr_grpo": {"loss_type": "dr_grpo", "scale_rewards": "none"},
+        "dapo": {"loss_type": "dapo", "scale_rewards": "group", "epsilon_high": 0.28, "beta": 0.0},
+    }
+    for name, settings in expected.items():
+        recipe = RECIPES.get(name)()
+        fields = recipe.grpo_config_fields(recipe.Params())
+        assert {k: fields[k] for k in settings} == settings
+        assert fields["per_device_train_batch_size"] == 4 * 8

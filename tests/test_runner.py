@@ -1,0 +1,86 @@
+"""The runner's contract, without training: failures are contained, finished runs are skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from peft_rlvr_bench.reporting.results import RunResult, load_result, run_result_path
+from peft_rlvr_bench.runner import execute, run_suite
+from peft_rlvr_bench.suite import load_suite
+
+SUITE = """\
+name: unit
+train_task: add
+eval: {in_domain: [add]}
+recipe: {name: grpo}
+budget: {max_steps: 2}
+seeds: [0, 1]
+adapters:
+  - {name: full, lr: 1.0e-4}
+"""
+
+
+def fake_result(run_id: str, method: str, status: str = "ok") -> RunResult:
+    return RunResult(suite="unit", run_id=run_id, method=method, seed=0, status=status, spec={})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> Any:
+    path = tmp_path / "unit.yaml"
+    path.write_text(SUITE)
+    return load_suite(path)
+
+
+def test_a_failing_run_becomes_a_failed_result(suite: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("out of patience\nsecond line")
+
+    monkeypatch.setattr(execute, "_train_and_evaluate", boom)
+    result = execute.execute_run(suite.runs[0])
+    assert result.status == "failed"
+    assert result.reason == "RuntimeError: out of patience"
+    assert result.run_id == suite.runs[0].run_id and result.metrics == {}
+
+
+def test_finished_runs_are_skipped_and_force_reruns(
+    suite: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executed: list[str] = []
+
+    def fake_run(run: Any, on_update: Any = None) -> RunResult:
+        executed.append(run.run_id)
+        return fake_result(run.run_id, run.adapter.label, status="failed" if run.seed == 1 else "ok")
+
+    base_calls: list[int] = []
+
+    def fake_base(spec: Any) -> RunResult:
+        base_calls.append(1)
+        return RunResult(
+            suite="unit", run_id="base", method="base", seed=None, status="ok", spec=execute.base_spec(spec)
+        )
+
+    monkeypatch.setattr(execute, "execute_run", fake_run)
+    monkeypatch.setattr(execute, "evaluate_base", fake_base)
+    results = tmp_path / "results"
+
+    first = run_suite(suite, results)
+    assert executed == [r.run_id for r in suite.runs] and len(base_calls) == 1
+    assert [r.status for r in first.ran] == ["ok", "failed"], "a failed run does not stop the suite"
+    assert load_result(run_result_path(results, "unit", suite.runs[1].run_id)).status == "failed"
+
+    executed.clear()
+    second = run_suite(suite, results)
+    assert executed == [suite.runs[1].run_id], "failed runs are retried"
+    assert second.skipped == [suite.runs[0].run_id] and len(base_calls) == 1
+
+    executed.clear()
+    run_result_path(results, "unit", suite.runs[0].run_id).unlink()
+    run_suite(suite, results)
+    assert executed == [r.run_id for r in suite.runs], "the missing run and the failed one rerun"
+
+    executed.clear()
+    run_suite(suite, results, force=True)
+    assert executed == [r.run_id for r in suite.runs] and len(base_calls) == 2
