@@ -51,6 +51,8 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
         assert run.status == "ok", run.reason
         assert [s.step for s in run.train_curve] == [1, 2, 3]
         assert all(s.reward_mean is not None and s.loss is not None for s in run.train_curve)
+        assert all(s.kl is not None and s.kl >= 0 for s in run.train_curve), "beta > 0 logs KL"
+        assert all(s.step_seconds and s.step_seconds > 0 for s in run.train_curve)
         assert run.timings["train"] > 0 and run.peak_memory_mb and run.peak_memory_mb > 0
         assert {"torch", "trl", "peft", "lm_eval", "transformers"} <= set(run.versions)
         assert "commit" in run.git and "dirty" in run.git

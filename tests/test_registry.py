@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+from pathlib import Path
+
 import pytest
+
+from peft_rlvr_bench import registry as registry_module
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.registry import ADAPTERS, RECIPES, REGISTRIES, Registry, did_you_mean
@@ -51,3 +56,24 @@ def test_recipes_map_to_the_documented_trl_settings() -> None:
         fields = recipe.grpo_config_fields(recipe.Params())
         assert {k: fields[k] for k in settings} == settings
         assert fields["per_device_train_batch_size"] == 4 * 8
+
+
+def test_entry_point_plugins_register_through_their_decorators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "prb_demo_plugin.py").write_text(
+        "from peft_rlvr_bench.registry import register_adapter\n"
+        "from peft_rlvr_bench.adapters.full import FullFineTuning\n"
+        "@register_adapter('demo_full')\n"
+        "class DemoFull(FullFineTuning):\n"
+        "    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry_point = metadata.EntryPoint(name="demo", value="prb_demo_plugin", group=registry_module.PLUGIN_GROUP)
+    monkeypatch.setattr(registry_module.metadata, "entry_points", lambda group: [entry_point])
+    monkeypatch.setattr(registry_module, "_plugins_loaded", False)
+    try:
+        assert "demo_full" in ADAPTERS.names()
+        assert ADAPTERS.get("demo_full").__name__ == "DemoFull"
+    finally:
+        ADAPTERS._loaded.pop("demo_full", None)

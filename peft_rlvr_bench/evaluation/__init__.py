@@ -8,7 +8,9 @@ The model and tokenizer objects are handed to lm-eval directly, so nothing is re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -61,14 +63,16 @@ def evaluate(model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu") ->
     was_training = model.training
     model.eval()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
-    output = simple_evaluate(
-        model=lm,
-        tasks=[lm_eval_task_config(task, spec.n_items, spec.max_new_tokens) for task in tasks],
-        task_manager=TaskManager(include_defaults=False),
-        log_samples=False,
-        bootstrap_iters=0,
-        verbosity="WARNING",
-    )
+    # lm-eval forces its tqdm bars on (disable= is passed explicitly), which would tear the
+    # runner's live display; the bars are the only thing it writes to stderr on success.
+    with contextlib.redirect_stderr(io.StringIO()):
+        output = simple_evaluate(
+            model=lm,
+            tasks=[lm_eval_task_config(task, spec.n_items, spec.max_new_tokens) for task in tasks],
+            task_manager=TaskManager(include_defaults=False),
+            log_samples=False,
+            bootstrap_iters=0,
+        )
     model.train(was_training)
     assert output is not None  # only None on non-zero ranks of a distributed run
     scores: dict[str, TaskScore] = {}
