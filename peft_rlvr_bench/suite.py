@@ -55,7 +55,7 @@ class EvalSpec(Strict):
     in_domain: list[str] = Field(min_length=1)
     out_of_domain: list[str] = Field(default_factory=list)
     forgetting: list[str] = Field(default_factory=list)
-    n_items: int = Field(500, gt=0, le=1000, description="eval items per task (distinct problems)")
+    n_items: int = Field(500, gt=0, description="held-out items per task")
     batch_size: int = Field(256, gt=0)
     max_new_tokens: int = Field(8, gt=0)
 
@@ -208,6 +208,11 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     for role, names in spec.eval.roles().items():
         for i, name in enumerate(names):
             errors += _check_task(name, ("eval", role, i))
+            if name in TASKS and spec.eval.n_items > TASKS.get(name).max_eval_items:
+                limit = TASKS.get(name).max_eval_items
+                errors.append(
+                    (("eval", "n_items"), f"task {name!r} has {limit} eval items; set n_items <= {limit}")
+                )
     errors += _check_component(RECIPES, spec.recipe, ("recipe",))
     labels: dict[str, int] = {}
     for i, entry in enumerate(spec.adapters):

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from peft_rlvr_bench import registry as registry_module
-
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.registry import ADAPTERS, RECIPES, REGISTRIES, Registry, did_you_mean
 
@@ -69,7 +68,8 @@ def test_entry_point_plugins_register_through_their_decorators(
         "    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    entry_point = metadata.EntryPoint(name="demo", value="prb_demo_plugin", group=registry_module.PLUGIN_GROUP)
+    group = registry_module.PLUGIN_GROUP
+    entry_point = metadata.EntryPoint(name="demo", value="prb_demo_plugin", group=group)
     monkeypatch.setattr(registry_module.metadata, "entry_points", lambda group: [entry_point])
     monkeypatch.setattr(registry_module, "_plugins_loaded", False)
     try:

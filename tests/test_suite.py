@@ -101,6 +101,12 @@ BAD_SUITES = {
         "repeats",
     ),
     "repeated seeds": (GOOD.replace("[0, 1]", "[1, 1]"), 8, "seeds", "seeds repeat"),
+    "too many eval items": (
+        GOOD.replace("forgetting: [copy]", "forgetting: [copy]\n  n_items: 5000"),
+        3,
+        "eval.n_items",
+        "set n_items <= 1000",
+    ),
     "unsafe name": (GOOD.replace("name: t", "name: ../t"), 1, "name", "letters, digits"),
 }
 

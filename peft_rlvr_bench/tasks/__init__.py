@@ -18,6 +18,7 @@ class Task(Protocol):
     name: str
     verifier: str
     description: str
+    max_eval_items: int
 
     def items(self, split: str, n: int, seed: int) -> list[Item]:
         """``n`` items of ``split`` ("train" or "eval"); train never repeats an eval prompt."""

@@ -54,6 +54,7 @@ class ArithmeticTask:
     description: str
     make_item: Callable[[random.Random], Item] = field(repr=False)
     verifier: str = "int_match"
+    max_eval_items: int = EVAL_POOL_SIZE
 
     def in_eval_partition(self, prompt: str) -> bool:
         digest = hashlib.sha256(f"{self.name}:{prompt}".encode()).digest()
@@ -71,8 +72,8 @@ class ArithmeticTask:
 
     def items(self, split: str, n: int, seed: int) -> list[Item]:
         if split == "eval":
-            if n > EVAL_POOL_SIZE:
-                raise ValueError(f"task {self.name!r} has {EVAL_POOL_SIZE} eval items; asked for {n}")
+            if n > self.max_eval_items:
+                raise ValueError(f"task {self.name!r} has {self.max_eval_items} eval items; asked for {n}")
             return self._eval_pool[:n]
         if split != "train":
             raise ValueError(f"split must be 'train' or 'eval', not {split!r}")
