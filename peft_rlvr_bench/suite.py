@@ -208,11 +208,7 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     for role, names in spec.eval.roles().items():
         for i, name in enumerate(names):
             errors += _check_task(name, ("eval", role, i))
-            if name in TASKS and spec.eval.n_items > TASKS.get(name).max_eval_items:
-                limit = TASKS.get(name).max_eval_items
-                errors.append(
-                    (("eval", "n_items"), f"task {name!r} has {limit} eval items; set n_items <= {limit}")
-                )
+    errors += _check_eval_pool_sizes(spec.eval)
     errors += _check_component(RECIPES, spec.recipe, ("recipe",))
     labels: dict[str, int] = {}
     for i, entry in enumerate(spec.adapters):
@@ -240,6 +236,21 @@ def _check_task(name: str, loc: Loc) -> list[tuple[Loc, str]]:
     if name in TASKS:
         return []
     return [(loc, f"unknown task {name!r}{did_you_mean(name, TASKS.names())}; see `prb list tasks`")]
+
+
+def _check_eval_pool_sizes(spec: EvalSpec) -> list[tuple[Loc, str]]:
+    limits = {
+        name: TASKS.get(name).max_eval_items
+        for names in spec.roles().values()
+        for name in names
+        if name in TASKS
+    }
+    if not limits or spec.n_items <= min(limits.values()):
+        return []
+    name = min(limits, key=limits.__getitem__)
+    return [
+        (("eval", "n_items"), f"task {name!r} has {limits[name]} eval items; set n_items <= {limits[name]}")
+    ]
 
 
 def _check_component(registry: Any, entry: ComponentEntry, loc: Loc) -> list[tuple[Loc, str]]:

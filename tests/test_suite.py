@@ -103,7 +103,7 @@ BAD_SUITES = {
     "repeated seeds": (GOOD.replace("[0, 1]", "[1, 1]"), 8, "seeds", "seeds repeat"),
     "too many eval items": (
         GOOD.replace("forgetting: [copy]", "forgetting: [copy]\n  n_items: 5000"),
-        3,
+        6,
         "eval.n_items",
         "set n_items <= 1000",
     ),
