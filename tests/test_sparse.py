@@ -1,0 +1,275 @@
+"""Sparse subnetwork fine-tuning: the masks of METHODS.md §1.2 and the bitwise freeze under AdamW."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from pydantic import ValidationError
+from safetensors.torch import save_file
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from peft_rlvr_bench.adapters import ApplyContext, count_parameters
+from peft_rlvr_bench.adapters.masks import (
+    changed_mask,
+    low_magnitude_mask,
+    off_principal_mask,
+    principal_mask,
+    random_mask,
+)
+from peft_rlvr_bench.adapters.sparse import SparseFineTuning, SparseParams, restore_masked_
+from peft_rlvr_bench.registry import ADAPTERS
+
+VOCAB = 50
+
+
+def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+    )
+    return LlamaForCausalLM(config)
+
+
+def batch(seed: int) -> torch.Tensor:
+    return torch.randint(0, VOCAB, (2, 12), generator=torch.Generator().manual_seed(seed))
+
+
+# --- masks ---------------------------------------------------------------------------------------
+
+
+def test_principal_mask_finds_a_planted_rank_one_block() -> None:
+    support = torch.zeros(8, 8, dtype=torch.bool)
+    support[1:5, 2:6] = True  # 16 of 64 coordinates
+    noise = 0.01 * torch.randn(8, 8, generator=torch.Generator().manual_seed(0))
+    W = 10.0 * support.float() + noise
+    mask = principal_mask(W, k=1, alpha=16 / 64)
+    assert mask.dtype == torch.bool and mask.shape == W.shape
+    assert torch.equal(mask, support)
+
+
+def test_principal_mask_caps_k_and_counts_exactly() -> None:
+    W = torch.randn(4, 6, generator=torch.Generator().manual_seed(1))
+    # k above min(shape): the reconstruction is W itself, so M_princ is the top of |W|.
+    assert torch.equal(principal_mask(W, k=100, alpha=0.25), ~low_magnitude_mask(W, alpha=0.75))
+    for alpha in (0.0, 0.1, 0.5, 1.0):
+        assert int(principal_mask(W, k=2, alpha=alpha).sum()) == round(alpha * 24)
+
+
+def test_low_magnitude_mask_known_answer_and_stable_ties() -> None:
+    W = torch.tensor([[3.0, -1.0, 2.0], [-0.5, 4.0, 0.0]])
+    assert torch.equal(low_magnitude_mask(W, 0.5), torch.tensor([[False, True, False], [True, False, True]]))
+    # All ties: the lowest flat indices win, every time.
+    assert torch.equal(low_magnitude_mask(torch.zeros(2, 3), 0.5), torch.tensor([[True] * 3, [False] * 3]))
+    assert int(low_magnitude_mask(torch.randn(7, 3), 0.3).sum()) == round(0.3 * 21)
+
+
+def test_off_principal_is_low_or_not_principal() -> None:
+    W = torch.randn(16, 12, generator=torch.Generator().manual_seed(2))
+    expected = low_magnitude_mask(W, 0.5) | ~principal_mask(W, 3, 0.5)
+    assert torch.equal(off_principal_mask(W, 3, 0.5), expected)
+    assert off_principal_mask(W, 3, 0.5).sum() >= 16 * 12 // 2  # at least NOT M_princ
+
+
+def test_random_mask_is_exact_and_reproducible() -> None:
+    first = random_mask((10, 7), 0.3, torch.Generator().manual_seed(5))
+    assert first.dtype == torch.bool and first.shape == (10, 7) and int(first.sum()) == 21
+    assert torch.equal(first, random_mask((10, 7), 0.3, torch.Generator().manual_seed(5)))
+    assert not torch.equal(first, random_mask((10, 7), 0.3, torch.Generator().manual_seed(6)))
+    assert bool(random_mask((3, 3), 1.0, torch.Generator().manual_seed(0)).all())
+    with pytest.raises(ValueError, match="density"):
+        random_mask((3, 3), 1.5)
+
+
+def test_changed_mask_compares_storage_bits() -> None:
+    W0 = torch.ones(2, 3)
+    W1 = W0.clone()
+    W1[0, 0] += 1e-5  # rounds away in bf16 (8 mantissa bits), survives in fp32
+    W1[1, 2] = 1.5  # a real change
+    assert torch.equal(
+        changed_mask(W0, W1, torch.bfloat16), torch.tensor([[False] * 3, [False, False, True]])
+    )
+    assert torch.equal(
+        changed_mask(W0, W1, torch.float32), torch.tensor([[True, False, False], [False, False, True]])
+    )
+    # Bitwise, not by value: -0.0 differs from 0.0, a NaN equals itself.
+    signs = changed_mask(torch.tensor([0.0, float("nan")]), torch.tensor([-0.0, float("nan")]), torch.float32)
+    assert signs.tolist() == [True, False]
+
+
+# --- the adapter ---------------------------------------------------------------------------------
+
+
+def test_registered_and_params_validated() -> None:
+    assert ADAPTERS.get("sparse") is SparseFineTuning
+    assert SparseFineTuning.rewrites_base is False
+    with pytest.raises(ValidationError):
+        SparseParams(density=0.0)
+    with pytest.raises(ValidationError):
+        SparseParams(mask="magnitude")
+
+
+def test_apply_freezes_everything_but_masked_block_weights() -> None:
+    model = tiny_llama()
+    W0 = {name: p.detach().clone() for name, p in model.named_parameters()}
+    adapter = SparseFineTuning()
+    assert adapter.apply(model, SparseParams(), ApplyContext()) is model
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {w.name for w in adapter.weights}
+    assert len(trainable) == 2 * 7  # q k v o gate up down, two layers
+    assert all(".layers." in name and name.endswith("_proj.weight") for name in trainable)
+    for weight in adapter.weights:  # default source: the off-principal mask of W0
+        assert torch.equal(weight.mask, off_principal_mask(W0[weight.name], 16, 0.5))
+
+    stats = adapter.mask_stats()
+    assert stats["trainable_coordinates"] == adapter.trainable_coordinates(model)
+    assert stats["trainable_coordinates"] < count_parameters(model)[0]  # numel overstates it
+    assert 0.5 <= stats["mask_density"] < 1.0
+    assert adapter.merge(model) is model
+
+
+def test_hooks_need_apply_first() -> None:
+    with pytest.raises(RuntimeError, match="apply"):
+        SparseFineTuning().hooks(tiny_llama(), SparseParams())
+
+
+def test_restore_masked_is_bitwise() -> None:
+    original = torch.randn(4, 5)
+    mask = random_mask((4, 5), 0.4, torch.Generator().manual_seed(0))
+    param = torch.nn.Parameter(original.clone())
+    with torch.no_grad():
+        param.mul_(0.9).add_(1e-3)
+    restore_masked_(param, mask, original[~mask].clone())
+    assert torch.equal(param[~mask], original[~mask]) and not torch.equal(param[mask], original[mask])
+    param2 = torch.nn.Parameter(original * 2)
+    restore_masked_(param2, mask, original)  # a full-shape original works too
+    assert torch.equal(param2[~mask], original[~mask])
+
+
+def _train(
+    restore: bool, steps: int = 3
+) -> tuple[SparseFineTuning, dict[str, torch.Tensor], LlamaForCausalLM]:
+    """Emulates the Trainer order: backward, optimizer.step(), on_optimizer_step, zero_grad."""
+    from transformers import TrainerControl, TrainerState
+    from transformers.trainer_callback import CallbackHandler
+
+    model = tiny_llama()
+    adapter = SparseFineTuning()
+    adapter.apply(model, SparseParams(mask="random", density=0.3), ApplyContext(seed=7))
+    W0 = {name: p.detach().clone() for name, p in model.named_parameters()}
+    handler = CallbackHandler(adapter.hooks(model, SparseParams()).callbacks, model, None, None, None)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-2, weight_decay=0.1
+    )
+    for step in range(steps):
+        inputs = batch(step)
+        model(input_ids=inputs, labels=inputs).loss.backward()
+        for weight in adapter.weights:  # the gradient hook already zeroed the frozen coordinates
+            assert not weight.param.grad[~weight.mask].any() and weight.param.grad[weight.mask].any()
+        optimizer.step()
+        if restore:
+            handler.on_optimizer_step(None, TrainerState(), TrainerControl())
+        optimizer.zero_grad()
+    return adapter, W0, model
+
+
+def test_frozen_coordinates_stay_bitwise_under_adamw() -> None:
+    adapter, W0, model = _train(restore=True)
+    for weight in adapter.weights:
+        before, after = W0[weight.name], weight.param.detach()
+        assert torch.equal(after[~weight.mask], before[~weight.mask])
+        assert bool((after[weight.mask] != before[weight.mask]).all())
+    for name, parameter in model.named_parameters():  # embeddings, norms, lm_head: untouched
+        if not parameter.requires_grad:
+            assert torch.equal(parameter, W0[name])
+
+
+def test_gradient_hook_alone_lets_adamw_move_frozen_coordinates() -> None:
+    # Same run without the post-step restore: zero gradients, yet decoupled weight decay moves
+    # every frozen coordinate. This is why the callback exists.
+    adapter, W0, _ = _train(restore=False)
+    for weight in adapter.weights:
+        before, after = W0[weight.name], weight.param.detach()
+        assert bool((after[~weight.mask] != before[~weight.mask]).all())
+
+
+@pytest.mark.parametrize("with_callback", [True, False])
+def test_real_trainer_calls_the_restore(tmp_path: Path, with_callback: bool) -> None:
+    # transformers' own loop (the one GRPOTrainer inherits) fires on_optimizer_step after optimizer.step().
+    from transformers import Trainer, TrainingArguments
+
+    model = tiny_llama()
+    adapter = SparseFineTuning()
+    adapter.apply(model, SparseParams(mask="random", density=0.2), ApplyContext(seed=1))
+    W0 = {w.name: w.param.detach().clone() for w in adapter.weights}
+    data = [{"input_ids": batch(i)[0], "labels": batch(i)[0]} for i in range(4)]
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        learning_rate=1e-2,
+        weight_decay=0.1,
+        lr_scheduler_type="constant",
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
+    callbacks = adapter.hooks(model, SparseParams()).callbacks if with_callback else []
+    Trainer(model=model, args=args, train_dataset=data, callbacks=callbacks).train()
+    for weight in adapter.weights:
+        after = weight.param.detach()
+        assert torch.equal(after[~weight.mask], W0[weight.name][~weight.mask]) is with_callback
+        assert not torch.equal(after[weight.mask], W0[weight.name][weight.mask])
+
+
+def test_random_mask_depends_on_seed_and_weight_name() -> None:
+    masks = {}
+    for seed in (0, 0, 1):
+        adapter = SparseFineTuning()
+        adapter.apply(tiny_llama(), SparseParams(mask="random", density=0.1), ApplyContext(seed=seed))
+        masks.setdefault(seed, []).append({w.name: w.mask for w in adapter.weights})
+    same, other = masks[0], masks[1][0]
+    assert all(torch.equal(same[0][name], same[1][name]) for name in same[0])
+    assert not all(torch.equal(same[0][name], other[name]) for name in other)
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert int(same[0][name].sum()) == round(0.1 * 32 * 32)
+
+
+@pytest.mark.parametrize("stored_dtype", [torch.float32, torch.bfloat16])
+def test_rl_delta_mask_is_exactly_the_changed_coordinates(tmp_path: Path, stored_dtype: torch.dtype) -> None:
+    base = tiny_llama()
+    final = {name: p.detach().to(stored_dtype).clone() for name, p in base.state_dict().items()}
+    target = "model.layers.1.mlp.down_proj.weight"
+    changed = [(0, 0), (3, 17), (31, 63)]
+    for row, col in changed:
+        final[target][row, col] += 1.0
+    save_file(final, str(tmp_path / "model.safetensors"))
+
+    adapter = SparseFineTuning()
+    adapter.apply(base, SparseParams(mask="rl_delta"), ApplyContext(dependency_dirs={"rl_delta": tmp_path}))
+    masks = {w.name: w.mask for w in adapter.weights}
+    expected = torch.zeros_like(masks[target])
+    for row, col in changed:
+        expected[row, col] = True
+    assert torch.equal(masks[target], expected)
+    # A base weight cast to the storage dtype is "unchanged", even in bf16.
+    assert not any(mask.any() for name, mask in masks.items() if name != target)
+    assert adapter.trainable_coordinates(base) == len(changed)
+
+
+def test_rl_delta_without_dependency_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"rl_delta.*finished full run"):
+        SparseFineTuning().apply(tiny_llama(), SparseParams(mask="rl_delta"), ApplyContext())
+    with pytest.raises(ValueError, match=r"no model\.safetensors"):
+        SparseFineTuning().apply(
+            tiny_llama(), SparseParams(mask="rl_delta"), ApplyContext(dependency_dirs={"rl_delta": tmp_path})
+        )
