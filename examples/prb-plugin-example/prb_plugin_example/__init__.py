@@ -1,0 +1,1 @@
+"""An example third-party adapter package for peft-rlvr-bench."""
