@@ -116,6 +116,20 @@ register_verifier = VERIFIERS.register
 for _name, _target in {
     "full": "peft_rlvr_bench.adapters.full:FullFineTuning",
     "lora": "peft_rlvr_bench.adapters.lora:LoRA",
+    "rslora": "peft_rlvr_bench.adapters.lora:RSLoRA",
+    "dora": "peft_rlvr_bench.adapters.lora:DoRA",
+    "lora_plus": "peft_rlvr_bench.adapters.lora:LoRAPlus",
+    "lora_fa": "peft_rlvr_bench.adapters.lora:LoRAFA",
+    "pissa": "peft_rlvr_bench.adapters.residual:PiSSA",
+    "olora": "peft_rlvr_bench.adapters.residual:OLoRA",
+    "milora": "peft_rlvr_bench.adapters.residual:MiLoRA",
+    "geora": "peft_rlvr_bench.adapters.residual:GeoRA",
+    "sparse": "peft_rlvr_bench.adapters.sparse:SparseFineTuning",
+    "adalora": "peft_rlvr_bench.adapters.peft_family:AdaLoRA",
+    "vera": "peft_rlvr_bench.adapters.peft_family:VeRA",
+    "ia3": "peft_rlvr_bench.adapters.peft_family:IA3",
+    "ln_tuning": "peft_rlvr_bench.adapters.peft_family:LNTuning",
+    "miss": "peft_rlvr_bench.adapters.peft_family:MiSS",
 }.items():
     ADAPTERS.register_lazy(_name, _target)
 

@@ -138,6 +138,9 @@ class RunSpec(Strict):
     adapter: ResolvedAdapter
     seed: int
     budget: Budget
+    dependencies: dict[str, str] = Field(
+        default_factory=dict, description="{role: run_id} of runs that must finish first (e.g. rl_delta)"
+    )
 
     def identity(self) -> dict[str, Any]:
         """What determines the run's outcome; the suite name only files it."""
@@ -212,7 +215,8 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     errors += _check_component(RECIPES, spec.recipe, ("recipe",))
     labels: dict[str, int] = {}
     for i, entry in enumerate(spec.adapters):
-        errors += _check_component(ADAPTERS, entry, ("adapters", i))
+        component_errors = _check_component(ADAPTERS, entry, ("adapters", i))
+        errors += component_errors or _check_required_runs(spec, i)
         if entry.display_name in labels:
             errors.append(
                 (
@@ -236,6 +240,18 @@ def _check_task(name: str, loc: Loc) -> list[tuple[Loc, str]]:
     if name in TASKS:
         return []
     return [(loc, f"unknown task {name!r}{did_you_mean(name, TASKS.names())}; see `prb list tasks`")]
+
+
+def _check_required_runs(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
+    """A run that needs another method's run (e.g. rl_delta needs full) needs it in the suite."""
+    entry = spec.adapters[index]
+    needs = ADAPTERS.get(entry.name).Params.model_validate(entry.params()).required_runs()
+    names = {other.name for other in spec.adapters}
+    return [
+        (("adapters", index), f"{role} needs a {name!r} run of the same seeds; add {{name: {name}, lr: ...}}")
+        for role, name in needs.items()
+        if name not in names
+    ]
 
 
 def _check_eval_pool_sizes(spec: EvalSpec) -> list[tuple[Loc, str]]:
@@ -318,31 +334,48 @@ def _line_of(node: yaml.Node | None, loc: Loc) -> int:
 
 
 def expand(spec: SuiteSpec) -> list[RunSpec]:
-    """The suite's grid: every adapter entry times every seed, with parameters resolved."""
+    """The suite's grid: every adapter entry times every seed, with parameters resolved.
+
+    Runs that need another run's result (sparse ``rl_delta`` masks need a finished ``full`` run of
+    the same seed) name it in ``dependencies`` and come after it; the dependency's id is part of
+    their resolved spec, so their id changes whenever the run they build on changes.
+    """
     recipe = RECIPES.get(spec.recipe.name)
     resolved_recipe = ResolvedComponent(
         name=spec.recipe.name,
         params=recipe.Params.model_validate(spec.recipe.params()).model_dump(mode="json"),
     )
-    runs: list[RunSpec] = []
+    independent: list[RunSpec] = []
+    dependent: list[tuple[RunSpec, dict[str, str]]] = []
     for entry in spec.adapters:
-        adapter = ADAPTERS.get(entry.name)
-        params = adapter.Params.model_validate(entry.params()).model_dump(mode="json")
-        resolved = ResolvedAdapter(name=entry.name, label=entry.display_name, lr=entry.lr, params=params)
+        params = ADAPTERS.get(entry.name).Params.model_validate(entry.params())
+        resolved = ResolvedAdapter(
+            name=entry.name, label=entry.display_name, lr=entry.lr, params=params.model_dump(mode="json")
+        )
         for seed in spec.seeds:
-            runs.append(
-                RunSpec(
-                    suite=spec.name,
-                    model=spec.model,
-                    train_task=spec.train_task,
-                    eval=spec.eval,
-                    recipe=resolved_recipe,
-                    adapter=resolved,
-                    seed=seed,
-                    budget=spec.budget,
-                )
+            run = RunSpec(
+                suite=spec.name,
+                model=spec.model,
+                train_task=spec.train_task,
+                eval=spec.eval,
+                recipe=resolved_recipe,
+                adapter=resolved,
+                seed=seed,
+                budget=spec.budget,
             )
-    return runs
+            needs = params.required_runs()
+            if needs:
+                dependent.append((run, needs))
+            else:
+                independent.append(run)
+    resolved_dependent = []
+    for run, needs in dependent:
+        ids = {}
+        for role, adapter_name in needs.items():
+            provider = next(r for r in independent if r.adapter.name == adapter_name and r.seed == run.seed)
+            ids[role] = provider.run_id
+        resolved_dependent.append(run.model_copy(update={"dependencies": ids}))
+    return independent + resolved_dependent
 
 
 def resolve_suite_path(name_or_path: str, suites_dir: Path = Path("suites")) -> Path:

@@ -7,11 +7,15 @@ Every adapter module imports torch and peft only inside its functions, so ``prb 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 
@@ -26,19 +30,69 @@ class AdapterParams(BaseModel):
         "(the same set for all methods, never peft's per-architecture default)",
     )
 
+    def required_runs(self) -> dict[str, str]:
+        """Runs of the same suite and seed this one needs first: {role: adapter name}."""
+        return {}
+
+
+@dataclass
+class ApplyContext:
+    """What an adapter may need beyond the model: the run's seed and finished dependencies."""
+
+    seed: int = 0
+    total_updates: int = 0
+    """The run's optimizer-update budget (AdaLoRA schedules its rank budget over it)."""
+    dependency_dirs: dict[str, Path] = field(default_factory=dict)
+    """Final weights of runs this one depends on, by role (e.g. ``"rl_delta"``)."""
+
+
+@dataclass
+class TrainingHooks:
+    """How an adapter reaches into the training loop, when applying it is not enough."""
+
+    optimizer: Callable[[nn.Module, float], torch.optim.Optimizer] | None = None
+    """Builds the optimizer from (model, learning rate); None means the trainer's AdamW."""
+    callbacks: list[Any] = field(default_factory=list)
+    """transformers ``TrainerCallback``s, e.g. AdaLoRA's rank reallocation after each update."""
+    extra_loss: Callable[[nn.Module], torch.Tensor] | None = None
+    """A term added to the RL loss, e.g. AdaLoRA's orthogonality regulariser."""
+
 
 class Adapter(Protocol):
     """A PEFT method. ``apply`` returns the module to train; ``merge`` its effective weights."""
 
     Params: ClassVar[type[AdapterParams]]
+    rewrites_base: ClassVar[bool]
+    """True when ``apply`` replaces base weights by a residual (PiSSA, OLoRA, MiLoRA, GeoRA): then
+    "adapter disabled" is not the base model, and KL must be taken against a kept copy."""
 
-    def apply(self, model: nn.Module, params: Any) -> nn.Module:
+    def apply(self, model: nn.Module, params: Any, context: ApplyContext) -> nn.Module:
         """Wraps ``model`` (already on its device) so that only the method's parameters train."""
+        ...
+
+    def hooks(self, model: nn.Module, params: Any) -> TrainingHooks:
+        """Optimizer, callbacks and loss terms the method needs during training."""
         ...
 
     def merge(self, model: nn.Module) -> nn.Module:
         """A plain model with the effective weights, for evaluation and weight diagnostics."""
         ...
+
+    def trainable_parameters(self, model: nn.Module) -> int:
+        """Coordinates the method can change (a masked weight counts only its mask)."""
+        ...
+
+
+class NoHooks:
+    """Defaults for adapters that need nothing from the training loop beyond ``apply``."""
+
+    rewrites_base: ClassVar[bool] = False
+
+    def hooks(self, model: nn.Module, params: Any) -> TrainingHooks:
+        return TrainingHooks()
+
+    def trainable_parameters(self, model: nn.Module) -> int:
+        return count_parameters(model)[0]
 
 
 def block_linear_names(model: nn.Module) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from peft_rlvr_bench.adapters import AdapterParams
+from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, NoHooks
 from peft_rlvr_bench.registry import register_adapter
 
 if TYPE_CHECKING:
@@ -16,10 +16,10 @@ class FullParams(AdapterParams):
 
 
 @register_adapter("full")
-class FullFineTuning:
+class FullFineTuning(NoHooks):
     Params: ClassVar[type[AdapterParams]] = FullParams
 
-    def apply(self, model: nn.Module, params: FullParams) -> nn.Module:
+    def apply(self, model: nn.Module, params: FullParams, context: ApplyContext) -> nn.Module:
         if params.target_modules is not None:
             raise ValueError("full fine-tuning trains every parameter; remove target_modules")
         for parameter in model.parameters():

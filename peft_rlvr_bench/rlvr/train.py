@@ -16,7 +16,9 @@ from datasets import Dataset
 from transformers import PreTrainedTokenizerBase, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
+from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
 
+from peft_rlvr_bench.adapters import TrainingHooks
 from peft_rlvr_bench.registry import RECIPES, TASKS, VERIFIERS
 from peft_rlvr_bench.reporting.results import StepRecord
 from peft_rlvr_bench.suite import RunSpec
@@ -88,27 +90,82 @@ def grpo_config(spec: RunSpec, output_dir: Path) -> GRPOConfig:
     )
 
 
+class HarnessGRPOTrainer(GRPOTrainer):
+    """TRL's GRPOTrainer with two additions, both off unless asked for:
+
+    - ``reference``: the KL reference is this separate copy of the original base. Without it,
+      TRL's reference for a PEFT model is the adapter disabled (for PiSSA-like methods that is the
+      residual, not the base) or a second "ref" adapter (which AdaLoRA cannot hold).
+    - ``extra_loss``: an adapter's term added to the RL loss (AdaLoRA's regulariser).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        reference: torch.nn.Module | None = None,
+        extra_loss: Callable[[torch.nn.Module], torch.Tensor] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        config: GRPOConfig = kwargs["args"]
+        beta = config.beta
+        own_reference = reference is not None and beta != 0.0
+        if own_reference:
+            config.beta = 0.0  # TRL then builds no reference of its own; beta is restored below
+        super().__init__(*args, **kwargs)
+        self.extra_loss = extra_loss
+        if own_reference:
+            config.beta = self.beta = beta
+            self.ref_model = self._prepare_reference(reference)
+
+    def _prepare_reference(self, reference: torch.nn.Module) -> torch.nn.Module:
+        """What TRL does to the reference it builds itself (grpo_trainer.py, ``__init__``)."""
+        if self.args.cast_lm_head_to_fp32:
+            raise ValueError("cast_lm_head_to_fp32 is not supported with a harness-provided reference")
+        reference.requires_grad_(False)
+        if self.args.disable_dropout:
+            disable_dropout_in_model(reference)
+        add_fused_lm_head(reference, temperature=self.temperature, cast_lm_head_to_fp32=False)
+        return self.accelerator.prepare_model(reference, evaluation_mode=True)
+
+    def compute_loss(
+        self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> torch.Tensor:
+        loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if self.extra_loss is not None:
+            loss = loss + self.extra_loss(model)
+        return loss
+
+
 def train_rlvr(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     spec: RunSpec,
     output_dir: Path,
+    hooks: TrainingHooks | None = None,
+    reference: torch.nn.Module | None = None,
     on_update: Callable[[int], None] | None = None,
 ) -> list[StepRecord]:
     """Runs GRPO-family RL on ``model`` in place and returns the per-update curve.
 
+    ``hooks`` are the adapter's optimizer, callbacks and loss term. ``reference``, when given,
+    is the KL reference (a separate copy of the original base; see ``HarnessGRPOTrainer``).
     ``on_update(step)`` is called after every optimizer update (the runner's progress display);
     TRL's own printing and progress bar are removed so a suite's output stays readable.
     """
+    hooks = hooks or TrainingHooks()
     task = TASKS.get(spec.train_task)
     timer = StepTimer(on_update)
-    trainer = GRPOTrainer(
+    optimizer = hooks.optimizer(model, spec.adapter.lr) if hooks.optimizer else None
+    trainer = HarnessGRPOTrainer(
         model=model,
         reward_funcs=[reward_function(task.verifier)],
         args=grpo_config(spec, output_dir),
         train_dataset=training_prompts(spec),
         processing_class=tokenizer,
-        callbacks=[timer],
+        callbacks=[timer, *hooks.callbacks],
+        optimizers=(optimizer, None),
+        reference=reference,
+        extra_loss=hooks.extra_loss,
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)

@@ -19,7 +19,7 @@ from peft_rlvr_bench.reporting.results import (
     run_result_path,
     save_result,
 )
-from peft_rlvr_bench.suite import Suite
+from peft_rlvr_bench.suite import RunSpec, Suite
 
 
 @dataclass
@@ -45,7 +45,7 @@ def run_suite(
     suite: Suite, results_root: Path, force: bool = False, console: Console | None = None
 ) -> SuiteOutcome:
     """Runs what is missing (everything with ``force``) and writes one result file per run."""
-    from peft_rlvr_bench.runner.execute import evaluate_base, execute_run
+    from peft_rlvr_bench.runner.execute import evaluate_base, execute_run, final_dir
 
     console = console or Console(stderr=True)
     outcome = SuiteOutcome()
@@ -66,14 +66,23 @@ def run_suite(
             progress.advance(task)
         runs_task = progress.add_task(f"suite {name}", total=len(pending))
         updates_task = progress.add_task("updates", total=suite.runs[0].budget.max_steps if pending else 0)
-        for run in pending:
-            progress.update(runs_task, description=f"suite {name}")
+        by_id = {run.run_id: run for run in suite.runs}
+
+        def execute(run: RunSpec) -> RunResult:
             progress.update(updates_task, description=f"  {run.run_id}", completed=0)
             result = execute_run(run, on_update=lambda step: progress.update(updates_task, completed=step))
             save_result(result, run_result_path(results_root, name, run.run_id))
-            outcome.ran.append(result)
             if result.status != "ok":
                 console.print(f"[red]{run.run_id}: {result.status}: {result.reason}[/red]")
+            return result
+
+        for run in pending:
+            for dependency in run.dependencies.values():
+                # Results are committed, checkpoints are not: a fresh clone retrains the (deterministic)
+                # run whose weights this one builds on.
+                if not final_dir(name, dependency).exists():
+                    execute(by_id[dependency])
+            outcome.ran.append(execute(run))
             progress.advance(runs_task)
         progress.update(runs_task, description=f"suite {name}: done")
     return outcome

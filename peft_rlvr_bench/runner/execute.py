@@ -132,7 +132,8 @@ def _train_and_evaluate(
 ) -> dict[str, Any]:
     from transformers import set_seed
 
-    from peft_rlvr_bench.adapters import count_parameters
+    from peft_rlvr_bench.adapters import ApplyContext, count_parameters
+    from peft_rlvr_bench.adapters.checkpoints import save_trained, snapshot_initial_adapter
     from peft_rlvr_bench.evaluation import evaluate
     from peft_rlvr_bench.models import load_base
     from peft_rlvr_bench.registry import ADAPTERS
@@ -143,15 +144,29 @@ def _train_and_evaluate(
     set_seed(run.seed)
     model, tokenizer = load_base(run.model, device=device)
     adapter = ADAPTERS.get(run.adapter.name)()
-    model = adapter.apply(model, adapter.Params.model_validate(run.adapter.params))
-    trainable, total = count_parameters(model)
+    params = adapter.Params.model_validate(run.adapter.params)
+    # With a KL term the reference is always the original base, as a separate copy: a PEFT
+    # model's "adapter disabled" is a residual for PiSSA-like methods, and TRL's alternative, a
+    # second "ref" adapter, is one AdaLoRA cannot hold. (Full fine-tuning reloads it the same way.)
+    reference = load_base(run.model, device=device)[0] if run.recipe.params.get("beta", 0.0) > 0 else None
+    dependencies = {role: final_dir(run.suite, run_id) for role, run_id in run.dependencies.items()}
+    context = ApplyContext(seed=run.seed, total_updates=run.budget.max_steps, dependency_dirs=dependencies)
+    model = adapter.apply(model, params, context)
+    hooks = adapter.hooks(model, params)
+    trainable = adapter.trainable_parameters(model)
+    total = count_parameters(model)[1]
+    directory = run_dir(run.suite, run.run_id)
+    initial = snapshot_initial_adapter(model, directory) if adapter.rewrites_base else None
     timings["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    scratch = scratch_dir(run)
-    curve = train_rlvr(model, tokenizer, run, scratch, on_update=on_update)
+    scratch = directory / "trainer"
+    curve = train_rlvr(model, tokenizer, run, scratch, hooks=hooks, reference=reference, on_update=on_update)
     shutil.rmtree(scratch, ignore_errors=True)
     timings["train"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    save_trained(model, final_dir(run.suite, run.run_id), initial)
+    timings["save"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     merged = adapter.merge(model)
@@ -160,5 +175,11 @@ def _train_and_evaluate(
     return {"metrics": metrics, "trainable_params": trainable, "total_params": total, "train_curve": curve}
 
 
-def scratch_dir(run: RunSpec) -> Path:
-    return outputs_dir() / run.suite / run.run_id
+def run_dir(suite: str, run_id: str) -> Path:
+    """Scratch and checkpoints of one run, outside git."""
+    return outputs_dir() / suite / run_id
+
+
+def final_dir(suite: str, run_id: str) -> Path:
+    """The run's trained model: a plain HF checkpoint or a PEFT adapter directory."""
+    return run_dir(suite, run_id) / "final"

@@ -1,0 +1,62 @@
+"""Saving trained runs as directories any stock loader understands.
+
+- Full and sparse runs: a plain Hugging Face checkpoint (safetensors).
+- PEFT runs: a plain PEFT adapter directory for ``PeftModel.from_pretrained(stock_base, dir)``.
+  Residual methods (PiSSA, OLoRA, MiLoRA, GeoRA) trained against a rewritten base, so their
+  adapter is converted with peft's ``path_initial_model_for_weight_conversion`` into a standard
+  LoRA of rank 2r relative to the original base: the stock base plus it reproduces the run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+INITIAL_ADAPTER = "initial_adapter"
+"""peft looks the initial adapter up by folder name, next to the final one."""
+
+
+def is_peft(model: Any) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+def snapshot_initial_adapter(model: Any, run_dir: Path) -> Path:
+    """Saves a residual adapter's factors at init, marked as a plain LoRA init for conversion."""
+    config = model.peft_config["default"]
+    original = config.init_lora_weights
+    config.init_lora_weights = True  # peft refuses to convert from an initial "pissa"/"olora" config
+    try:
+        model.save_pretrained(run_dir / INITIAL_ADAPTER)
+    finally:
+        config.init_lora_weights = original
+    return run_dir / INITIAL_ADAPTER
+
+
+def save_trained(model: Any, out_dir: Path, initial_adapter: Path | None = None) -> None:
+    """Writes ``model`` to ``out_dir`` as a PEFT directory (converted when ``initial_adapter``)."""
+    if is_peft(model):
+        kwargs = {"path_initial_model_for_weight_conversion": str(initial_adapter)} if initial_adapter else {}
+        model.save_pretrained(out_dir, **kwargs)
+    else:
+        model.save_pretrained(out_dir, safe_serialization=True)
+
+
+def load_trained(base_location: str, run_dir: Path) -> Any:
+    """The tuned model from a saved directory, with the stock base under a PEFT adapter."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    if (run_dir / "adapter_config.json").exists():
+        base = AutoModelForCausalLM.from_pretrained(base_location, dtype=torch.float32)
+        return PeftModel.from_pretrained(base, run_dir)
+    return AutoModelForCausalLM.from_pretrained(run_dir, dtype=torch.float32)
+
+
+def adapter_rank(run_dir: Path) -> int | None:
+    """The saved adapter's rank (2r after a residual conversion), or None for a full checkpoint."""
+    config = run_dir / "adapter_config.json"
+    return json.loads(config.read_text()).get("r") if config.exists() else None
