@@ -100,18 +100,21 @@ ADAPTERS: Registry[Any] = Registry("adapter")
 RECIPES: Registry[Any] = Registry("recipe")
 TASKS: Registry[Any] = Registry("task")
 VERIFIERS: Registry[Any] = Registry("verifier")
+EXTRAPOLATORS: Registry[Any] = Registry("extrapolator")
 
 REGISTRIES: dict[str, Registry[Any]] = {
     "adapters": ADAPTERS,
     "recipes": RECIPES,
     "tasks": TASKS,
     "verifiers": VERIFIERS,
+    "extrapolators": EXTRAPOLATORS,
 }
 
 register_adapter = ADAPTERS.register
 register_recipe = RECIPES.register
 register_task = TASKS.register
 register_verifier = VERIFIERS.register
+register_extrapolator = EXTRAPOLATORS.register
 
 for _name, _target in {
     "full": "peft_rlvr_bench.adapters.full:FullFineTuning",
@@ -149,3 +152,10 @@ for _name, _target in {
     TASKS.register_lazy(_name, _target)
 
 VERIFIERS.register_lazy("int_match", "peft_rlvr_bench.verifiers:integer_match")
+
+for _name, _target in {
+    "linear": "peft_rlvr_bench.extrapolation.linear:Linear",
+    "relex": "peft_rlvr_bench.extrapolation.relex:RELEX",
+    "alpharl": "peft_rlvr_bench.extrapolation.alpharl:AlphaRL",
+}.items():
+    EXTRAPOLATORS.register_lazy(_name, _target)
