@@ -97,6 +97,29 @@ def run(
 
 @app.command()
 @user_errors_exit_2
+def params(suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.yaml) or path")]) -> None:
+    """Trainable-parameter count of every adapter entry, to match methods by budget before a run."""
+    from peft_rlvr_bench.adapters import ApplyContext, count_parameters
+    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.registry import ADAPTERS
+    from peft_rlvr_bench.suite import load_suite, resolve_suite_path
+
+    loaded = load_suite(resolve_suite_path(suite))
+    seen: set[str] = set()
+    for run in loaded.runs:
+        if run.adapter.label in seen or run.dependencies:  # dependent masks exist only after their run
+            continue
+        seen.add(run.adapter.label)
+        adapter = ADAPTERS.get(run.adapter.name)()
+        model = load_base(run.model)[0]
+        total = count_parameters(model)[1]
+        wrapped = adapter.apply(model, adapter.Params.model_validate(run.adapter.params), ApplyContext())
+        trainable = adapter.trainable_parameters(wrapped)
+        print(f"{run.adapter.label:<24} {trainable:>12,}  ({100 * trainable / total:.2f}% of {total:,})")
+
+
+@app.command()
+@user_errors_exit_2
 def leaderboard(
     suite: Annotated[str, typer.Argument(help="suite name")],
     results_dir: ResultsDir = Path("results"),

@@ -34,14 +34,22 @@ def suite(tmp_path: Path) -> Any:
     return load_suite(path)
 
 
-def test_a_failing_run_becomes_a_failed_result(suite: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_run_becomes_a_failed_result(
+    suite: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))
+
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("out of patience\nsecond line")
 
     monkeypatch.setattr(execute, "_train_and_evaluate", boom)
     result = execute.execute_run(suite.runs[0])
     assert result.status == "failed"
-    assert result.reason == "RuntimeError: out of patience"
+    assert result.reason is not None and result.reason.startswith(
+        "RuntimeError: out of patience (traceback: "
+    )
+    trace = Path(result.reason.split("(traceback: ")[1].rstrip(")"))
+    assert "out of patience" in trace.read_text() and "Traceback" in trace.read_text()
     assert result.run_id == suite.runs[0].run_id and result.metrics == {}
 
 

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,10 @@ def snapshot_initial_adapter(model: Any, run_dir: Path) -> Path:
     original = config.init_lora_weights
     config.init_lora_weights = True  # peft refuses to convert from an initial "pissa"/"olora" config
     try:
-        model.save_pretrained(run_dir / INITIAL_ADAPTER)
+        with warnings.catch_warnings():
+            # peft warns that a residual adapter should be converted: this snapshot is what converts it.
+            warnings.filterwarnings("ignore", message=".*changes the base weights", category=UserWarning)
+            model.save_pretrained(run_dir / INITIAL_ADAPTER)
     finally:
         config.init_lora_weights = original
     return run_dir / INITIAL_ADAPTER
@@ -54,9 +57,3 @@ def load_trained(base_location: str, run_dir: Path) -> Any:
         base = AutoModelForCausalLM.from_pretrained(base_location, dtype=torch.float32)
         return PeftModel.from_pretrained(base, run_dir)
     return AutoModelForCausalLM.from_pretrained(run_dir, dtype=torch.float32)
-
-
-def adapter_rank(run_dir: Path) -> int | None:
-    """The saved adapter's rank (2r after a residual conversion), or None for a full checkpoint."""
-    config = run_dir / "adapter_config.json"
-    return json.loads(config.read_text()).get("r") if config.exists() else None

@@ -7,6 +7,7 @@ when the model computes a loss, which a GRPO forward pass never does. Both are w
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
@@ -184,7 +185,10 @@ class LNTuning(_MergeByPeft):
         config = LNTuningConfig(
             target_modules=params.target_modules or norm_layer_names(model), task_type="CAUSAL_LM"
         )
-        return get_peft_model(model, config)
+        with warnings.catch_warnings():
+            # peft warns on any norm class it has not listed (RMSNorm included); it tunes them fine.
+            warnings.filterwarnings("ignore", message="Unsupported layer type", category=UserWarning)
+            return get_peft_model(model, config)
 
 
 class MiSSParams(AdapterParams):

@@ -76,7 +76,9 @@ class RunResult(BaseModel):
     total_params: int = 0
     train_curve: list[StepRecord] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
-    peak_memory_mb: float | None = None
+    peak_memory_mb: float | None = Field(
+        None, description="peak resident memory of the process so far (runs of one suite share a process)"
+    )
     versions: dict[str, str] = Field(default_factory=dict)
     git: dict[str, Any] = Field(default_factory=dict)
     created_at: str | None = None

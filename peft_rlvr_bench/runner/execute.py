@@ -7,6 +7,7 @@ import resource
 import shutil
 import subprocess
 import time
+import traceback
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
@@ -111,7 +112,11 @@ def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) ->
     try:
         result = _train_and_evaluate(run, timings, on_update)
     except Exception as exc:  # one run's failure must not cost the suite
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        trace = run_dir(run.suite, run.run_id) / "traceback.txt"
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        trace.write_text(traceback.format_exc())
+        first_line = next(iter(str(exc).splitlines()), "")[:400]
+        reason = f"{type(exc).__name__}: {first_line} (traceback: {trace})"
         timings["total"] = time.perf_counter() - started
         return RunResult(
             status="failed",
