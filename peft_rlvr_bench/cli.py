@@ -88,7 +88,8 @@ def run(
 
     loaded = load_suite(resolve_suite_path(suite))
     outcome = run_suite(loaded, results_dir, force=force)
-    markdown, _ = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name)
+    current = {r.run_id for r in loaded.runs}
+    markdown, _ = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
     print(markdown.read_text())
     failed = [r for r in outcome.ran if r.status != "ok"]
     if failed:
@@ -126,9 +127,12 @@ def leaderboard(
 ) -> None:
     """Write results/<suite>/leaderboard.{md,csv} from the suite's result files."""
     from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
+    from peft_rlvr_bench.suite import load_suite
 
     name = Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite
-    markdown, csv = write_leaderboard(results_dir / name, name)
+    suite_file = Path(suite) if suite.endswith((".yaml", ".yml")) else Path("suites") / f"{name}.yaml"
+    current = {r.run_id for r in load_suite(suite_file).runs} if suite_file.exists() else None
+    markdown, csv = write_leaderboard(results_dir / name, name, current)
     print(markdown.read_text())
     print(f"wrote {markdown} and {csv}", file=sys.stderr)
 

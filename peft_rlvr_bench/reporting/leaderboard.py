@@ -11,7 +11,7 @@ import csv
 import io
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,16 +294,29 @@ def render_markdown(suite: str, rows: Sequence[Row], not_ok: Sequence[tuple[str,
     return "\n".join(lines) + "\n"
 
 
-def write_leaderboard(suite_dir: Path, suite: str) -> tuple[Path, Path]:
+def write_leaderboard(
+    suite_dir: Path, suite: str, current_run_ids: Collection[str] | None = None
+) -> tuple[Path, Path]:
     """Writes ``leaderboard.md`` and ``leaderboard.csv`` into ``suite_dir`` and returns their paths.
+
+    With ``current_run_ids``, result files of runs the suite no longer contains (an edited
+    suite changes run ids) are left out of the table and counted under it.
 
     Raises UserError when the suite has no result files or one of them does not parse.
     """
     base, runs = load_suite_results(suite_dir)
     if base is None and not runs:
         raise UserError(f"no results under {suite_dir}; run `prb run suites/{suite}.yaml` first")
+    stale = [] if current_run_ids is None else [r.run_id for r in runs if r.run_id not in current_run_ids]
+    runs = [r for r in runs if r.run_id not in stale]
     rows = leaderboard_rows(base, runs)
+    markdown = render_markdown(suite, rows, not_ok_runs([base, *runs]))
+    if stale:
+        markdown += (
+            f"\n{len(stale)} result file(s) under `runs/` belong to an earlier version of the suite "
+            f"and are left out: {', '.join(sorted(stale))}.\n"
+        )
     markdown_path, csv_path = suite_dir / MARKDOWN_NAME, suite_dir / CSV_NAME
-    write_text_atomic(markdown_path, render_markdown(suite, rows, not_ok_runs([base, *runs])))
+    write_text_atomic(markdown_path, markdown)
     write_text_atomic(csv_path, render_csv(rows))
     return markdown_path, csv_path
