@@ -7,22 +7,22 @@ from typing import Any
 from peft_rlvr_bench.suite import TINY_MODEL, ModelSpec
 
 
-def model_location(spec: ModelSpec, progress: bool = False) -> str:
+def model_location(spec: ModelSpec) -> str:
     """Where the base loads from; builds the tiny world on first use."""
     if spec.name == TINY_MODEL:
         from peft_rlvr_bench.world.build import ensure_world
 
         assert spec.world is not None  # filled in by ModelSpec's validator
-        return str(ensure_world(spec.world, progress=progress))
+        return str(ensure_world(spec.world))
     return spec.path or spec.name
 
 
-def load_base(spec: ModelSpec, device: str = "cpu", progress: bool = False) -> tuple[Any, Any]:
+def load_base(spec: ModelSpec, device: str = "cpu") -> tuple[Any, Any]:
     """(model, tokenizer) in fp32 on ``device``; the tokenizer pads on the left for generation."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    location = model_location(spec, progress=progress)
+    location = model_location(spec)
     tokenizer = AutoTokenizer.from_pretrained(location, padding_side="left")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -62,12 +62,12 @@ def test_same_recipe_gives_bit_identical_world(tmp_path: Path) -> None:
     recipe = WorldRecipe(
         mixture={"add": 200, "copy": 200}, sft_steps=8, sft_batch_size=16, num_hidden_layers=1
     )
-    build_world(recipe, tmp_path / "a", progress=False)
-    build_world(recipe, tmp_path / "b", progress=False)
+    build_world(recipe, tmp_path / "a")
+    build_world(recipe, tmp_path / "b")
     for name in ("model.safetensors", "tokenizer.json"):
         assert _digest(tmp_path / "a" / name) == _digest(tmp_path / "b" / name)
     other = recipe.model_copy(update={"seed": 1})
-    build_world(other, tmp_path / "c", progress=False)
+    build_world(other, tmp_path / "c")
     assert _digest(tmp_path / "a" / "model.safetensors") != _digest(tmp_path / "c" / "model.safetensors")
 
 
@@ -77,7 +77,7 @@ def test_tokenizer_reloads_identically_and_keeps_digits_apart(tmp_path: Path) ->
     recipe = WorldRecipe(
         mixture={"add": 100, "add_words": 100}, sft_steps=1, sft_batch_size=4, num_hidden_layers=1
     )
-    build_world(recipe, tmp_path, progress=False)
+    build_world(recipe, tmp_path)
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     text = "sum of 417 and 38 is 455"
     assert tokenizer.decode(tokenizer(text).input_ids) == text

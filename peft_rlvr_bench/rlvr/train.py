@@ -6,19 +6,19 @@ and every setting here is either the recipe's, the run spec's, or a CPU/GPU nece
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from datasets import Dataset
-from transformers import PreTrainedTokenizerBase, TrainerCallback
+from transformers import PreTrainedTokenizerBase
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from trl import GRPOConfig, GRPOTrainer
 from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
 
 from peft_rlvr_bench.adapters import TrainingHooks
+from peft_rlvr_bench.callbacks import StepTimer
 from peft_rlvr_bench.registry import RECIPES, TASKS, VERIFIERS
 from peft_rlvr_bench.reporting.results import StepRecord
 from peft_rlvr_bench.suite import RunSpec
@@ -46,23 +46,6 @@ def training_prompts(spec: RunSpec) -> Dataset:
     n_prompts = spec.budget.max_steps * recipe_params["prompts_per_step"]
     items = TASKS.get(spec.train_task).items("train", n_prompts, spec.seed)
     return Dataset.from_list([{"prompt": item.prompt, "answer": item.answer} for item in items])
-
-
-class StepTimer(TrainerCallback):
-    """Wall time of each optimizer update, rollouts included; tells ``on_update`` of each."""
-
-    def __init__(self, on_update: Callable[[int], None] | None = None) -> None:
-        self.seconds: list[float] = []
-        self._start = 0.0
-        self._on_update = on_update
-
-    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._start = time.perf_counter()
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.seconds.append(time.perf_counter() - self._start)
-        if self._on_update is not None:
-            self._on_update(state.global_step)
 
 
 def grpo_config(spec: RunSpec, output_dir: Path) -> GRPOConfig:

@@ -41,6 +41,17 @@ def _finished(path: Path) -> bool:
     return path.exists() and load_result(path).status != "failed"
 
 
+def _build_world_with_progress(suite: Suite, progress: Progress) -> None:
+    """Builds the tiny world on first use, with a progress bar over its SFT steps (minutes)."""
+    from peft_rlvr_bench.world.build import ensure_world, world_dir
+
+    recipe = suite.spec.model.world
+    if recipe is None or (world_dir(recipe) / "model.safetensors").exists():
+        return
+    task = progress.add_task("tiny world: SFT pretraining (first use only)", total=recipe.sft_steps)
+    ensure_world(recipe, on_step=lambda step: progress.update(task, completed=step))
+
+
 def run_suite(
     suite: Suite, results_root: Path, force: bool = False, console: Console | None = None
 ) -> SuiteOutcome:
@@ -59,9 +70,10 @@ def run_suite(
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
+        _build_world_with_progress(suite, progress)
         base_path = base_result_path(results_root, name)
         if force or not _base_is_current(base_path, suite):
-            task = progress.add_task("base model (the tiny world builds on first use)", total=1)
+            task = progress.add_task("base model: evaluating", total=1)
             save_result(evaluate_base(suite.spec), base_path)
             progress.advance(task)
         runs_task = progress.add_task(f"suite {name}", total=len(pending))

@@ -79,7 +79,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
 
     started = time.perf_counter()
     device = _device()
-    model, tokenizer = load_base(suite.model, device=device, progress=True)
+    model, tokenizer = load_base(suite.model, device=device)
     loaded = time.perf_counter()
     metrics = evaluate(model, tokenizer, suite.eval, device=device)
     total = sum(p.numel() for p in model.parameters())

@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,7 +57,7 @@ def world_dir(recipe: WorldRecipe) -> Path:
     return cache_dir() / "world" / recipe.key()
 
 
-def ensure_world(recipe: WorldRecipe | None = None, progress: bool = True) -> Path:
+def ensure_world(recipe: WorldRecipe | None = None, on_step: Callable[[int], None] | None = None) -> Path:
     """Returns the directory of the built world, building it first when it is not cached."""
     recipe = recipe or WorldRecipe()
     target = world_dir(recipe)
@@ -66,7 +67,7 @@ def ensure_world(recipe: WorldRecipe | None = None, progress: bool = True) -> Pa
     # Build beside the target and rename, so an interrupted build never leaves a half world.
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        build_world(recipe, staging, progress=progress)
+        build_world(recipe, staging, on_step=on_step)
         try:
             os.replace(staging, target)
         except OSError:  # another process finished first: theirs is byte-identical
@@ -106,13 +107,15 @@ def sft_rows(recipe: WorldRecipe) -> list[dict[str, str]]:
     return rows
 
 
-def build_world(recipe: WorldRecipe, out_dir: Path, progress: bool = True) -> None:
+def build_world(recipe: WorldRecipe, out_dir: Path, on_step: Callable[[int], None] | None = None) -> None:
     """Trains tokenizer and model from scratch into ``out_dir``; the same recipe, the same bytes."""
     import torch
     from datasets import Dataset
     from transformers import LlamaConfig, LlamaForCausalLM, set_seed
+    from transformers.trainer_callback import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
+    from peft_rlvr_bench.callbacks import StepTimer
     from peft_rlvr_bench.world.tokenizer import train_tokenizer
 
     set_seed(recipe.seed, deterministic=True)
@@ -152,10 +155,17 @@ def build_world(recipe: WorldRecipe, out_dir: Path, progress: bool = True) -> No
         logging_steps=50,
         max_length=recipe.max_position_embeddings,
         completion_only_loss=True,
-        disable_tqdm=not progress,
+        disable_tqdm=True,
         dataloader_num_workers=0,
     )
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[StepTimer(on_step)],
+    )
+    trainer.remove_callback(PrinterCallback)
     trainer.train()
     shutil.rmtree(out_dir / "sft", ignore_errors=True)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
