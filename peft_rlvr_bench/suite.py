@@ -71,6 +71,12 @@ class Budget(Strict):
     max_steps: int = Field(gt=0, description="optimizer updates per run")
 
 
+class TrajectorySpec(Strict):
+    """Record each run's trainable state every ``every`` updates (for curves and extrapolation)."""
+
+    every: int = Field(gt=0, description="optimizer updates between records; update 0 is always recorded")
+
+
 class ComponentEntry(BaseModel):
     """``{name: ..., <params>}``: a registered component and its own parameters."""
 
@@ -101,6 +107,7 @@ class SuiteSpec(Strict):
     adapters: list[AdapterEntry] = Field(min_length=1)
     seeds: list[int] = Field(min_length=1)
     budget: Budget
+    trajectory: TrajectorySpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -141,10 +148,12 @@ class RunSpec(Strict):
     dependencies: dict[str, str] = Field(
         default_factory=dict, description="{role: run_id} of runs that must finish first (e.g. rl_delta)"
     )
+    trajectory: TrajectorySpec | None = None
 
     def identity(self) -> dict[str, Any]:
-        """What determines the run's outcome; the suite name only files it."""
-        return self.model_dump(mode="json", exclude={"suite"})
+        """What determines the run's outcome: not the suite name, which only files it, nor how
+        often the trajectory is recorded, which observes training without changing it."""
+        return self.model_dump(mode="json", exclude={"suite", "trajectory"})
 
     @property
     def run_id(self) -> str:
@@ -362,6 +371,7 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
                 adapter=resolved,
                 seed=seed,
                 budget=spec.budget,
+                trajectory=spec.trajectory,
             )
             needs = params.required_runs()
             if needs:

@@ -59,6 +59,35 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
         assert run.spec["adapter"]["name"] == run.method and run.spec["seed"] == run.seed
 
 
+def test_learning_curves_start_at_the_base_and_end_at_the_final_score(smoke: Path) -> None:
+    base = load_result(smoke / "results" / "smoke" / "base.json")
+    for path in (smoke / "results" / "smoke" / "runs").glob("*.json"):
+        run = load_result(path)
+        assert [p.update for p in run.learning_curve] == [0, 1, 2, 3]
+        # Update 0 is rebuilt from the trajectory as W0 exactly, so greedy decoding matches the base.
+        assert run.learning_curve[0].in_domain == base.metrics["in_domain"].score
+        assert run.learning_curve[-1].in_domain == run.metrics["in_domain"].score
+
+
+def test_the_trajectory_rebuilds_the_saved_final_weights(smoke: Path) -> None:
+    import torch
+
+    from peft_rlvr_bench.adapters.checkpoints import load_trained
+    from peft_rlvr_bench.extrapolation.from_trajectory import effective_state_at
+    from peft_rlvr_bench.models import load_base, model_location
+    from peft_rlvr_bench.suite import load_suite
+    from peft_rlvr_bench.trajectory import Trajectory
+
+    run_spec = load_suite(REPO / "suites" / "smoke.yaml").runs[1]  # lora
+    run_dir = smoke / "outputs" / "smoke" / run_spec.run_id
+    base = load_base(run_spec.model)[0]
+    base_state = {name: p.detach().clone() for name, p in base.named_parameters()}
+    rebuilt = effective_state_at(Trajectory(run_dir / "trajectory"), base_state, 3)
+    saved = load_trained(model_location(run_spec.model), run_dir / "final").merge_and_unload()
+    for name, parameter in saved.named_parameters():
+        torch.testing.assert_close(rebuilt[name], parameter.detach(), atol=1e-6, rtol=1e-5)
+
+
 def test_trainable_parameter_counts_follow_the_method(smoke: Path) -> None:
     runs = {r.method: r for r in map(load_result, (smoke / "results" / "smoke" / "runs").glob("*.json"))}
     full, lora = runs["full"], runs["lora"]

@@ -58,6 +58,15 @@ class StepRecord(BaseModel):
     step_seconds: float | None = None
 
 
+class CurvePoint(BaseModel):
+    """Greedy in-domain accuracy of a run's recorded checkpoint after ``update`` optimizer updates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    update: int
+    in_domain: float
+
+
 class RunResult(BaseModel):
     """Everything needed to trust, reproduce and tabulate one run."""
 
@@ -75,6 +84,9 @@ class RunResult(BaseModel):
     trainable_params: int = 0
     total_params: int = 0
     train_curve: list[StepRecord] = Field(default_factory=list)
+    learning_curve: list[CurvePoint] = Field(
+        default_factory=list, description="in-domain accuracy at each recorded update (needs a trajectory)"
+    )
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
     peak_memory_mb: float | None = Field(
         None, description="peak resident memory of the process so far (runs of one suite share a process)"

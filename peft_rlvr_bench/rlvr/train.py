@@ -6,7 +6,7 @@ and every setting here is either the recipe's, the run spec's, or a CPU/GPU nece
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,11 +127,13 @@ def train_rlvr(
     hooks: TrainingHooks | None = None,
     reference: torch.nn.Module | None = None,
     on_update: Callable[[int], None] | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> list[StepRecord]:
     """Runs GRPO-family RL on ``model`` in place and returns the per-update curve.
 
     ``hooks`` are the adapter's optimizer, callbacks and loss term. ``reference``, when given,
     is the KL reference (a separate copy of the original base; see ``HarnessGRPOTrainer``).
+    ``callbacks`` are further trainer callbacks (the trajectory recorder).
     ``on_update(step)`` is called after every optimizer update (the runner's progress display);
     TRL's own printing and progress bar are removed so a suite's output stays readable.
     """
@@ -145,7 +147,7 @@ def train_rlvr(
         args=grpo_config(spec, output_dir),
         train_dataset=training_prompts(spec),
         processing_class=tokenizer,
-        callbacks=[timer, *hooks.callbacks],
+        callbacks=[timer, *hooks.callbacks, *callbacks],
         optimizers=(optimizer, None),
         reference=reference,
         extra_loss=hooks.extra_loss,

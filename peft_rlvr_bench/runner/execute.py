@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from peft_rlvr_bench.paths import outputs_dir
-from peft_rlvr_bench.reporting.results import RunResult
+from peft_rlvr_bench.reporting.results import CurvePoint, RunResult
 from peft_rlvr_bench.suite import RunSpec, SuiteSpec
 
 _VERSIONED = ("torch", "transformers", "trl", "peft", "lm_eval", "accelerate", "datasets", "peft_rlvr_bench")
@@ -140,9 +140,10 @@ def _train_and_evaluate(
     from peft_rlvr_bench.adapters import ApplyContext, count_parameters
     from peft_rlvr_bench.adapters.checkpoints import save_trained, snapshot_initial_adapter
     from peft_rlvr_bench.evaluation import evaluate
-    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.models import load_base, model_location
     from peft_rlvr_bench.registry import ADAPTERS
     from peft_rlvr_bench.rlvr.train import train_rlvr
+    from peft_rlvr_bench.trajectory import TrajectoryRecorder
 
     clock = time.perf_counter()
     device = _device()
@@ -164,9 +165,24 @@ def _train_and_evaluate(
     initial = snapshot_initial_adapter(model, directory) if adapter.rewrites_base else None
     timings["setup"] = time.perf_counter() - clock
 
+    recorders = []
+    if run.trajectory is not None:
+        shutil.rmtree(trajectory_dir(run), ignore_errors=True)  # a rerun records afresh
+        location = model_location(run.model)
+        recorders.append(TrajectoryRecorder(trajectory_dir(run), run.trajectory.every, location))
+
     clock = time.perf_counter()
     scratch = directory / "trainer"
-    curve = train_rlvr(model, tokenizer, run, scratch, hooks=hooks, reference=reference, on_update=on_update)
+    curve = train_rlvr(
+        model,
+        tokenizer,
+        run,
+        scratch,
+        hooks=hooks,
+        reference=reference,
+        on_update=on_update,
+        callbacks=recorders,
+    )
     shutil.rmtree(scratch, ignore_errors=True)
     timings["train"] = time.perf_counter() - clock
     clock = time.perf_counter()
@@ -177,7 +193,48 @@ def _train_and_evaluate(
     merged = adapter.merge(model)
     metrics = evaluate(merged, tokenizer, run.eval, device=device)
     timings["eval"] = time.perf_counter() - clock
-    return {"metrics": metrics, "trainable_params": trainable, "total_params": total, "train_curve": curve}
+
+    learning_curve = []
+    if run.trajectory is not None:
+        clock = time.perf_counter()
+        learning_curve = _learning_curve(run, metrics["in_domain"].score, device)
+        timings["learning_curve"] = time.perf_counter() - clock
+    return {
+        "metrics": metrics,
+        "trainable_params": trainable,
+        "total_params": total,
+        "train_curve": curve,
+        "learning_curve": learning_curve,
+    }
+
+
+def _learning_curve(run: RunSpec, final_in_domain: float, device: str) -> list[CurvePoint]:
+    """In-domain accuracy at every recorded update, rebuilt from the trajectory against W0."""
+    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.extrapolation.from_trajectory import effective_state_at, load_weights_
+    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.trajectory import Trajectory
+
+    trajectory = Trajectory(trajectory_dir(run))
+    model, tokenizer = load_base(run.model, device=device)
+    base_state = {name: p.detach().clone() for name, p in model.named_parameters()}
+    in_domain_only = run.eval.model_copy(update={"out_of_domain": [], "forgetting": []})
+    points = []
+    for update in trajectory.updates:
+        if update == trajectory.updates[-1] == run.budget.max_steps:
+            score = final_in_domain  # the run's own final evaluation: no need to rebuild it
+        else:
+            try:
+                load_weights_(model, effective_state_at(trajectory, base_state, update))
+            except NotImplementedError:  # a method whose records cannot be turned into weights yet
+                return []
+            score = evaluate(model, tokenizer, in_domain_only, device=device)["in_domain"].score
+        points.append(CurvePoint(update=update, in_domain=score))
+    return points
+
+
+def trajectory_dir(run: RunSpec) -> Path:
+    return run_dir(run.suite, run.run_id) / "trajectory"
 
 
 def run_dir(suite: str, run_id: str) -> Path:
