@@ -88,7 +88,7 @@ def run(
 
     loaded = load_suite(resolve_suite_path(suite))
     outcome = run_suite(loaded, results_dir, force=force)
-    current = {r.run_id for r in loaded.runs}
+    current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
     markdown, _ = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
     print(markdown.read_text())
     failed = [r for r in outcome.ran if r.status != "ok"]
@@ -131,7 +131,10 @@ def leaderboard(
 
     name = Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite
     suite_file = Path(suite) if suite.endswith((".yaml", ".yml")) else Path("suites") / f"{name}.yaml"
-    current = {r.run_id for r in load_suite(suite_file).runs} if suite_file.exists() else None
+    current = None
+    if suite_file.exists():
+        loaded = load_suite(suite_file)
+        current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
     markdown, csv = write_leaderboard(results_dir / name, name, current)
     print(markdown.read_text())
     print(f"wrote {markdown} and {csv}", file=sys.stderr)

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.registry import ADAPTERS, RECIPES, TASKS, did_you_mean
+from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, TASKS, did_you_mean
 from peft_rlvr_bench.world.build import WorldRecipe
 
 TINY_MODEL = "tiny"
@@ -97,6 +97,26 @@ class AdapterEntry(ComponentEntry):
         return self.label or self.name
 
 
+class ExtrapolationEntry(ComponentEntry):
+    """``{name: relex, observe: 15, target: 100, <params>}``: a derived run per trained run."""
+
+    observe: int = Field(gt=0, description="updates of the trained run's trajectory the method may see")
+    target: int = Field(gt=0, description="the update to predict")
+    label: str | None = Field(None, description="row suffix in the leaderboard; defaults to the name")
+
+    @model_validator(mode="after")
+    def _target_after_window(self) -> ExtrapolationEntry:
+        if self.target <= self.observe:
+            raise ValueError(
+                f"target ({self.target}) must come after the observation window ({self.observe})"
+            )
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
 class SuiteSpec(Strict):
     name: str
     description: str = ""
@@ -108,6 +128,7 @@ class SuiteSpec(Strict):
     seeds: list[int] = Field(min_length=1)
     budget: Budget
     trajectory: TrajectorySpec | None = None
+    extrapolation: list[ExtrapolationEntry] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -161,10 +182,32 @@ class RunSpec(Strict):
         return f"{self.adapter.label}-s{self.seed}-{digest}"
 
 
+class DerivedRun(Strict):
+    """An extrapolated checkpoint of a trained run, evaluated like any run."""
+
+    source: RunSpec
+    method: str
+    params: dict[str, Any]
+    observe: int
+    target: int
+    label: str
+
+    @property
+    def run_id(self) -> str:
+        identity = {"source": self.source.run_id, **self.model_dump(mode="json", exclude={"source", "label"})}
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.source.adapter.label}+{self.label}-s{self.source.seed}-{digest}"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.source.adapter.label}+{self.label}@{self.observe}"
+
+
 class Suite(Strict):
     spec: SuiteSpec
     path: Path
     runs: list[RunSpec]
+    derived: list[DerivedRun] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +237,8 @@ def load_suite(path: str | Path) -> Suite:
         field = ".".join(str(p) for p in loc) or "<root>"
         raise UserError(f"{path}:{_line_of(root, loc)}: {field}: {message}{more}")
     spec = SuiteSpec.model_validate(data)
-    return Suite(spec=spec, path=path, runs=expand(spec))
+    runs = expand(spec)
+    return Suite(spec=spec, path=path, runs=runs, derived=expand_derived(spec, runs))
 
 
 def _read_text(path: Path) -> str:
@@ -221,6 +265,17 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
         for i, name in enumerate(names):
             errors += _check_task(name, ("eval", role, i))
     errors += _check_eval_pool_sizes(spec.eval)
+    for i, entry in enumerate(spec.extrapolation):
+        errors += _check_component(EXTRAPOLATORS, entry, ("extrapolation", i))
+        if spec.trajectory is None:
+            errors.append((("extrapolation", i), "needs recorded trajectories; add `trajectory: {every: K}`"))
+        if entry.observe > spec.budget.max_steps:
+            errors.append(
+                (
+                    ("extrapolation", i, "observe"),
+                    f"exceeds budget.max_steps ({spec.budget.max_steps}); lower it",
+                )
+            )
     errors += _check_component(RECIPES, spec.recipe, ("recipe",))
     labels: dict[str, int] = {}
     for i, entry in enumerate(spec.adapters):
@@ -386,6 +441,25 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
             ids[role] = provider.run_id
         resolved_dependent.append(run.model_copy(update={"dependencies": ids}))
     return independent + resolved_dependent
+
+
+def expand_derived(spec: SuiteSpec, runs: list[RunSpec]) -> list[DerivedRun]:
+    """One derived run per trained run and extrapolation entry, parameters resolved."""
+    derived = []
+    for entry in spec.extrapolation:
+        params = EXTRAPOLATORS.get(entry.name).Params.model_validate(entry.params()).model_dump(mode="json")
+        for run in runs:
+            derived.append(
+                DerivedRun(
+                    source=run,
+                    method=entry.name,
+                    params=params,
+                    observe=entry.observe,
+                    target=entry.target,
+                    label=entry.display_name,
+                )
+            )
+    return derived
 
 
 def resolve_suite_path(name_or_path: str, suites_dir: Path = Path("suites")) -> Path:

@@ -41,7 +41,7 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
     base = load_result(suite_dir / "base.json")
     runs = [load_result(p) for p in sorted((suite_dir / "runs").glob("*.json"))]
     assert base.method == "base" and base.status == "ok"
-    assert sorted(r.method for r in runs) == ["full", "lora"]
+    assert sorted(r.method for r in runs) == ["full", "full+relex@2", "lora", "lora+relex@2"]
     for result in [base, *runs]:
         assert set(result.metrics) == {"in_domain", "out_of_domain", "forgetting"}
         for role in result.metrics.values():
@@ -49,6 +49,10 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
             assert 0.0 <= role.score <= 1.0
     for run in runs:
         assert run.status == "ok", run.reason
+        if run.extrapolation is not None:
+            assert run.extrapolation["updates_used"] == 2 and run.extrapolation["target"] == 3
+            assert run.method == f"{run.extrapolation['source_method']}+relex@2"
+            continue
         assert [s.step for s in run.train_curve] == [1, 2, 3]
         assert all(s.reward_mean is not None and s.loss is not None for s in run.train_curve)
         assert all(s.kl is not None and s.kl >= 0 for s in run.train_curve), "beta > 0 logs KL"
@@ -63,6 +67,8 @@ def test_learning_curves_start_at_the_base_and_end_at_the_final_score(smoke: Pat
     base = load_result(smoke / "results" / "smoke" / "base.json")
     for path in (smoke / "results" / "smoke" / "runs").glob("*.json"):
         run = load_result(path)
+        if run.extrapolation is not None:
+            continue
         assert [p.update for p in run.learning_curve] == [0, 1, 2, 3]
         # Update 0 is rebuilt from the trajectory as W0 exactly, so greedy decoding matches the base.
         assert run.learning_curve[0].in_domain == base.metrics["in_domain"].score
@@ -90,6 +96,7 @@ def test_the_trajectory_rebuilds_the_saved_final_weights(smoke: Path) -> None:
 
 def test_trainable_parameter_counts_follow_the_method(smoke: Path) -> None:
     runs = {r.method: r for r in map(load_result, (smoke / "results" / "smoke" / "runs").glob("*.json"))}
+    assert runs["full+relex@2"].trainable_params == 0, "a derived run trains nothing"
     full, lora = runs["full"], runs["lora"]
     assert full.trainable_params == full.total_params
     # LoRA r=4 on the 7 linear layers of each of the 4 blocks (hidden 128, MLP 256):
@@ -103,8 +110,10 @@ def test_leaderboard_has_base_and_one_row_per_method(smoke: Path) -> None:
     suite_dir = smoke / "results" / "smoke"
     with (suite_dir / "leaderboard.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert rows[0]["method"] == "base"
-    assert sorted(r["method"] for r in rows[1:]) == ["full", "lora"]
+    methods = [r["method"] for r in rows]
+    assert methods[0] == "base" and sorted(methods[1:]) == ["full", "full+relex@2", "lora", "lora+relex@2"]
+    for source in ("full", "lora"):
+        assert methods[methods.index(source) + 1] == f"{source}+relex@2", "derived rows follow their source"
     assert "| base |" in (suite_dir / "leaderboard.md").read_text()
 
 

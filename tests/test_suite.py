@@ -108,6 +108,30 @@ BAD_SUITES = {
         "set n_items <= 1000",
     ),
     "unsafe name": (GOOD.replace("name: t", "name: ../t"), 1, "name", "letters, digits"),
+    "extrapolation target before window": (
+        GOOD + "trajectory: {every: 1}\nextrapolation:\n  - {name: relex, observe: 4, target: 3}\n",
+        14,
+        "extrapolation.0",
+        "must come after the observation window",
+    ),
+    "extrapolation without trajectory": (
+        GOOD + "extrapolation:\n  - {name: relex, observe: 2, target: 4}\n",
+        13,
+        "extrapolation.0",
+        "needs recorded trajectories",
+    ),
+    "unknown extrapolator": (
+        GOOD + "trajectory: {every: 1}\nextrapolation:\n  - {name: relx, observe: 2, target: 4}\n",
+        14,
+        "extrapolation.0.name",
+        "did you mean 'relex'?",
+    ),
+    "observe beyond budget": (
+        GOOD + "trajectory: {every: 1}\nextrapolation:\n  - {name: relex, observe: 9, target: 20}\n",
+        14,
+        "extrapolation.0.observe",
+        "exceeds budget.max_steps",
+    ),
 }
 
 

@@ -191,7 +191,16 @@ def leaderboard_rows(base: RunResult | None, runs: Sequence[RunResult]) -> list[
         # depend on how the files were listed.
         ok = sorted(ok, key=lambda r: (r.seed is None, r.seed or 0, r.run_id))
         rows.append(_method_row(method, ok, not_ok_by_method[method], base))
-    rows.sort(key=lambda row: (math.isnan(row.in_domain), -row.in_domain, row.method))
+    # An extrapolated run's row sits right under the row of the run it was predicted from.
+    source_of = {run.method: run.extrapolation["source_method"] for run in runs if run.extrapolation}
+    in_domain = {row.method: row.in_domain for row in rows}
+
+    def order(row: Row) -> tuple[bool, float, str, bool, str]:
+        source = source_of.get(row.method, row.method)
+        score = in_domain.get(source, row.in_domain)
+        return (math.isnan(score), -score, source, row.method in source_of, row.method)
+
+    rows.sort(key=order)
     return ([_base_row(base)] if base is not None else []) + rows
 
 

@@ -87,6 +87,11 @@ class RunResult(BaseModel):
     learning_curve: list[CurvePoint] = Field(
         default_factory=list, description="in-domain accuracy at each recorded update (needs a trajectory)"
     )
+    extrapolation: dict[str, Any] | None = Field(
+        None,
+        description="for a derived run: source_run_id, source_method, method, observe, target and "
+        "updates_used (the real RL updates its checkpoint cost)",
+    )
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
     peak_memory_mb: float | None = Field(
         None, description="peak resident memory of the process so far (runs of one suite share a process)"

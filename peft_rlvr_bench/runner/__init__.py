@@ -56,7 +56,13 @@ def run_suite(
     suite: Suite, results_root: Path, force: bool = False, console: Console | None = None
 ) -> SuiteOutcome:
     """Runs what is missing (everything with ``force``) and writes one result file per run."""
-    from peft_rlvr_bench.runner.execute import evaluate_base, execute_run, final_dir
+    from peft_rlvr_bench.runner.execute import (
+        evaluate_base,
+        execute_derived,
+        execute_run,
+        final_dir,
+        trajectory_dir,
+    )
 
     console = console or Console(stderr=True)
     outcome = SuiteOutcome()
@@ -96,5 +102,18 @@ def run_suite(
                     execute(by_id[dependency])
             outcome.ran.append(execute(run))
             progress.advance(runs_task)
+        for derived in suite.derived:
+            path = run_result_path(results_root, name, derived.run_id)
+            if not force and _finished(path):
+                continue
+            # Trajectories live in outputs/, not in git: retrain the (deterministic) source if needed.
+            if not (trajectory_dir(derived.source) / "manifest.json").exists():
+                execute(derived.source)
+            progress.update(updates_task, description=f"  {derived.run_id}", completed=0)
+            result = execute_derived(derived)
+            save_result(result, path)
+            if result.status != "ok":
+                console.print(f"[red]{derived.run_id}: {result.status}: {result.reason}[/red]")
+            outcome.ran.append(result)
         progress.update(runs_task, description=f"suite {name}: done")
     return outcome

@@ -16,7 +16,7 @@ from typing import Any
 
 from peft_rlvr_bench.paths import outputs_dir
 from peft_rlvr_bench.reporting.results import CurvePoint, RunResult
-from peft_rlvr_bench.suite import RunSpec, SuiteSpec
+from peft_rlvr_bench.suite import DerivedRun, RunSpec, SuiteSpec
 
 _VERSIONED = ("torch", "transformers", "trl", "peft", "lm_eval", "accelerate", "datasets", "peft_rlvr_bench")
 
@@ -100,19 +100,36 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
 
 def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) -> RunResult:
     """Trains, merges and evaluates one run. Failures become a ``failed`` result, not a crash."""
+    common = {"suite": run.suite, "run_id": run.run_id, "method": run.adapter.label, "seed": run.seed}
+    return _contained(
+        common, run.model_dump(mode="json"), lambda timings: _train_and_evaluate(run, timings, on_update)
+    )
+
+
+def execute_derived(derived: DerivedRun) -> RunResult:
+    """Predicts a checkpoint from the source run's trajectory and evaluates it like any run."""
+    source = derived.source
+    common = {
+        "suite": source.suite,
+        "run_id": derived.run_id,
+        "method": derived.display_name,
+        "seed": source.seed,
+    }
+    return _contained(
+        common, derived.model_dump(mode="json"), lambda timings: _extrapolate_and_evaluate(derived, timings)
+    )
+
+
+def _contained(
+    common: dict[str, Any], spec: dict[str, Any], work: Callable[[dict[str, float]], dict[str, Any]]
+) -> RunResult:
+    """Runs ``work``; any exception becomes a ``failed`` result with its traceback kept on disk."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    common: dict[str, Any] = {
-        "suite": run.suite,
-        "run_id": run.run_id,
-        "method": run.adapter.label,
-        "seed": run.seed,
-        "spec": run.model_dump(mode="json"),
-    }
     try:
-        result = _train_and_evaluate(run, timings, on_update)
+        outcome = work(timings)
     except Exception as exc:  # one run's failure must not cost the suite
-        trace = run_dir(run.suite, run.run_id) / "traceback.txt"
+        trace = run_dir(common["suite"], common["run_id"]) / "traceback.txt"
         trace.parent.mkdir(parents=True, exist_ok=True)
         trace.write_text(traceback.format_exc())
         first_line = next(iter(str(exc).splitlines()), "")[:400]
@@ -123,13 +140,51 @@ def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) ->
             reason=reason,
             timings=timings,
             peak_memory_mb=peak_memory_mb(),
+            spec=spec,
             **common,
             **_provenance(),
         )
     timings["total"] = time.perf_counter() - started
     return RunResult(
-        status="ok", timings=timings, peak_memory_mb=peak_memory_mb(), **common, **result, **_provenance()
+        status="ok",
+        timings=timings,
+        peak_memory_mb=peak_memory_mb(),
+        spec=spec,
+        **common,
+        **outcome,
+        **_provenance(),
     )
+
+
+def _extrapolate_and_evaluate(derived: DerivedRun, timings: dict[str, float]) -> dict[str, Any]:
+    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.extrapolation.from_trajectory import extrapolated_state, load_weights_
+    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.trajectory import Trajectory
+
+    clock = time.perf_counter()
+    device = _device()
+    source = derived.source
+    model, tokenizer = load_base(source.model, device=device)
+    base_state = {name: p.detach().clone() for name, p in model.named_parameters()}
+    trajectory = Trajectory(trajectory_dir(source))
+    state = extrapolated_state(
+        trajectory, base_state, derived.method, derived.params, derived.observe, derived.target
+    )
+    load_weights_(model, state)
+    timings["extrapolate"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    metrics = evaluate(model, tokenizer, source.eval, device=device)
+    timings["eval"] = time.perf_counter() - clock
+    extrapolation = {
+        "source_run_id": source.run_id,
+        "source_method": source.adapter.label,
+        "method": derived.method,
+        "observe": derived.observe,
+        "target": derived.target,
+        "updates_used": max(u for u in trajectory.updates if u <= derived.observe),
+    }
+    return {"metrics": metrics, "extrapolation": extrapolation}
 
 
 def _train_and_evaluate(
