@@ -50,8 +50,16 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
     for run in runs:
         assert run.status == "ok", run.reason
         if run.extrapolation is not None:
-            assert run.extrapolation["updates_used"] == 2 and run.extrapolation["target"] == 3
-            assert run.method == f"{run.extrapolation['source_method']}+relex@2"
+            info = run.extrapolation
+            assert info["updates_used"] == 2 and info["target"] == 3
+            assert run.method == f"{info['source_method']}+relex@2"
+            source = load_result(suite_dir / "runs" / f"{info['source_run_id']}.json")
+            assert info["real_at_target"] == source.metrics["in_domain"].score
+            assert info["gap_at_target"] == pytest.approx(
+                run.metrics["in_domain"].score - info["real_at_target"]
+            )
+            matched = info["updates_to_match"]
+            assert matched is None or info["steps_saved"] == matched - 2
             continue
         assert [s.step for s in run.train_curve] == [1, 2, 3]
         assert all(s.reward_mean is not None and s.loss is not None for s in run.train_curve)

@@ -213,16 +213,16 @@ def test_markdown_table_cells() -> None:
     lines = text.splitlines()
     assert lines[0] == f"# Leaderboard: {SUITE}"
     assert (
-        "| Method | Seeds | In-domain | Out-of-domain | Forgetting | Trainable params | LR | Train s |"
-        in lines
+        "| Method | Seeds | In-domain | Out-of-domain | Forgetting | Trainable params | LR | Train s "
+        "| Updates | Steps saved |" in lines
     )
-    assert "| base | 1 | 25.0 | 30.0 | 0.0 | 0 |  | 0 |" in lines
+    assert "| base | 1 | 25.0 | 30.0 | 0.0 | 0 |  | 0 |  |  |" in lines
     assert (
-        "| pissa | 2 | 80.0 [80.0, 80.0] | 60.0 [60.0, 60.0] | 10.0 [10.0, 10.0] | 1.2M | 0.0002 | 10 |"
+        "| pissa | 2 | 80.0 [80.0, 80.0] | 60.0 [60.0, 60.0] | 10.0 [10.0, 10.0] | 1.2M | 0.0002 | 10 |  |  |"
         in lines
     )
     lora = next(line for line in lines if line.startswith("| lora |"))
-    assert "| 60.0 [" in lora and "662.4k" in lora and "0.001" in lora and lora.endswith("| 12 |")
+    assert "| 60.0 [" in lora and "662.4k" in lora and "0.001" in lora and lora.endswith("| 12 |  |  |")
     assert "- `pissa-s2`: diverged (reward collapsed at step 40)" in lines
     assert "- `full-s0`: failed (CUDA out of memory)" in lines
     assert text.endswith("\n")
@@ -315,3 +315,17 @@ def test_result_files_of_runs_no_longer_in_the_suite_are_left_out(tmp_path: Path
     assert lora["n_seeds"] == "2" and float(lora["in_domain"]) == pytest.approx(0.65)
     full_md = write_leaderboard(suite_dir, SUITE)[0].read_text()
     assert "earlier version of the suite" not in full_md
+
+
+def test_extrapolated_rows_follow_their_source_and_average_steps_saved() -> None:
+    runs = _runs()
+    derived = []
+    for seed, saved in ((0, 30), (1, 50)):
+        run = _result("lora+relex@15", seed, 0.9, 0.5, 0.7)
+        info = {"source_method": "lora", "updates_used": 15, "steps_saved": saved}
+        derived.append(run.model_copy(update={"extrapolation": info}))
+    rows = leaderboard_rows(_base(), runs + derived)
+    methods = [row.method for row in rows]
+    assert methods[methods.index("lora") + 1] == "lora+relex@15", "not sorted by its own (higher) score"
+    row = _by_method(rows)["lora+relex@15"]
+    assert row.updates == 15 and row.steps_saved == 40

@@ -63,3 +63,14 @@ def test_two_values_do_not_warn() -> None:
         warnings.simplefilter("error")
         low, high = bootstrap_ci([0.2, 0.4])
     assert 0.2 <= low <= high <= 0.4
+
+
+def test_updates_to_match_uses_the_binomial_interval() -> None:
+    from peft_rlvr_bench.reporting.stats import binomial_half_width, updates_to_match
+
+    curve = [(0, 0.50), (10, 0.70), (20, 0.80), (30, 0.90)]
+    assert binomial_half_width(0.8, 400) == pytest.approx(1.96 * 0.02)
+    assert updates_to_match(curve, 0.80, 400) == 20
+    assert updates_to_match(curve, 0.82, 400) == 20, "0.80 is within 0.82's interval (+-0.0376)"
+    assert updates_to_match(curve, 0.85, 400) == 30
+    assert updates_to_match(curve, 0.97, 10_000) is None

@@ -38,6 +38,8 @@ CSV_COLUMNS = (
     "trainable_params",
     "train_seconds",
     "learning_rate",
+    "updates",
+    "steps_saved",
 )
 
 MARKDOWN_NAME = "leaderboard.md"
@@ -62,6 +64,10 @@ class Row:
     trainable_params: int
     train_seconds: float
     learning_rate: float | None
+    updates: float | None = None
+    """RL updates the row's checkpoints cost: the budget, or an extrapolation's observed window."""
+    steps_saved: float | None = None
+    """Extrapolations: updates the real run needed to match them, minus ``updates`` (mean)."""
     not_ok: int = 0
 
 
@@ -165,8 +171,25 @@ def _method_row(method: str, ok: list[RunResult], n_not_ok: int, base: RunResult
         trainable_params=max(r.trainable_params for r in ok),
         train_seconds=mean([r.timings["train"] for r in ok if "train" in r.timings]),
         learning_rate=_learning_rate(ok),
+        updates=_mean_or_none([u for u in map(_updates, ok) if u is not None]),
+        steps_saved=_mean_or_none([r.extrapolation["steps_saved"] for r in ok if _has_steps_saved(r)]),
         not_ok=n_not_ok,
     )
+
+
+def _updates(run: RunResult) -> float | None:
+    if run.extrapolation is not None:
+        return float(run.extrapolation["updates_used"])
+    steps = run.spec.get("budget", {}).get("max_steps")
+    return None if steps is None else float(steps)
+
+
+def _mean_or_none(values: list[float]) -> float | None:
+    return mean(values) if values else None
+
+
+def _has_steps_saved(run: RunResult) -> bool:
+    return run.extrapolation is not None and run.extrapolation.get("steps_saved") is not None
 
 
 def leaderboard_rows(base: RunResult | None, runs: Sequence[RunResult]) -> list[Row]:
@@ -272,6 +295,10 @@ def _seconds_cell(seconds: float) -> str:
     return "n/a" if _is_missing(seconds) else f"{seconds:.0f}"
 
 
+def _count_cell(value: float | None) -> str:
+    return "" if _is_missing(value) else f"{value:.0f}"
+
+
 def render_markdown(suite: str, rows: Sequence[Row], not_ok: Sequence[tuple[str, str, str]]) -> str:
     """Returns the leaderboard as GitHub Markdown: a heading, a legend, the table, the left-out runs."""
     lines = [
@@ -282,8 +309,9 @@ def render_markdown(suite: str, rows: Sequence[Row], not_ok: Sequence[tuple[str,
             "forgetting is base minus tuned accuracy on the forgetting tasks (positive means forgotten)."
         ),
         "",
-        "| Method | Seeds | In-domain | Out-of-domain | Forgetting | Trainable params | LR | Train s |",
-        "|:--|--:|--:|--:|--:|--:|--:|--:|",
+        "| Method | Seeds | In-domain | Out-of-domain | Forgetting | Trainable params | LR | Train s "
+        "| Updates | Steps saved |",
+        "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         cells = [
@@ -295,6 +323,8 @@ def render_markdown(suite: str, rows: Sequence[Row], not_ok: Sequence[tuple[str,
             humanize_count(row.trainable_params),
             _lr_cell(row.learning_rate),
             _seconds_cell(row.train_seconds),
+            _count_cell(row.updates),
+            _count_cell(row.steps_saved),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     if not_ok:

@@ -56,3 +56,22 @@ def bootstrap_ci(
     high = float(result.confidence_interval.high)
     # A resampled mean cannot leave [min, max]; clipping only removes float rounding at the edges.
     return (min(max(low, low_bound), high_bound), min(max(high, low_bound), high_bound))
+
+
+def binomial_half_width(accuracy: float, n: int, z: float = 1.96) -> float:
+    """Half-width of the normal-approximation 95% interval of an accuracy over ``n`` items."""
+    if n <= 0:
+        return math.nan
+    return z * math.sqrt(max(accuracy * (1.0 - accuracy), 0.0) / n)
+
+
+def updates_to_match(curve: Sequence[tuple[int, float]], accuracy: float, n_items: int) -> int | None:
+    """The first recorded update whose accuracy reaches ``accuracy`` within its sampling error.
+
+    ``curve`` is (update, accuracy) of the real run in update order. "Within its sampling error"
+    means at least ``accuracy`` minus the half-width of its 95% binomial interval over
+    ``n_items``: an extrapolated checkpoint is matched once the real run is statistically as good.
+    None when the real run never gets there.
+    """
+    threshold = accuracy - binomial_half_width(accuracy, n_items)
+    return next((update for update, value in curve if value >= threshold), None)

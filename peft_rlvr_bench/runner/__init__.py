@@ -52,6 +52,34 @@ def _build_world_with_progress(suite: Suite, progress: Progress) -> None:
     ensure_world(recipe, on_step=lambda step: progress.update(task, completed=step))
 
 
+def with_steps_saved(derived: RunResult, source: RunResult) -> RunResult:
+    """Adds the headline figures of an extrapolated run, measured against its source's curve.
+
+    - ``updates_to_match``: the first update at which the real run's in-domain accuracy reaches
+      the extrapolated checkpoint's, within the latter's 95% binomial interval;
+    - ``steps_saved``: that minus the updates the extrapolation actually used (None when the
+      real run never matched it: it saved at least the whole rest of the budget);
+    - ``real_at_target`` and ``gap_at_target``: the real run at the target update, and the
+      extrapolated accuracy minus it.
+    """
+    from peft_rlvr_bench.reporting.stats import updates_to_match
+
+    if derived.status != "ok" or derived.extrapolation is None or "in_domain" not in derived.metrics:
+        return derived
+    accuracy = derived.metrics["in_domain"].score
+    curve = [(point.update, point.in_domain) for point in source.learning_curve]
+    matched = updates_to_match(curve, accuracy, derived.metrics["in_domain"].n)
+    info = dict(derived.extrapolation)
+    real = dict(curve).get(info["target"])
+    info.update(
+        updates_to_match=matched,
+        steps_saved=None if matched is None else matched - info["updates_used"],
+        real_at_target=real,
+        gap_at_target=None if real is None else accuracy - real,
+    )
+    return derived.model_copy(update={"extrapolation": info})
+
+
 def run_suite(
     suite: Suite, results_root: Path, force: bool = False, console: Console | None = None
 ) -> SuiteOutcome:
@@ -110,7 +138,8 @@ def run_suite(
             if not (trajectory_dir(derived.source) / "manifest.json").exists():
                 execute(derived.source)
             progress.update(updates_task, description=f"  {derived.run_id}", completed=0)
-            result = execute_derived(derived)
+            source_result = load_result(run_result_path(results_root, name, derived.source.run_id))
+            result = with_steps_saved(execute_derived(derived), source_result)
             save_result(result, path)
             if result.status != "ok":
                 console.print(f"[red]{derived.run_id}: {result.status}: {result.reason}[/red]")
