@@ -119,6 +119,52 @@ def params(suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.ya
         print(f"{run.adapter.label:<24} {trainable:>12,}  ({100 * trainable / total:.2f}% of {total:,})")
 
 
+def _parse_checkpoint(value: str) -> tuple[int, Path]:
+    step, sep, directory = value.partition("=")
+    if not sep or not step.strip().isdigit():
+        raise UserError(
+            f"--checkpoint {value!r}: write STEP=DIR, STEP the optimizer updates of DIR (e.g. 50=ckpt-50)"
+        )
+    path = Path(directory)
+    if not path.is_dir():
+        raise UserError(f"--checkpoint {value!r}: {path} is not a directory; check the path")
+    return int(step), path
+
+
+@app.command()
+@user_errors_exit_2
+def extrapolate(
+    method: Annotated[
+        str, typer.Argument(help="extrapolator: linear, relex, alpharl (prb list extrapolators)")
+    ],
+    base: Annotated[Path, typer.Option("--base", help="the base model's directory (W0)")],
+    checkpoint: Annotated[
+        list[str], typer.Option("--checkpoint", help="STEP=DIR, repeated; HF or PEFT dirs")
+    ],
+    target_step: Annotated[int, typer.Option("--target-step", help="optimizer update to predict")],
+    out: Annotated[Path, typer.Option("--out", help="new directory for the predicted checkpoint")],
+    param: Annotated[list[str], typer.Option("--param", help="KEY=VALUE method parameter, repeated")] = [],  # noqa: B006
+) -> None:
+    """Predict a checkpoint from checkpoints trained anywhere (verl, TRL, OpenRLHF, this harness)."""
+    import yaml
+
+    from peft_rlvr_bench.extrapolation.checkpoints import extrapolate_checkpoints
+
+    if not base.is_dir():
+        raise UserError(f"--base {base}: not a directory; pass the base model's Hugging Face directory")
+    checkpoints = dict(_parse_checkpoint(value) for value in checkpoint)
+    if len(checkpoints) != len(checkpoint):
+        raise UserError("--checkpoint: two checkpoints name the same step; give each step once")
+    params = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--param {item!r}: write KEY=VALUE (e.g. rank=2)")
+        params[key] = yaml.safe_load(value)
+    written = extrapolate_checkpoints(method, params, base, checkpoints, target_step, out)
+    print(f"wrote {written} ({method}, updates {sorted(checkpoints)} -> {target_step})")
+
+
 @app.command()
 @user_errors_exit_2
 def leaderboard(
