@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.reporting.plots import plot_learning_curves
 from peft_rlvr_bench.reporting.results import RunResult, load_result, write_text_atomic
 from peft_rlvr_bench.reporting.stats import bootstrap_ci, mean
 
@@ -355,6 +356,9 @@ def write_leaderboard(
             f"\n{len(stale)} result file(s) under `runs/` belong to an earlier version of the suite "
             f"and are left out: {', '.join(sorted(stale))}.\n"
         )
+    plot = plot_learning_curves(suite, runs, suite_dir)
+    if plot is not None:
+        markdown += f"\n![accuracy against RL updates]({plot.name})\n"
     markdown_path, csv_path = suite_dir / MARKDOWN_NAME, suite_dir / CSV_NAME
     write_text_atomic(markdown_path, markdown)
     write_text_atomic(csv_path, render_csv(rows))
