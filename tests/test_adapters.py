@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from peft_rlvr_bench.adapters import ApplyContext
 from peft_rlvr_bench.adapters.checkpoints import load_trained, save_trained, snapshot_initial_adapter
 from peft_rlvr_bench.registry import ADAPTERS
+from tests.tiny_models import tiny_llama
 
 HIDDEN, MLP, LAYERS, VOCAB = 32, 64, 2, 50
 # (out, in) of every linear layer of one block: q, k, v, o, gate, up, down.
@@ -60,18 +61,15 @@ def test_every_registered_adapter_has_a_row() -> None:
 
 
 def tiny_model(seed: int = 0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    config = LlamaConfig(
+    model = tiny_llama(
+        seed,
         vocab_size=VOCAB,
         hidden_size=HIDDEN,
         intermediate_size=MLP,
         num_hidden_layers=LAYERS,
-        num_attention_heads=4,
-        num_key_value_heads=4,
         max_position_embeddings=32,
         tie_word_embeddings=True,
     )
-    model = LlamaForCausalLM(config).eval()
     # Non-trivial norm weights, so a method that touched them at init would show.
     with torch.no_grad():
         for name, parameter in model.named_parameters():

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from peft_rlvr_bench.adapters import ApplyContext, block_linear_names, count_parameters
 from peft_rlvr_bench.adapters.svd_math import geora_init, geora_masks, minor_init, principal_init
 from peft_rlvr_bench.registry import ADAPTERS
+from tests.tiny_models import tiny_llama
 
 # ---------------------------------------------------------------- svd_math against numpy
 
@@ -140,17 +141,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 
 
 def _tiny_llama(dtype: torch.dtype = torch.float32) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=50,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,  # k_proj, v_proj are 16 x 32: not square
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(config).to(dtype).eval()
+    return tiny_llama(dtype=dtype, num_key_value_heads=2)  # k_proj, v_proj are 16 x 32: not square
 
 
 def _logits(model: torch.nn.Module) -> torch.Tensor:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from peft_rlvr_bench.adapters import ApplyContext, count_parameters
 from peft_rlvr_bench.adapters.masks import (
@@ -20,22 +20,13 @@ from peft_rlvr_bench.adapters.masks import (
 )
 from peft_rlvr_bench.adapters.sparse import SparseFineTuning, SparseParams, restore_masked_
 from peft_rlvr_bench.registry import ADAPTERS
+from tests.tiny_models import tiny_llama as shared_tiny_llama
 
 VOCAB = 50
 
 
 def tiny_llama(seed: int = 0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(config)
+    return shared_tiny_llama(seed, vocab_size=VOCAB).train()
 
 
 def batch(seed: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import safetensors
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainerState, TrainingArguments
+from transformers import Trainer, TrainerState, TrainingArguments
 
 from peft_rlvr_bench.adapters import ApplyContext
 from peft_rlvr_bench.registry import ADAPTERS
@@ -24,6 +24,7 @@ from peft_rlvr_bench.trajectory import (
     effective_weight_names,
 )
 from tests.test_adapters import VOCAB, tiny_model
+from tests.tiny_models import tiny_llama
 
 INPUTS = torch.randint(0, VOCAB, (2, 8), generator=torch.Generator().manual_seed(0))
 
@@ -147,17 +148,9 @@ def test_full_fine_tuning_records_deltas_that_rebuild_the_weights(tmp_path: Path
 
 
 def test_bytes_per_record_are_the_trainable_bytes_within_one_percent(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=1,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-    )
     for method, params in [("full", {}), ("lora", {"r": 32})]:
-        model = wrap(method, params, LlamaForCausalLM(config))
+        wide = tiny_llama(vocab_size=64, hidden_size=128, intermediate_size=256, num_hidden_layers=1).train()
+        model = wrap(method, params, wide)
         directory = tmp_path / method
         TrajectoryRecorder(directory, every=1, base_reference="wide").record(model, 0)
         (record,) = Trajectory(directory).manifest.records
