@@ -130,10 +130,6 @@ def load_result(path: Path) -> RunResult:
     return RunResult.model_validate_json(path.read_text())
 
 
-def suite_results_dir(results_root: Path, suite: str) -> Path:
-    return results_root / suite
-
-
 def run_result_path(results_root: Path, suite: str, run_id: str) -> Path:
     return results_root / suite / "runs" / f"{run_id}.json"
 
