@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.extrapolation.rank1 import Rank1SubstitutionSpec
 from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, TASKS, did_you_mean
 from peft_rlvr_bench.world.build import WorldRecipe
 
@@ -91,6 +92,9 @@ class ComponentEntry(BaseModel):
 class AdapterEntry(ComponentEntry):
     lr: float = Field(gt=0, description="learning rate; methods differ, so each entry sets its own")
     label: str | None = Field(None, description="row name in the leaderboard; defaults to the name")
+    intervention: Rank1SubstitutionSpec | None = Field(
+        None, description="an in-training intervention, e.g. {name: rank1_substitution, every: 10}"
+    )
 
     @property
     def display_name(self) -> str:
@@ -153,6 +157,7 @@ class ResolvedComponent(Strict):
 class ResolvedAdapter(ResolvedComponent):
     label: str
     lr: float
+    intervention: Rank1SubstitutionSpec | None = None
 
 
 class RunSpec(Strict):
@@ -174,7 +179,10 @@ class RunSpec(Strict):
     def identity(self) -> dict[str, Any]:
         """What determines the run's outcome: not the suite name, which only files it, nor how
         often the trajectory is recorded, which observes training without changing it."""
-        return self.model_dump(mode="json", exclude={"suite", "trajectory"})
+        identity = self.model_dump(mode="json", exclude={"suite", "trajectory"})
+        if self.adapter.intervention is None:  # runs without one keep the ids they had before it existed
+            del identity["adapter"]["intervention"]
+        return identity
 
     @property
     def run_id(self) -> str:
@@ -290,6 +298,13 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                 )
             )
         labels.setdefault(entry.display_name, i)
+        if entry.intervention is not None and entry.name != "full":
+            errors.append(
+                (
+                    ("adapters", i, "intervention"),
+                    "rank1_substitution rewrites full weights; use it with `full`",
+                )
+            )
         if not _SAFE_NAME.match(entry.display_name):
             errors.append(
                 (
@@ -414,7 +429,11 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
     for entry in spec.adapters:
         params = ADAPTERS.get(entry.name).Params.model_validate(entry.params())
         resolved = ResolvedAdapter(
-            name=entry.name, label=entry.display_name, lr=entry.lr, params=params.model_dump(mode="json")
+            name=entry.name,
+            label=entry.display_name,
+            lr=entry.lr,
+            params=params.model_dump(mode="json"),
+            intervention=entry.intervention,
         )
         for seed in spec.seeds:
             run = RunSpec(

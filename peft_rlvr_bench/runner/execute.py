@@ -195,6 +195,7 @@ def _train_and_evaluate(
     from peft_rlvr_bench.adapters import ApplyContext, count_parameters
     from peft_rlvr_bench.adapters.checkpoints import save_trained, snapshot_initial_adapter
     from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.extrapolation.rank1 import rank1_substitution_callback
     from peft_rlvr_bench.models import load_base, model_location
     from peft_rlvr_bench.registry import ADAPTERS
     from peft_rlvr_bench.rlvr.train import train_rlvr
@@ -220,11 +221,13 @@ def _train_and_evaluate(
     initial = snapshot_initial_adapter(model, directory) if adapter.rewrites_base else None
     timings["setup"] = time.perf_counter() - clock
 
-    recorders = []
+    callbacks = []
+    if run.adapter.intervention is not None:
+        callbacks.append(rank1_substitution_callback(model, run.adapter.intervention.every))
     if run.trajectory is not None:
         shutil.rmtree(trajectory_dir(run), ignore_errors=True)  # a rerun records afresh
         location = model_location(run.model)
-        recorders.append(TrajectoryRecorder(trajectory_dir(run), run.trajectory.every, location))
+        callbacks.append(TrajectoryRecorder(trajectory_dir(run), run.trajectory.every, location))
 
     clock = time.perf_counter()
     scratch = directory / "trainer"
@@ -236,7 +239,7 @@ def _train_and_evaluate(
         hooks=hooks,
         reference=reference,
         on_update=on_update,
-        callbacks=recorders,
+        callbacks=callbacks,
     )
     shutil.rmtree(scratch, ignore_errors=True)
     timings["train"] = time.perf_counter() - clock
