@@ -82,8 +82,9 @@ def test_peft_adapter_directories_are_merged_onto_the_base_first(linear_path, tm
             for name, parameter in model.named_parameters():
                 if "lora_B" in name:
                     parameter.fill_(1e-3 * step)
-        model.save_pretrained(tmp_path / f"adapter-{step}")
-        adapters[step] = tmp_path / f"adapter-{step}"
+        # Both directories are named "final", as two runs' adapters often are.
+        model.save_pretrained(tmp_path / f"run-{step}" / "final")
+        adapters[step] = tmp_path / f"run-{step}" / "final"
     args = [f"--checkpoint={step}={path}" for step, path in adapters.items()]
     done = prb(
         "extrapolate",
@@ -101,6 +102,12 @@ def test_peft_adapter_directories_are_merged_onto_the_base_first(linear_path, tm
     base = load_file(base_dir / "model.safetensors")
     name = "model.layers.0.self_attn.q_proj.weight"
     assert not torch.equal(out[name], base[name]), "the adapter's delta was merged and extrapolated"
+    from peft_rlvr_bench.adapters.checkpoints import load_trained
+
+    merged_20 = load_trained(str(base_dir), adapters[20]).merge_and_unload().state_dict()[name]
+    # B grows linearly (A is the same seeded init), so the delta at 30 is 1.5x the delta at 20:
+    # two checkpoints merged into one scratch folder would have predicted the delta at 20 instead.
+    torch.testing.assert_close(out[name] - base[name], 1.5 * (merged_20 - base[name]), atol=1e-6, rtol=1e-4)
     name = "model.layers.0.self_attn.k_proj.weight"
     torch.testing.assert_close(out[name], base[name], msg="untouched weights stay at W0")
 
@@ -112,7 +119,8 @@ def test_peft_adapter_directories_are_merged_onto_the_base_first(linear_path, tm
         ("missing-base", "--base"),
         ("bad-checkpoint-arg", "write STEP=DIR"),
         ("one-checkpoint", "prb extrapolate:"),
-        ("out-not-empty", "--out exists and is not empty"),
+        ("out-not-empty", "--out exists and is not an empty directory"),
+        ("out-is-a-file", "--out exists and is not an empty directory"),
         ("unknown-method", "did you mean 'relex'?"),
     ],
 )
@@ -162,6 +170,16 @@ def test_bad_input_is_one_line_and_exit_2(linear_path, tmp_path: Path, case: str
             "40",
             "--out",
             str(base_dir),
+        ],
+        "out-is-a-file": [
+            "relex",
+            "--base",
+            str(base_dir),
+            *good,
+            "--target-step",
+            "40",
+            "--out",
+            str(base_dir / "config.json"),
         ],
         "unknown-method": ["relx", "--base", str(base_dir), *good, "--target-step", "40", *out],
     }[case]

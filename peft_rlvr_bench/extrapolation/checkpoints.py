@@ -50,12 +50,11 @@ def tensor_files(directory: Path) -> dict[str, Path]:
     )
 
 
-def _merged_copy(base_dir: Path, adapter_dir: Path, scratch: Path) -> Path:
-    """A plain checkpoint of ``base + adapter``, for an input that is a PEFT adapter directory."""
+def _merged_copy(base_dir: Path, adapter_dir: Path, out: Path) -> Path:
+    """A plain checkpoint of ``base + adapter`` at ``out``, for a PEFT adapter directory input."""
     from peft_rlvr_bench.adapters.checkpoints import load_trained
 
     merged = load_trained(str(base_dir), adapter_dir).merge_and_unload()
-    out = scratch / adapter_dir.name
     merged.save_pretrained(out, safe_serialization=True)
     return out
 
@@ -72,8 +71,8 @@ def extrapolate_checkpoints(
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise UserError(f"{out_dir}: --out exists and is not empty; choose a new directory")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UserError(f"{out_dir}: --out exists and is not an empty directory; choose a new directory")
     extrapolator = EXTRAPOLATORS.get(method)()
     try:
         typed = extrapolator.Params.model_validate(dict(params))
@@ -83,7 +82,8 @@ def extrapolate_checkpoints(
     base_files = tensor_files(base_dir)
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         plain = {
-            step: _merged_copy(base_dir, path, Path(scratch))
+            # Named by step: two runs' adapters are often both called "final".
+            step: _merged_copy(base_dir, path, Path(scratch) / f"update-{step}")
             if (path / "adapter_config.json").exists()
             else path
             for step, path in checkpoints.items()

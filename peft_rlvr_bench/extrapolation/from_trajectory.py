@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
+def parameter_snapshot(model: Any) -> dict[str, Tensor]:
+    """Detached copies of ``model``'s parameters (one name per tied parameter): the W0 state."""
+    return {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+
+
 def effective_state_at(traj: Trajectory, base_state: Mapping[str, Tensor], update: int) -> dict[str, Tensor]:
     """The model's effective weights after ``update`` recorded optimizer updates."""
     if update not in traj.updates:

@@ -158,7 +158,11 @@ def _contained(
 
 def _extrapolate_and_evaluate(derived: DerivedRun, timings: dict[str, float]) -> dict[str, Any]:
     from peft_rlvr_bench.evaluation import evaluate
-    from peft_rlvr_bench.extrapolation.from_trajectory import extrapolated_state, load_weights_
+    from peft_rlvr_bench.extrapolation.from_trajectory import (
+        extrapolated_state,
+        load_weights_,
+        parameter_snapshot,
+    )
     from peft_rlvr_bench.models import load_base
     from peft_rlvr_bench.trajectory import Trajectory
 
@@ -166,7 +170,7 @@ def _extrapolate_and_evaluate(derived: DerivedRun, timings: dict[str, float]) ->
     device = _device()
     source = derived.source
     model, tokenizer = load_base(source.model, device=device)
-    base_state = {name: p.detach().clone() for name, p in model.named_parameters()}
+    base_state = parameter_snapshot(model)
     trajectory = Trajectory(trajectory_dir(source))
     state = extrapolated_state(
         trajectory, base_state, derived.method, derived.params, derived.observe, derived.target
@@ -269,13 +273,17 @@ def _train_and_evaluate(
 def _learning_curve(run: RunSpec, final_in_domain: float, device: str) -> list[CurvePoint]:
     """In-domain accuracy at every recorded update, rebuilt from the trajectory against W0."""
     from peft_rlvr_bench.evaluation import evaluate
-    from peft_rlvr_bench.extrapolation.from_trajectory import effective_state_at, load_weights_
+    from peft_rlvr_bench.extrapolation.from_trajectory import (
+        effective_state_at,
+        load_weights_,
+        parameter_snapshot,
+    )
     from peft_rlvr_bench.models import load_base
     from peft_rlvr_bench.trajectory import Trajectory
 
     trajectory = Trajectory(trajectory_dir(run))
     model, tokenizer = load_base(run.model, device=device)
-    base_state = {name: p.detach().clone() for name, p in model.named_parameters()}
+    base_state = parameter_snapshot(model)
     in_domain_only = run.eval.model_copy(update={"out_of_domain": [], "forgetting": []})
     points = []
     for update in trajectory.updates:
