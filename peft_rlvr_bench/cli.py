@@ -135,7 +135,7 @@ def _parse_checkpoint(value: str) -> tuple[int, Path]:
 @user_errors_exit_2
 def extrapolate(
     method: Annotated[
-        str, typer.Argument(help="extrapolator: linear, relex, alpharl (prb list extrapolators)")
+        str, typer.Argument(help="extrapolator: linear, relex, alpharl (regrounding and next run in suites)")
     ],
     base: Annotated[Path, typer.Option("--base", help="the base model's directory (W0)")],
     checkpoint: Annotated[

@@ -157,5 +157,7 @@ for _name, _target in {
     "linear": "peft_rlvr_bench.extrapolation.linear:Linear",
     "relex": "peft_rlvr_bench.extrapolation.relex:RELEX",
     "alpharl": "peft_rlvr_bench.extrapolation.alpharl:AlphaRL",
+    "regrounding": "peft_rlvr_bench.extrapolation.regrounding:Regrounding",
+    "next": "peft_rlvr_bench.extrapolation.next:NExt",
 }.items():
     EXTRAPOLATORS.register_lazy(_name, _target)

@@ -274,7 +274,8 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
             errors += _check_task(name, ("eval", role, i))
     errors += _check_eval_pool_sizes(spec.eval)
     for i, entry in enumerate(spec.extrapolation):
-        errors += _check_component(EXTRAPOLATORS, entry, ("extrapolation", i))
+        component_errors = _check_component(EXTRAPOLATORS, entry, ("extrapolation", i))
+        errors += component_errors or _check_driven_window(spec, i)
         if spec.trajectory is None:
             errors.append((("extrapolation", i), "needs recorded trajectories; add `trajectory: {every: K}`"))
         if entry.observe > spec.budget.max_steps:
@@ -313,6 +314,22 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                 )
             )
     return errors
+
+
+def _check_driven_window(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
+    """A method that trains between predictions checks its window against the recording interval."""
+    from peft_rlvr_bench.extrapolation import drives_training
+
+    entry = spec.extrapolation[index]
+    method = EXTRAPOLATORS.get(entry.name)
+    if not drives_training(method) or spec.trajectory is None:
+        return []
+    try:
+        params = method.Params.model_validate(entry.params())
+        method().validate(entry.observe, entry.target, spec.trajectory.every, params)
+    except ValueError as exc:
+        return [(("extrapolation", index), str(exc))]
+    return []
 
 
 def _check_task(name: str, loc: Loc) -> list[tuple[Loc, str]]:

@@ -14,6 +14,11 @@ from peft_rlvr_bench.reporting.results import load_result
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
+DERIVED = {"relex": "relex@2", "regrounding": "regrounding@1", "next": "next@2"}
+"""Each extrapolation method of the smoke suite and its row suffix (method@observe)."""
+UPDATES_USED = {"relex": 2, "regrounding": 2, "next": 3}
+"""Real RL updates: relex observes 2; regrounding trains 1 + 1 around its jump; next observes 2, adds 1."""
+METHODS = ["full", "lora"] + [f"{source}+{d}" for source in ("full", "lora") for d in DERIVED.values()]
 
 
 def prb(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -41,7 +46,7 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
     base = load_result(suite_dir / "base.json")
     runs = [load_result(p) for p in sorted((suite_dir / "runs").glob("*.json"))]
     assert base.method == "base" and base.status == "ok"
-    assert sorted(r.method for r in runs) == ["full", "full+relex@2", "lora", "lora+relex@2"]
+    assert sorted(r.method for r in runs) == sorted(METHODS)
     for result in [base, *runs]:
         assert set(result.metrics) == {"in_domain", "out_of_domain", "forgetting"}
         for role in result.metrics.values():
@@ -51,15 +56,15 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
         assert run.status == "ok", run.reason
         if run.extrapolation is not None:
             info = run.extrapolation
-            assert info["updates_used"] == 2 and info["target"] == 3
-            assert run.method == f"{info['source_method']}+relex@2"
+            assert info["updates_used"] == UPDATES_USED[info["method"]] and info["target"] == 3
+            assert run.method == f"{info['source_method']}+{DERIVED[info['method']]}"
             source = load_result(suite_dir / "runs" / f"{info['source_run_id']}.json")
             assert info["real_at_target"] == source.metrics["in_domain"].score
             assert info["gap_at_target"] == pytest.approx(
                 run.metrics["in_domain"].score - info["real_at_target"]
             )
             matched = info["updates_to_match"]
-            assert matched is None or info["steps_saved"] == matched - 2
+            assert matched is None or info["steps_saved"] == matched - info["updates_used"]
             continue
         assert [s.step for s in run.train_curve] == [1, 2, 3]
         assert all(s.reward_mean is not None and s.loss is not None for s in run.train_curve)
@@ -104,7 +109,7 @@ def test_the_trajectory_rebuilds_the_saved_final_weights(smoke: Path) -> None:
 
 def test_trainable_parameter_counts_follow_the_method(smoke: Path) -> None:
     runs = {r.method: r for r in map(load_result, (smoke / "results" / "smoke" / "runs").glob("*.json"))}
-    assert runs["full+relex@2"].trainable_params == 0, "a derived run trains nothing"
+    assert runs["full+relex@2"].trainable_params == 0, "a derived run has no trainable parameters of its own"
     full, lora = runs["full"], runs["lora"]
     assert full.trainable_params == full.total_params
     # LoRA r=4 on the 7 linear layers of each of the 4 blocks (hidden 128, MLP 256):
@@ -119,9 +124,10 @@ def test_leaderboard_has_base_and_one_row_per_method(smoke: Path) -> None:
     with (suite_dir / "leaderboard.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     methods = [r["method"] for r in rows]
-    assert methods[0] == "base" and sorted(methods[1:]) == ["full", "full+relex@2", "lora", "lora+relex@2"]
+    assert methods[0] == "base" and sorted(methods[1:]) == sorted(METHODS)
     for source in ("full", "lora"):
-        assert methods[methods.index(source) + 1] == f"{source}+relex@2", "derived rows follow their source"
+        following = methods[methods.index(source) + 1 : methods.index(source) + 1 + len(DERIVED)]
+        assert sorted(following) == sorted(f"{source}+{d}" for d in DERIVED.values()), "derived rows follow"
     assert "| base |" in (suite_dir / "leaderboard.md").read_text()
 
 

@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from peft_rlvr_bench.paths import cache_dir
 from peft_rlvr_bench.registry import TASKS
@@ -21,39 +21,56 @@ from peft_rlvr_bench.reporting.results import RoleScore, TaskScore, write_text_a
 from peft_rlvr_bench.suite import EvalSpec
 
 TEMPLATE = Path(__file__).parent / "lm_eval_tasks" / "prb_task.yaml"
+VALIDATION_SEED = 999_983
+"""Seeds the validation items: drawn from the train split, so they never repeat an eval item."""
+
+Split = Literal["eval", "validation"]
 
 
 def lm_eval_task_name(task: str) -> str:
     return f"prb_{task}"
 
 
-def eval_data_file(task: str, n_items: int) -> Path:
-    """The task's first ``n_items`` eval items as JSONL in the cache, written once."""
+def eval_data_file(task: str, n_items: int, split: Split = "eval") -> Path:
+    """The task's first ``n_items`` items of ``split`` as JSONL in the cache, written once.
+
+    ``eval`` items are the held-out test set; ``validation`` items come from the train split, for
+    choices a method makes during a run (NExt's coefficient) without looking at the test set.
+    """
     task_impl = TASKS.get(task)
+    items = (
+        task_impl.items("eval", n_items, seed=0)
+        if split == "eval"
+        else task_impl.items("train", n_items, seed=VALIDATION_SEED)
+    )
     lines = [
         json.dumps({"prompt": item.prompt, "answer": item.answer, "verifier": task_impl.verifier})
-        for item in task_impl.items("eval", n_items, seed=0)
+        for item in items
     ]
     text = "\n".join(lines) + "\n"
     digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    path = cache_dir() / "eval_data" / f"{task}-{n_items}-{digest}.jsonl"
+    path = cache_dir() / "eval_data" / f"{task}-{split}-{n_items}-{digest}.jsonl"
     if not path.exists():
         write_text_atomic(path, text)
     return path
 
 
-def lm_eval_task_config(task: str, n_items: int, max_new_tokens: int) -> dict[str, Any]:
+def lm_eval_task_config(
+    task: str, n_items: int, max_new_tokens: int, split: Split = "eval"
+) -> dict[str, Any]:
     """The template config with this task's name, data file and generation length."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
     config = load_yaml(TEMPLATE)
     config["task"] = lm_eval_task_name(task)
-    config["dataset_kwargs"] = {"data_files": {"test": str(eval_data_file(task, n_items))}}
+    config["dataset_kwargs"] = {"data_files": {"test": str(eval_data_file(task, n_items, split))}}
     config["generation_kwargs"] = {**config["generation_kwargs"], "max_gen_toks": max_new_tokens}
     return config
 
 
-def evaluate(model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu") -> dict[str, RoleScore]:
+def evaluate(
+    model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu", split: Split = "eval"
+) -> dict[str, RoleScore]:
     """Greedy accuracy of ``model`` on every task of ``spec``, grouped by role."""
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
@@ -68,7 +85,7 @@ def evaluate(model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu") ->
     with contextlib.redirect_stderr(io.StringIO()):
         output = simple_evaluate(
             model=lm,
-            tasks=[lm_eval_task_config(task, spec.n_items, spec.max_new_tokens) for task in tasks],
+            tasks=[lm_eval_task_config(task, spec.n_items, spec.max_new_tokens, split) for task in tasks],
             task_manager=TaskManager(include_defaults=False),
             log_samples=False,
             bootstrap_iters=0,

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+    from peft_rlvr_bench.trajectory import Trajectory
 
 
 class ExtrapolatorParams(BaseModel):
@@ -169,3 +172,60 @@ def _as_step(value: Any, what: str) -> int:
     if step < 0:
         raise ValueError(f"{what} must be non-negative optimizer-update counts, got {step}")
     return step
+
+
+class TrainingSession(Protocol):
+    """What the runner offers a method that alternates prediction with more RL (regrounding, NExt).
+
+    ``trajectory`` is the source run's trajectory, observed up to the method's window; states are
+    whole-model effective weights (base parameter names), always measured against the original
+    ``W0`` in ``base_state``.
+    """
+
+    base_state: Mapping[str, Tensor]
+    trajectory: Trajectory
+
+    def state_at(self, update: int) -> dict[str, Tensor]:
+        """The source run's effective weights after ``update`` recorded updates."""
+        ...
+
+    def train(self, start: Mapping[str, Tensor], updates: int, segment: int) -> dict[str, Tensor]:
+        """``updates`` more real RL updates from ``start`` with the source's adapter and recipe
+        applied afresh (new optimizer state, prompts drawn for ``segment``); the merged weights."""
+        ...
+
+    def validation_accuracy(self, state: Mapping[str, Tensor]) -> float:
+        """Greedy accuracy of ``state`` on held-in validation items of the training task (never
+        the eval items, so choosing by it leaks nothing into the leaderboard)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DrivenOutcome:
+    """A driven method's final weights and what they cost."""
+
+    state: dict[str, Tensor]
+    updates_used: int
+    """Real RL updates: the observed ones plus every update trained after them."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Method-specific figures kept in the result (the chosen coefficient, the segment plan)."""
+
+
+class TrainingDrivenExtrapolator(Protocol):
+    """A method that needs more RL between predictions: the runner gives it a ``TrainingSession``.
+
+    Marked by ``drives_training = True``; ``validate`` runs when the suite loads, before any work.
+    """
+
+    Params: ClassVar[type[ExtrapolatorParams]]
+    drives_training: ClassVar[bool]
+
+    def validate(self, observe: int, target: int, every: int, params: Any) -> None:
+        """Raises ``ValueError`` when the window, target and recording interval cannot work."""
+        ...
+
+    def run(self, session: TrainingSession, observe: int, target: int, params: Any) -> DrivenOutcome: ...
+
+
+def drives_training(extrapolator: Any) -> bool:
+    return bool(getattr(extrapolator, "drives_training", False))

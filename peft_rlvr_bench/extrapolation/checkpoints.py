@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.extrapolation import extrapolate_state
+from peft_rlvr_bench.extrapolation import drives_training, extrapolate_state
 from peft_rlvr_bench.registry import EXTRAPOLATORS
 
 _COPIED = (
@@ -73,6 +73,11 @@ def extrapolate_checkpoints(
 
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise UserError(f"{out_dir}: --out exists and is not an empty directory; choose a new directory")
+    if drives_training(EXTRAPOLATORS.get(method)):
+        raise UserError(
+            f"prb extrapolate: {method} trains more RL between predictions, which needs the run's "
+            "recipe; use it in a suite's `extrapolation:` list instead"
+        )
     extrapolator = EXTRAPOLATORS.get(method)()
     try:
         typed = extrapolator.Params.model_validate(dict(params))

@@ -139,7 +139,10 @@ def run_suite(
                 execute(derived.source)
             progress.update(updates_task, description=f"  {derived.run_id}", completed=0)
             source_result = load_result(run_result_path(results_root, name, derived.source.run_id))
-            result = with_steps_saved(execute_derived(derived), source_result)
+            result = execute_derived(
+                derived, on_update=lambda step: progress.update(updates_task, completed=step)
+            )
+            result = with_steps_saved(result, source_result)
             save_result(result, path)
             if result.status != "ok":
                 console.print(f"[red]{derived.run_id}: {result.status}: {result.reason}[/red]")

@@ -9,13 +9,14 @@ import subprocess
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from peft_rlvr_bench.paths import outputs_dir
-from peft_rlvr_bench.reporting.results import CurvePoint, RunResult
+from peft_rlvr_bench.reporting.results import CurvePoint, RunResult, StepRecord
 from peft_rlvr_bench.suite import DerivedRun, RunSpec, SuiteSpec
 
 _VERSIONED = ("torch", "transformers", "trl", "peft", "lm_eval", "accelerate", "datasets", "peft_rlvr_bench")
@@ -106,8 +107,9 @@ def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) ->
     )
 
 
-def execute_derived(derived: DerivedRun) -> RunResult:
-    """Predicts a checkpoint from the source run's trajectory and evaluates it like any run."""
+def execute_derived(derived: DerivedRun, on_update: Callable[[int], None] | None = None) -> RunResult:
+    """Predicts a checkpoint from the source run's trajectory (training more RL segments when the
+    method drives training) and evaluates it like any run."""
     source = derived.source
     common = {
         "suite": source.suite,
@@ -116,7 +118,9 @@ def execute_derived(derived: DerivedRun) -> RunResult:
         "seed": source.seed,
     }
     return _contained(
-        common, derived.model_dump(mode="json"), lambda timings: _extrapolate_and_evaluate(derived, timings)
+        common,
+        derived.model_dump(mode="json"),
+        lambda timings: _extrapolate_and_evaluate(derived, timings, on_update),
     )
 
 
@@ -156,25 +160,24 @@ def _contained(
     )
 
 
-def _extrapolate_and_evaluate(derived: DerivedRun, timings: dict[str, float]) -> dict[str, Any]:
+def _extrapolate_and_evaluate(
+    derived: DerivedRun, timings: dict[str, float], on_update: Callable[[int], None] | None
+) -> dict[str, Any]:
     from peft_rlvr_bench.evaluation import evaluate
-    from peft_rlvr_bench.extrapolation.from_trajectory import (
-        extrapolated_state,
-        load_weights_,
-        parameter_snapshot,
-    )
-    from peft_rlvr_bench.models import load_base
-    from peft_rlvr_bench.trajectory import Trajectory
+    from peft_rlvr_bench.extrapolation import drives_training
+    from peft_rlvr_bench.extrapolation.from_trajectory import load_weights_
+    from peft_rlvr_bench.registry import EXTRAPOLATORS
 
     clock = time.perf_counter()
     device = _device()
     source = derived.source
-    model, tokenizer = load_base(source.model, device=device)
-    base_state = parameter_snapshot(model)
-    trajectory = Trajectory(trajectory_dir(source))
-    state = extrapolated_state(
-        trajectory, base_state, derived.method, derived.params, derived.observe, derived.target
-    )
+    if drives_training(EXTRAPOLATORS.get(derived.method)):
+        from peft_rlvr_bench.runner.driven import drive
+
+        state, figures, session = drive(derived, device, on_update)
+        model, tokenizer = session.evaluation_model, session.tokenizer
+    else:
+        state, figures, model, tokenizer = _predict_from_trajectory(derived, device)
     load_weights_(model, state)
     timings["extrapolate"] = time.perf_counter() - clock
     clock = time.perf_counter()
@@ -186,29 +189,65 @@ def _extrapolate_and_evaluate(derived: DerivedRun, timings: dict[str, float]) ->
         "method": derived.method,
         "observe": derived.observe,
         "target": derived.target,
-        "updates_used": max(u for u in trajectory.updates if u <= derived.observe),
+        **figures,
     }
     return {"metrics": metrics, "extrapolation": extrapolation}
 
 
-def _train_and_evaluate(
-    run: RunSpec, timings: dict[str, float], on_update: Callable[[int], None] | None
-) -> dict[str, Any]:
-    from transformers import set_seed
+def _predict_from_trajectory(
+    derived: DerivedRun, device: str
+) -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
+    """A pure extrapolator's prediction from the source's observed records, and the base to hold it."""
+    from peft_rlvr_bench.extrapolation.from_trajectory import extrapolated_state, parameter_snapshot
+    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.trajectory import Trajectory
 
+    source = derived.source
+    model, tokenizer = load_base(source.model, device=device)
+    trajectory = Trajectory(trajectory_dir(source))
+    state = extrapolated_state(
+        trajectory, parameter_snapshot(model), derived.method, derived.params, derived.observe, derived.target
+    )
+    figures = {"updates_used": max(u for u in trajectory.updates if u <= derived.observe)}
+    return state, figures, model, tokenizer
+
+
+@dataclass
+class _Trained:
+    """An adapted model after RL, with what its result reports."""
+
+    model: Any
+    adapter: Any
+    curve: list[StepRecord]
+    trainable: int
+    total: int
+    initial_adapter: Path | None
+
+
+def _adapt_and_train(
+    run: RunSpec,
+    model: Any,
+    tokenizer: Any,
+    device: str,
+    directory: Path,
+    on_update: Callable[[int], None] | None,
+    record_trajectory: bool = False,
+    snapshot_initial: bool = False,
+) -> _Trained:
+    """Applies the run's adapter to ``model`` (whatever weights it holds) and runs its RL budget.
+
+    Shared by trained runs (from the base) and by driven extrapolations (from a jumped point):
+    both get the same adapter, recipe, hooks and KL reference, so a segment differs from a run
+    only in where it starts.
+    """
     from peft_rlvr_bench.adapters import ApplyContext, count_parameters
-    from peft_rlvr_bench.adapters.checkpoints import save_trained, snapshot_initial_adapter
-    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.adapters.checkpoints import snapshot_initial_adapter
     from peft_rlvr_bench.extrapolation.rank1 import rank1_substitution_callback
     from peft_rlvr_bench.models import load_base, model_location
     from peft_rlvr_bench.registry import ADAPTERS
     from peft_rlvr_bench.rlvr.train import train_rlvr
     from peft_rlvr_bench.trajectory import TrajectoryRecorder
 
-    clock = time.perf_counter()
-    device = _device()
-    set_seed(run.seed)
-    model, tokenizer = load_base(run.model, device=device)
     adapter = ADAPTERS.get(run.adapter.name)()
     params = adapter.Params.model_validate(run.adapter.params)
     # With a KL term the reference is always the original base, as a separate copy: a PEFT
@@ -219,21 +258,17 @@ def _train_and_evaluate(
     context = ApplyContext(seed=run.seed, total_updates=run.budget.max_steps, dependency_dirs=dependencies)
     model = adapter.apply(model, params, context)
     hooks = adapter.hooks(model, params)
-    trainable = adapter.trainable_parameters(model)
-    total = count_parameters(model)[1]
-    directory = run_dir(run.suite, run.run_id)
-    initial = snapshot_initial_adapter(model, directory) if adapter.rewrites_base else None
-    timings["setup"] = time.perf_counter() - clock
+    snapshot = snapshot_initial and adapter.rewrites_base
+    initial = snapshot_initial_adapter(model, directory) if snapshot else None
 
     callbacks = []
     if run.adapter.intervention is not None:
         callbacks.append(rank1_substitution_callback(model, run.adapter.intervention.every))
-    if run.trajectory is not None:
+    if record_trajectory and run.trajectory is not None:
         shutil.rmtree(trajectory_dir(run), ignore_errors=True)  # a rerun records afresh
         location = model_location(run.model)
         callbacks.append(TrajectoryRecorder(trajectory_dir(run), run.trajectory.every, location))
 
-    clock = time.perf_counter()
     scratch = directory / "trainer"
     curve = train_rlvr(
         model,
@@ -246,13 +281,49 @@ def _train_and_evaluate(
         callbacks=callbacks,
     )
     shutil.rmtree(scratch, ignore_errors=True)
+    return _Trained(
+        model=model,
+        adapter=adapter,
+        curve=curve,
+        trainable=adapter.trainable_parameters(model),
+        total=count_parameters(model)[1],
+        initial_adapter=initial,
+    )
+
+
+def _train_and_evaluate(
+    run: RunSpec, timings: dict[str, float], on_update: Callable[[int], None] | None
+) -> dict[str, Any]:
+    from transformers import set_seed
+
+    from peft_rlvr_bench.adapters.checkpoints import save_trained
+    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.models import load_base
+
+    clock = time.perf_counter()
+    device = _device()
+    set_seed(run.seed)
+    model, tokenizer = load_base(run.model, device=device)
+    timings["setup"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    trained = _adapt_and_train(
+        run,
+        model,
+        tokenizer,
+        device,
+        run_dir(run.suite, run.run_id),
+        on_update,
+        record_trajectory=True,
+        snapshot_initial=True,
+    )
     timings["train"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    save_trained(model, final_dir(run.suite, run.run_id), initial)
+    save_trained(trained.model, final_dir(run.suite, run.run_id), trained.initial_adapter)
     timings["save"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    merged = adapter.merge(model)
+    merged = trained.adapter.merge(trained.model)
     metrics = evaluate(merged, tokenizer, run.eval, device=device)
     timings["eval"] = time.perf_counter() - clock
 
@@ -263,9 +334,9 @@ def _train_and_evaluate(
         timings["learning_curve"] = time.perf_counter() - clock
     return {
         "metrics": metrics,
-        "trainable_params": trainable,
-        "total_params": total,
-        "train_curve": curve,
+        "trainable_params": trained.trainable,
+        "total_params": trained.total,
+        "train_curve": trained.curve,
         "learning_curve": learning_curve,
     }
 
