@@ -7,9 +7,12 @@ and the map from checkpoint to updates is written down, never inferred from file
 What a record holds is the trainable state, so bytes per record are about the trainable bytes:
 
 - kind ``"peft"`` (a ``peft.PeftModel``): every trainable tensor under its peft parameter name,
-  as it is (LoRA factors, DoRA magnitudes, VeRA vectors, ...). Each LoRA module's scaling goes
-  into the manifest once, and LoRA factors that do not train (LoRA-FA's A) into one extra file
-  written at update 0, so effective weights can be rebuilt without peft.
+  as it is (LoRA factors, DoRA magnitudes, VeRA vectors, ...). At update 0 the adapter's peft
+  config goes into ``adapter_config.json`` and the adapter tensors that never train (LoRA-FA's A,
+  VeRA's shared projections, AdaLoRA's ranknum) into one extra file; each LoRA module's scaling
+  goes into the manifest. Plain LoRA factors are then rebuilt per tensor without peft; every
+  other method (DoRA, VeRA, IA3, AdaLoRA, MiSS, LN tuning) only as a whole model, by loading a
+  record into peft and letting peft merge it (``from_trajectory.effective_state_at``).
 - kind ``"delta"`` (a plain model: full or sparse fine-tuning): ``W_t - W0`` of every trainable
   tensor, in the parameter's dtype; frozen coordinates of a sparse run stay bitwise ``W0``, so
   their deltas are exact zeros. ``W0 + (W_t - W0)`` is bitwise ``W_t`` whenever the subtraction is
@@ -41,7 +44,11 @@ from transformers import TrainerCallback
 
 MANIFEST = "manifest.json"
 FROZEN_FILE = "frozen_factors.safetensors"
+PEFT_CONFIG_FILE = "adapter_config.json"
+"""What ``PeftConfig.save_pretrained`` writes (peft's ``CONFIG_NAME``)."""
 _PEFT_PREFIX = "base_model.model."
+# Path components under which peft keeps a wrapped layer's own parameters.
+_WRAPPER_COMPONENTS = frozenset({"base_layer", "original_module"})
 
 
 class RecordEntry(BaseModel):
@@ -80,7 +87,16 @@ class Manifest(BaseModel):
     lora_fan_in_fan_out: list[str] = Field(
         default_factory=list, description="LoRA modules whose delta is (B A)^T (GPT-2's Conv1D)"
     )
-    frozen: FrozenEntry | None = None
+    frozen: FrozenEntry | None = Field(
+        None, description="adapter tensors that never train, written once at update 0"
+    )
+    peft_config: str | None = Field(
+        None, description="file of the adapter's peft config; absent in trajectories recorded before it"
+    )
+    wrapped_weights: list[str] = Field(
+        default_factory=list,
+        description="base-model parameters of the layers the adapter wraps: all that a merge can change",
+    )
 
     @model_validator(mode="after")
     def _check_records(self) -> Manifest:
@@ -89,7 +105,9 @@ class Manifest(BaseModel):
             raise ValueError(f"records must start at update 0, got updates {updates}")
         if any(after <= before for before, after in itertools.pairwise(updates)):
             raise ValueError(f"record updates must be strictly ascending, got {updates}")
-        files = [record.file for record in self.records] + ([self.frozen.file] if self.frozen else [])
+        files = [record.file for record in self.records]
+        files += [self.frozen.file] if self.frozen else []
+        files += [self.peft_config] if self.peft_config else []
         for file in files:
             if Path(file).name != file or file in ("", ".", ".."):
                 raise ValueError(f"record file {file!r} must be a plain file name in the directory")
@@ -185,11 +203,7 @@ class TrajectoryRecorder(TrainerCallback):
         dtypes = {str(tensor.dtype).removeprefix("torch.") for tensor in tensors.values()}
         fields: dict[str, Any] = {}
         if kind == "peft":
-            fields = _lora_fields(model)
-            frozen = fields.pop("frozen_tensors")
-            if frozen:
-                size = _save(frozen, self.directory / FROZEN_FILE, {"kind": "frozen LoRA factors"})
-                fields["frozen"] = FrozenEntry(file=FROZEN_FILE, tensors=sorted(frozen), bytes=size)
+            fields = {**_lora_fields(model), **self._write_adapter_files(model)}
         return {
             "kind": kind,
             "every": self.every,
@@ -199,6 +213,29 @@ class TrajectoryRecorder(TrainerCallback):
             "trainable_bytes": sum(t.numel() * t.element_size() for t in tensors.values()),
             **fields,
         }
+
+    def _write_adapter_files(self, model: Any) -> dict[str, Any]:
+        """Writes what rebuilding through peft needs besides the records: config and frozen tensors.
+
+        Frozen tensors are stored even where peft could regenerate them (VeRA's projections from
+        ``projection_prng_key``, AdaLoRA's ranknum from ``init_r``): they are small, and the
+        rebuild then does not depend on peft regenerating them the same way in another version.
+        """
+        adapter = model.active_adapter
+        model.peft_config[adapter].save_pretrained(str(self.directory))
+        fields: dict[str, Any] = {
+            "peft_config": PEFT_CONFIG_FILE,
+            "wrapped_weights": [
+                _unwrapped_name(name)
+                for name, _ in model.named_parameters()
+                if _WRAPPER_COMPONENTS.intersection(name.split("."))
+            ],
+        }
+        frozen = _frozen_adapter_tensors(model, adapter)
+        if frozen:
+            size = _save(frozen, self.directory / FROZEN_FILE, {"kind": "frozen adapter tensors"})
+            fields["frozen"] = FrozenEntry(file=FROZEN_FILE, tensors=sorted(frozen), bytes=size)
+        return fields
 
 
 class Trajectory:
@@ -257,14 +294,45 @@ class Trajectory:
         for update in self.updates:
             yield update, self.tensor(name, update)
 
+    def adapter_state(self, update: int) -> dict[str, torch.Tensor]:
+        """Every adapter tensor at ``update`` by peft parameter name: the record and the frozen ones.
+
+        Reads the whole record: this is for rebuilding one whole peft model, not for streaming.
+        """
+        state = self._read(self._record_path(update), self.names)
+        frozen = self.manifest.frozen
+        if frozen is not None:
+            state.update(self._read(self.directory / frozen.file, frozen.tensors))
+        return state
+
+    def peft_config(self) -> Any:
+        """The adapter's ``peft.PeftConfig`` as it was at update 0.
+
+        Raises NotImplementedError for trajectories recorded before configs were kept, the same
+        error as for any trajectory whose effective weights cannot be rebuilt.
+        """
+        if self.kind != "peft" or self.manifest.peft_config is None:
+            raise NotImplementedError(
+                f"{_method(self.manifest)}: only LoRA-factor and delta trajectories can be turned into "
+                f"effective weights without the adapter's peft config, and {self.directory} has none"
+            )
+        from peft import PeftConfig
+
+        path = self.directory / self.manifest.peft_config
+        if not path.is_file():  # from_pretrained would go looking for it on the Hub
+            raise ValueError(f"{path}: the peft config named in the manifest is missing")
+        return PeftConfig.from_pretrained(str(path.parent))
+
     def _file_of(self, name: str, update: int) -> Path:
         frozen = self.manifest.frozen
         if frozen is not None and name in frozen.tensors:
-            if update not in self.updates:
-                raise ValueError(f"no record at update {update}; recorded updates: {self.updates}")
+            self._record_path(update)  # the frozen file serves recorded updates only
             return self.directory / frozen.file
         if name not in self.manifest.tensors:
             raise KeyError(f"{name!r} is not in the trajectory at {self.directory}")
+        return self._record_path(update)
+
+    def _record_path(self, update: int) -> Path:
         for record in self.manifest.records:
             if record.update == update:
                 return self.directory / record.file
@@ -278,10 +346,27 @@ class Trajectory:
 
 
 def effective_weight_names(traj: Trajectory) -> list[str]:
-    """Names of the base weights whose effective values the trajectory determines."""
+    """Names of the base weights whose effective values the trajectory determines.
+
+    For methods rebuilt through peft these are the parameters of the layers the adapter wraps,
+    which is every base weight a merge can change. Raises NotImplementedError where the
+    effective weights cannot be rebuilt at all (a peft trajectory that predates saved configs).
+    """
     if traj.kind == "delta":
         return traj.names
-    return [base_weight_name(module) for module in _lora_modules(traj)]
+    if _lora_gap(traj.manifest) is None:
+        return [base_weight_name(module) for module in _lora_modules(traj)]
+    traj.peft_config()  # raises where the trajectory cannot be rebuilt
+    return list(traj.manifest.wrapped_weights)
+
+
+def rebuilds_per_tensor(traj: Trajectory) -> bool:
+    """Whether ``effective_series`` can rebuild each weight on its own (deltas and LoRA factors).
+
+    Other peft methods couple weights through peft's own merge (DoRA's norms, VeRA's shared
+    projections, ...), so their effective weights are only rebuilt as one whole model.
+    """
+    return traj.kind == "delta" or _lora_gap(traj.manifest) is None
 
 
 def effective_series(
@@ -293,8 +378,14 @@ def effective_series(
 
     ``base`` gives the original ``W0`` by base-model parameter name (a state dict or a loader
     function); it must be the weights the run started from, never a residual. Reads one record
-    at a time: memory is this one weight's trajectory.
+    at a time: memory is this one weight's trajectory. Raises NotImplementedError for
+    trajectories that ``rebuilds_per_tensor`` rejects.
     """
+    if not rebuilds_per_tensor(traj):
+        raise NotImplementedError(
+            f"{_method(traj.manifest)}: only LoRA-factor and delta trajectories give per-tensor series; "
+            "rebuild whole states with from_trajectory.effective_state_at(..., base_model=...)"
+        )
     w0 = base(name) if callable(base) else base[name]
     if traj.kind == "delta":
         series = []
@@ -344,25 +435,32 @@ def _read_factors(traj: Trajectory, update: int, names: list[str]) -> dict[str, 
 
 def _lora_modules(traj: Trajectory) -> list[str]:
     """LoRA modules whose effective weights the trajectory determines; raises for other methods."""
-    manifest = traj.manifest
-    method = "DoRA" if manifest.use_dora else manifest.peft_type or "this peft method"
-    unsupported = (
-        f"{method}: only LoRA-factor and delta trajectories can be turned into effective weights yet"
-    )
-    if manifest.peft_type != "LORA" or manifest.use_dora:
-        raise NotImplementedError(unsupported)
-    factors = {
-        factor: module
-        for module in manifest.lora_scaling
-        for factor in _factor_names(module, manifest.adapter)
-    }
+    gap = _lora_gap(traj.manifest)
+    if gap is not None:
+        raise NotImplementedError(
+            f"{_method(traj.manifest)}: not a LoRA-factor trajectory, so no per-tensor rebuild ({gap})"
+        )
+    return list(traj.manifest.lora_scaling)
+
+
+def _lora_gap(manifest: Manifest) -> str | None:
+    """Why the trajectory is not plain LoRA factors (rebuilt per tensor); None when it is."""
+    if manifest.kind != "peft" or manifest.peft_type != "LORA" or manifest.use_dora:
+        return f"peft type {manifest.peft_type}" + (" with DoRA" if manifest.use_dora else "")
+    adapter = manifest.adapter
+    factors = {factor for module in manifest.lora_scaling for factor in _factor_names(module, adapter)}
     stored = set(manifest.tensors) | set(manifest.frozen.tensors if manifest.frozen else [])
-    other = sorted(set(manifest.tensors) - set(factors))
-    missing = sorted(set(factors) - stored)
-    if other or missing:
-        detail = f"trainable tensors besides LoRA factors: {other[:3]}" if other else f"missing {missing[:3]}"
-        raise NotImplementedError(f"{unsupported} ({detail})")
-    return list(manifest.lora_scaling)
+    other = sorted(set(manifest.tensors) - factors)
+    missing = sorted(factors - stored)
+    if other:
+        return f"trainable tensors besides LoRA factors: {other[:3]}"
+    if missing:
+        return f"missing {missing[:3]}"
+    return None
+
+
+def _method(manifest: Manifest) -> str:
+    return "DoRA" if manifest.use_dora else manifest.peft_type or "this peft method"
 
 
 def _factor_names(module: str, adapter: str | None) -> tuple[str, str]:
@@ -370,7 +468,7 @@ def _factor_names(module: str, adapter: str | None) -> tuple[str, str]:
 
 
 def _lora_fields(model: Any) -> dict[str, Any]:
-    """Manifest fields of a peft model: method, LoRA scalings, and LoRA factors that do not train."""
+    """Manifest fields of a peft model: method and LoRA scalings."""
     from peft.tuners.lora import LoraLayer
     from transformers.pytorch_utils import Conv1D
 
@@ -378,7 +476,6 @@ def _lora_fields(model: Any) -> dict[str, Any]:
     config = model.peft_config[adapter]
     scaling: dict[str, float] = {}
     transposed: list[str] = []
-    frozen: dict[str, torch.Tensor] = {}
     for module_name, module in model.named_modules():
         if not isinstance(module, LoraLayer) or adapter not in module.lora_A:
             continue
@@ -387,18 +484,33 @@ def _lora_fields(model: Any) -> dict[str, Any]:
         scaling[module_name] = float(module.scaling[adapter])
         if getattr(module, "fan_in_fan_out", False):
             transposed.append(module_name)
-        names = _factor_names(module_name, adapter)
-        for name, factor in zip(names, (module.lora_A[adapter], module.lora_B[adapter]), strict=True):
-            if not factor.weight.requires_grad:
-                frozen[name] = factor.weight.detach().to("cpu", copy=True).contiguous()
     return {
         "peft_type": str(getattr(config.peft_type, "value", config.peft_type)),
         "use_dora": bool(getattr(config, "use_dora", False)),
         "adapter": adapter,
         "lora_scaling": scaling,
         "lora_fan_in_fan_out": transposed,
-        "frozen_tensors": frozen,
     }
+
+
+def _frozen_adapter_tensors(model: Any, adapter: str) -> dict[str, torch.Tensor]:
+    """Adapter tensors (peft keys them by adapter name) that do not train, by peft name.
+
+    Buffers count too: VeRA keeps its shared projections as buffers, so ``named_parameters``
+    alone would miss them.
+    """
+    named = itertools.chain(model.named_parameters(), model.named_buffers())
+    return {
+        name: tensor.detach().to("cpu", copy=True).contiguous()
+        for name, tensor in named
+        if adapter in name.split(".") and not tensor.requires_grad
+    }
+
+
+def _unwrapped_name(name: str) -> str:
+    """A wrapped layer's parameter by its base-model name: ``base_model.model.X.base_layer.w`` -> ``X.w``."""
+    parts = name.removeprefix(_PEFT_PREFIX).split(".")
+    return ".".join(part for part in parts if part not in _WRAPPER_COMPONENTS)
 
 
 def _is_peft(model: Any) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -41,7 +42,10 @@ class FakeSession:
     increments, so a method's bookkeeping of real and virtual updates is checkable exactly."""
 
     def __init__(
-        self, path: Callable[[float], State], recorded: list[int], velocity: Callable[[int], State] | None = None
+        self,
+        path: Callable[[float], State],
+        recorded: list[int],
+        velocity: Callable[[int], State] | None = None,
     ) -> None:
         self.path = path
         self.base_state = path(0)
@@ -56,7 +60,11 @@ class FakeSession:
 
     def train(self, start: Mapping[str, torch.Tensor], updates: int, segment: int) -> State:
         self.trained.append((updates, segment))
-        step = self.velocity(updates) if self.velocity else {name: torch.zeros_like(t) for name, t in start.items()}
+        step = (
+            self.velocity(updates)
+            if self.velocity
+            else {name: torch.zeros_like(t) for name, t in start.items()}
+        )
         return {name: start[name] + step[name] for name in start}
 
     def validation_accuracy(self, state: Mapping[str, torch.Tensor]) -> float:
@@ -126,7 +134,7 @@ def test_regrounding_without_real_progress_does_not_drift() -> None:
 
 
 def test_regrounding_needs_its_first_segment_recorded() -> None:
-    with pytest.raises(ValueError, match="multiple of trajectory.every"):
+    with pytest.raises(ValueError, match=r"multiple of trajectory\.every"):
         Regrounding().validate(observe=12, target=100, every=5, params=RegroundingParams(jump=10))
 
 
@@ -135,7 +143,10 @@ def test_regrounding_needs_its_first_segment_recorded() -> None:
 
 def test_factor_vectors_rebuild_a_rank1_matrix_and_align_signs() -> None:
     generator = torch.Generator().manual_seed(1)
-    u, v = torch.randn(7, generator=generator, dtype=torch.float64), torch.randn(4, generator=generator, dtype=torch.float64)
+    u, v = (
+        torch.randn(7, generator=generator, dtype=torch.float64),
+        torch.randn(4, generator=generator, dtype=torch.float64),
+    )
     delta = 0.3 * torch.outer(u, v)
     vector = factor_vector(delta, v_ref=v)
     torch.testing.assert_close(outer_of(vector, 7), delta)
@@ -148,7 +159,9 @@ def test_pair_steps_need_the_local_start_and_the_future_recorded() -> None:
     assert pair_steps([0, 10, 20], interval=5, horizon=10) == []
 
 
-def _trajectory(coefficient: Callable[[int], float], n_tensors: int = 6) -> tuple[State, dict[str, list[torch.Tensor]], dict[str, torch.Tensor]]:
+def _trajectory(
+    coefficient: Callable[[int], float], n_tensors: int = 6
+) -> tuple[State, dict[str, list[torch.Tensor]], dict[str, torch.Tensor]]:
     """Tensors of one shape moving along fixed rank-1 directions, ``W_t = W0 + g(t) u v^T``, plus a
     norm vector moving linearly."""
     generator = torch.Generator().manual_seed(2)
@@ -164,7 +177,9 @@ def _trajectory(coefficient: Callable[[int], float], n_tensors: int = 6) -> tupl
     return base, directions, {}
 
 
-def _series(base: State, directions: State, g: Callable[[int], float], steps: list[int]) -> dict[str, list[torch.Tensor]]:
+def _series(
+    base: State, directions: State, g: Callable[[int], float], steps: list[int]
+) -> dict[str, list[torch.Tensor]]:
     return {name: [base[name] + g(t) * directions[name] for t in steps] for name in base}
 
 
@@ -202,7 +217,9 @@ def test_next_carries_1d_tensors_linearly_and_skips_untouched_ones() -> None:
     series = _series(base, directions, g, steps)
     series["frozen.weight"] = [torch.ones(3, 3, dtype=torch.float64)] * len(steps)
     base["frozen.weight"] = torch.ones(3, 3, dtype=torch.float64)
-    updates = predicted_updates(list(base), base.__getitem__, series.__getitem__, steps, _nexp_params(epochs=10))
+    updates = predicted_updates(
+        list(base), base.__getitem__, series.__getitem__, steps, _nexp_params(epochs=10)
+    )
     torch.testing.assert_close(updates["norm.weight"], g(10) * directions["norm.weight"])
     assert "frozen.weight" not in updates
 
@@ -222,13 +239,12 @@ def test_next_picks_the_coefficient_validation_prefers_then_continues_rl(monkeyp
     path, _ = linear_path()
     updates = {"layer.weight": path(10)["layer.weight"] - path(0)["layer.weight"]}
     monkeypatch.setattr("peft_rlvr_bench.extrapolation.next.predicted_updates", lambda *args: updates)
-    monkeypatch.setattr("peft_rlvr_bench.trajectory.effective_weight_names", lambda trajectory: ["layer.weight"])
+    monkeypatch.setattr(
+        "peft_rlvr_bench.trajectory.effective_weight_names", lambda trajectory: ["layer.weight"]
+    )
     session = ValidatingSession(path, recorded=[0, 20, 40], best=path(70))
 
-    class Recorded:
-        updates = [0, 20, 40]
-
-    session.trajectory = Recorded()
+    session.trajectory = SimpleNamespace(updates=[0, 20, 40])
     params = NExtParams(coefs=[0.5, 1.0, 3.0, 4.0], continue_steps=15)
     outcome = NExt().run(session, observe=40, target=100, params=params)
     assert outcome.details["coef"] == 3.0  # 40 + 3 * 10 lands on the best state, update 70

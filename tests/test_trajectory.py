@@ -261,11 +261,13 @@ def test_missing_or_corrupt_manifest_is_a_value_error_naming_the_file(tmp_path: 
         Trajectory(tmp_path)
 
 
-def test_methods_without_lora_factors_refuse_effective_weights(tmp_path: Path) -> None:
+def test_methods_without_lora_factors_refuse_per_tensor_series(tmp_path: Path) -> None:
+    # Their whole effective state is rebuilt through peft (tests/test_trajectory_effective_peft.py).
+    w0 = tiny_model().state_dict()
     for method, params in [("dora", {"r": 2}), ("vera", {"r": 16}), ("ia3", {})]:
         TrajectoryRecorder(tmp_path / method, every=1, base_reference="tiny").record(wrap(method, params), 0)
         traj = Trajectory(tmp_path / method)
         assert traj.kind == "peft" and traj.names  # recorded all the same
         expected = {"dora": "DoRA", "vera": "VERA", "ia3": "IA3"}[method]
         with pytest.raises(NotImplementedError, match=f"{expected}: only LoRA-factor and delta"):
-            effective_weight_names(traj)
+            effective_series(traj, w0, effective_weight_names(traj)[0])

@@ -183,6 +183,12 @@ def _extrapolate_and_evaluate(
     clock = time.perf_counter()
     metrics = evaluate(model, tokenizer, source.eval, device=device)
     timings["eval"] = time.perf_counter() - clock
+    curve = []
+    if not drives_training(EXTRAPOLATORS.get(derived.method)):
+        clock = time.perf_counter()
+        curve = _prediction_curve(derived, model, tokenizer, device)
+        curve.append(CurvePoint(update=derived.target, in_domain=metrics["in_domain"].score))
+        timings["prediction_curve"] = time.perf_counter() - clock
     extrapolation = {
         "source_run_id": source.run_id,
         "source_method": source.adapter.label,
@@ -191,7 +197,7 @@ def _extrapolate_and_evaluate(
         "target": derived.target,
         **figures,
     }
-    return {"metrics": metrics, "extrapolation": extrapolation}
+    return {"metrics": metrics, "extrapolation": extrapolation, "learning_curve": curve}
 
 
 def _predict_from_trajectory(
@@ -210,6 +216,40 @@ def _predict_from_trajectory(
     )
     figures = {"updates_used": max(u for u in trajectory.updates if u <= derived.observe)}
     return state, figures, model, tokenizer
+
+
+PREDICTION_CURVE_POINTS = 5
+"""Intermediate targets a pure extrapolation is also evaluated at, besides its own target."""
+
+
+def _prediction_curve(derived: DerivedRun, model: Any, tokenizer: Any, device: str) -> list[CurvePoint]:
+    """In-domain accuracy of the same prediction aimed at recorded updates between the window and
+    the target, so a plot shows how it holds up with distance next to the real run's curve."""
+    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.extrapolation.from_trajectory import (
+        extrapolated_state,
+        load_weights_,
+        parameter_snapshot,
+    )
+    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.trajectory import Trajectory
+
+    source = derived.source
+    trajectory = Trajectory(trajectory_dir(source))
+    between = [u for u in trajectory.updates if derived.observe < u < derived.target]
+    stride = max(1, -(-len(between) // PREDICTION_CURVE_POINTS))
+    targets = between[::-1][::stride][::-1]  # evenly spaced, ending next to the target
+    base_state = parameter_snapshot(load_base(source.model, device=device)[0])
+    in_domain_only = source.eval.model_copy(update={"out_of_domain": [], "forgetting": []})
+    points = []
+    for target in targets:
+        state = extrapolated_state(
+            trajectory, base_state, derived.method, derived.params, derived.observe, target
+        )
+        load_weights_(model, state)
+        score = evaluate(model, tokenizer, in_domain_only, device=device)["in_domain"].score
+        points.append(CurvePoint(update=target, in_domain=score))
+    return points
 
 
 @dataclass
@@ -362,7 +402,7 @@ def _learning_curve(run: RunSpec, final_in_domain: float, device: str) -> list[C
             score = final_in_domain  # the run's own final evaluation: no need to rebuild it
         else:
             try:
-                load_weights_(model, effective_state_at(trajectory, base_state, update))
+                load_weights_(model, effective_state_at(trajectory, base_state, update, base_model=model))
             except NotImplementedError:  # a method whose records cannot be turned into weights yet
                 return []
             score = evaluate(model, tokenizer, in_domain_only, device=device)["in_domain"].score
