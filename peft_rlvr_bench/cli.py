@@ -167,6 +167,29 @@ def extrapolate(
 
 @app.command()
 @user_errors_exit_2
+def analyze(
+    base: Annotated[Path, typer.Option("--base", help="the base model's directory (W0)")],
+    tuned: Annotated[Path, typer.Option("--tuned", help="the tuned model: HF checkpoint or PEFT dir")],
+    trajectory: Annotated[
+        Path | None, typer.Option("--trajectory", help="a harness trajectory dir, for trajectory metrics")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the full summary as JSON")] = None,
+    device: Annotated[str, typer.Option("--device", help="where the math runs: cpu, cuda, cuda:N")] = "cpu",
+) -> None:
+    """Weight geometry of a tuned checkpoint against its base (METHODS.md §3), from any HF/PEFT dirs."""
+    from peft_rlvr_bench.analyze import analyze_dirs, check_json_path, render_analysis, write_analysis
+
+    if json_out is not None:
+        check_json_path(json_out)
+    analysis = analyze_dirs(base, tuned, trajectory, device=device)
+    print(render_analysis(analysis))
+    if json_out is not None:
+        write_analysis(analysis, json_out)
+        print(f"wrote {json_out}", file=sys.stderr)
+
+
+@app.command()
+@user_errors_exit_2
 def leaderboard(
     suite: Annotated[str, typer.Argument(help="suite name")],
     results_dir: ResultsDir = Path("results"),

@@ -12,6 +12,7 @@ import pytest
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.reporting.leaderboard import (
     CSV_COLUMNS,
+    GEOMETRY_COLUMNS,
     Row,
     humanize_count,
     leaderboard_rows,
@@ -329,3 +330,53 @@ def test_extrapolated_rows_follow_their_source_and_average_steps_saved() -> None
     assert methods[methods.index("lora") + 1] == "lora+relex@15", "not sorted by its own (higher) score"
     row = _by_method(rows)["lora+relex@15"]
     assert row.updates == 15 and row.steps_saved == 40
+
+
+def _geometry(sparsity: float, top1: float | None, shift: float, angle: float | None) -> dict[str, object]:
+    means: dict[str, float | None] = {"top1_energy_share": top1, "spectral_shift": shift}
+    if angle is not None:
+        means["principal_angle_left_deg@16"] = angle
+    return {"headline": {"tensors": 28, "numel": 10, "update_sparsity": sparsity, "means": means}}
+
+
+def test_geometry_columns_are_means_over_seeds_with_a_dash_where_missing(tmp_path: Path) -> None:
+    geometries = {
+        ("lora", 0): _geometry(0.9, 0.5, 0.01, 10.0),
+        ("lora", 1): _geometry(0.7, 0.7, 0.03, 20.0),
+        ("lora", 2): None,  # e.g. a result written before geometry was measured
+        ("pissa", 0): _geometry(0.25, None, 0.5, None),
+    }
+    runs = [run.model_copy(update={"geometry": geometries.get((run.method, run.seed))}) for run in _runs()]
+    # A result file round trip: the geometry dict survives save and load as it is.
+    suite_dir = _write_suite(tmp_path, _base(), runs)
+    base, loaded = load_suite_results(suite_dir)
+    rows = _by_method(leaderboard_rows(base, loaded))
+    lora, pissa = rows["lora"], rows["pissa"]
+    assert lora.geometry_runs == 2 and pissa.geometry_runs == 1 and rows["base"].geometry_runs == 0
+    assert lora.update_sparsity == pytest.approx(0.8) and lora.top1_energy_share == pytest.approx(0.6)
+    assert lora.spectral_shift == pytest.approx(0.02) and lora.principal_angle_16 == pytest.approx(15.0)
+    assert pissa.update_sparsity == 0.25 and pissa.spectral_shift == 0.5
+    assert pissa.top1_energy_share is None and pissa.principal_angle_16 is None
+
+    ordered = leaderboard_rows(base, loaded)
+    parsed = list(csv.DictReader(io.StringIO(render_csv(ordered))))
+    assert tuple(parsed[0]) == CSV_COLUMNS + tuple(column.name for column in GEOMETRY_COLUMNS)
+    csv_lora = next(row for row in parsed if row["method"] == "lora")
+    assert float(csv_lora["update_sparsity"]) == pytest.approx(0.8)
+    assert float(csv_lora["principal_angle_16"]) == pytest.approx(15.0)
+    assert next(row for row in parsed if row["method"] == "base")["update_sparsity"] == ""
+
+    lines = render_markdown(SUITE, ordered, []).splitlines()
+    assert lines[4].endswith("| Steps saved | Unchanged % | Top-1 share | Spectral shift | Angle@16 |")
+    assert lines[5].count("--:") == 9 + len(GEOMETRY_COLUMNS)
+    assert next(line for line in lines if line.startswith("| lora |")).endswith("| 80.0 | 0.6 | 0.02 | 15 |")
+    assert next(line for line in lines if line.startswith("| pissa |")).endswith("| 25.0 | - | 0.5 | - |")
+    assert next(line for line in lines if line.startswith("| base |")).endswith("| - | - | - | - |")
+    assert "Unchanged %: bf16 update sparsity" in lines[2]
+
+
+def test_without_geometry_the_table_has_no_geometry_columns() -> None:
+    rows = leaderboard_rows(_base(), _runs())
+    assert not any(row.geometry_runs for row in rows)
+    assert "Unchanged %" not in render_markdown(SUITE, rows, [])
+    assert render_csv(rows).splitlines()[0] == ",".join(CSV_COLUMNS)

@@ -92,3 +92,48 @@ def test_finished_runs_are_skipped_and_force_reruns(
     executed.clear()
     run_suite(suite, results, force=True)
     assert executed == [r.run_id for r in suite.runs] and len(base_calls) == 2
+
+
+def test_a_trained_run_measures_geometry_against_w0_not_a_rewritten_base(
+    suite: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Like PiSSA, the fake adapter rewrites the base in place (W0 - R) and its merge adds R back
+    plus a rank-1 update: against W0 the update is rank 1, against the residual it would not be."""
+    import torch
+
+    from peft_rlvr_bench.reporting.results import RoleScore, TaskScore
+    from tests.tiny_models import tiny_llama
+
+    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))
+    name = "model.layers.1.self_attn.o_proj.weight"
+    generator = torch.Generator().manual_seed(0)
+    residual = torch.randn(32, 32, generator=generator)
+    update = torch.outer(torch.randn(32, generator=generator), torch.randn(32, generator=generator))
+
+    class Residual:
+        def merge(self, model: Any) -> Any:
+            with torch.no_grad():
+                model.get_parameter(name).add_(residual + update)
+            return model
+
+    def adapt(run: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
+        with torch.no_grad():
+            model.get_parameter(name).sub_(residual)
+        return execute._Trained(model, Residual(), [], trainable=1, total=2, initial_adapter=None)
+
+    score = RoleScore.from_tasks({"add": TaskScore(accuracy=0.5, n=2)})
+    monkeypatch.setattr("peft_rlvr_bench.models.load_base", lambda spec, device="cpu": (tiny_llama(0), None))
+    monkeypatch.setattr(execute, "_adapt_and_train", adapt)
+    monkeypatch.setattr("peft_rlvr_bench.adapters.checkpoints.save_trained", lambda *args: None)
+    monkeypatch.setattr("peft_rlvr_bench.evaluation.evaluate", lambda *args, **kwargs: {"in_domain": score})
+
+    result = execute.execute_run(suite.runs[0])
+    assert result.status == "ok", result.reason
+    assert result.geometry is not None and "tensors" not in result.geometry
+    o_proj = result.geometry["by_layer_type"]["o_proj"]
+    assert o_proj["means"]["top1_energy_share"] == pytest.approx(1.0, abs=1e-9)
+    assert o_proj["means"]["update_effective_rank"] == pytest.approx(1.0, abs=1e-6)
+    assert result.geometry["by_layer_type"]["q_proj"]["update_sparsity"] == 1.0
+    assert result.geometry["params"]["ks"] == [16, 64]
+    assert 0 <= result.timings["geometry"] < result.timings["total"]
+    assert RunResult.model_validate_json(result.model_dump_json()) == result

@@ -50,7 +50,7 @@ def tensor_files(directory: Path) -> dict[str, Path]:
     )
 
 
-def _merged_copy(base_dir: Path, adapter_dir: Path, out: Path) -> Path:
+def merged_copy(base_dir: Path, adapter_dir: Path, out: Path) -> Path:
     """A plain checkpoint of ``base + adapter`` at ``out``, for a PEFT adapter directory input."""
     from peft_rlvr_bench.adapters.checkpoints import load_trained
 
@@ -88,7 +88,7 @@ def extrapolate_checkpoints(
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         plain = {
             # Named by step: two runs' adapters are often both called "final".
-            step: _merged_copy(base_dir, path, Path(scratch) / f"update-{step}")
+            step: merged_copy(base_dir, path, Path(scratch) / f"update-{step}")
             if (path / "adapter_config.json").exists()
             else path
             for step, path in checkpoints.items()

@@ -27,9 +27,15 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
 
-def parameter_snapshot(model: Any) -> dict[str, Tensor]:
-    """Detached copies of ``model``'s parameters (one name per tied parameter): the W0 state."""
-    return {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+def parameter_snapshot(model: Any, device: Any = None) -> dict[str, Tensor]:
+    """Detached copies of ``model``'s parameters (one name per tied parameter): the W0 state.
+
+    ``device`` puts the copies elsewhere (e.g. ``"cpu"``, to keep W0 out of GPU memory).
+    """
+    return {
+        name: parameter.detach().to(device or parameter.device, copy=True)
+        for name, parameter in model.named_parameters()
+    }
 
 
 def effective_state_at(

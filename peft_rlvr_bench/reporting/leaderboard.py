@@ -43,6 +43,59 @@ CSV_COLUMNS = (
     "steps_saved",
 )
 
+
+@dataclass(frozen=True)
+class GeometryColumn:
+    """A headline weight-geometry column (METHODS.md §3), read from ``RunResult.geometry``.
+
+    These are diagnostics, not scores: ``direction`` says what a higher value means, not which
+    is better, and no table is sorted by them.
+    """
+
+    name: str
+    """The Row field and the CSV column."""
+    header: str
+    path: tuple[str, ...]
+    """Keys into ``RunResult.geometry``."""
+    direction: str
+    description: str
+    percent: bool = False
+
+
+GEOMETRY_COLUMNS = (
+    GeometryColumn(
+        "update_sparsity",
+        "Unchanged %",
+        ("headline", "update_sparsity"),
+        "higher: fewer coordinates changed (RLVR 36-92% in arXiv 2511.08567, SFT 0.6-18.8%)",
+        "bf16 update sparsity: share of block-matrix coordinates whose stored bf16 value is bitwise W0's",
+        percent=True,
+    ),
+    GeometryColumn(
+        "top1_energy_share",
+        "Top-1 share",
+        ("headline", "means", "top1_energy_share"),
+        "higher: the update is closer to rank 1",
+        "sigma_1(dW)^2 / ||dW||_F^2, mean over block matrices",
+    ),
+    GeometryColumn(
+        "spectral_shift",
+        "Spectral shift",
+        ("headline", "means", "spectral_shift"),
+        "higher: the singular values moved more",
+        "||sigma(W+) - sigma(W0)|| / ||sigma(W0)||, mean over block matrices",
+    ),
+    GeometryColumn(
+        "principal_angle_16",
+        "Angle@16",
+        ("headline", "means", "principal_angle_left_deg@16"),
+        "higher: the top-16 singular subspace rotated more",
+        "largest principal angle (degrees) between the top-16 left singular subspaces of W0 and W+, "
+        "mean over block matrices",
+    ),
+)
+"""Shown (Markdown and CSV) only when at least one ok run of the table has a geometry summary."""
+
 MARKDOWN_NAME = "leaderboard.md"
 CSV_NAME = "leaderboard.csv"
 
@@ -70,6 +123,12 @@ class Row:
     steps_saved: float | None = None
     """Extrapolations: updates the real run needed to match them, minus ``updates`` (mean)."""
     not_ok: int = 0
+    geometry_runs: int = 0
+    """Seeds with a geometry summary; the geometry fields are means over them (None without)."""
+    update_sparsity: float | None = None
+    top1_energy_share: float | None = None
+    spectral_shift: float | None = None
+    principal_angle_16: float | None = None
 
 
 # Loading -------------------------------------------------------------------------------------
@@ -175,7 +234,19 @@ def _method_row(method: str, ok: list[RunResult], n_not_ok: int, base: RunResult
         updates=_mean_or_none([u for u in map(_updates, ok) if u is not None]),
         steps_saved=_mean_or_none([r.extrapolation["steps_saved"] for r in ok if _has_steps_saved(r)]),
         not_ok=n_not_ok,
+        geometry_runs=sum(r.geometry is not None for r in ok),
+        **{
+            column.name: _mean_or_none([v for v in (_geometry_value(r, column) for r in ok) if v is not None])
+            for column in GEOMETRY_COLUMNS
+        },
     )
+
+
+def _geometry_value(run: RunResult, column: GeometryColumn) -> float | None:
+    value: object = run.geometry
+    for key in column.path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _updates(run: RunResult) -> float | None:
@@ -252,13 +323,23 @@ def _csv_cell(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def has_geometry(rows: Sequence[Row]) -> bool:
+    return any(row.geometry_runs for row in rows)
+
+
+def csv_columns(rows: Sequence[Row]) -> tuple[str, ...]:
+    """:data:`CSV_COLUMNS`, plus the geometry columns when some row has geometry."""
+    return CSV_COLUMNS + (tuple(c.name for c in GEOMETRY_COLUMNS) if has_geometry(rows) else ())
+
+
 def render_csv(rows: Sequence[Row]) -> str:
-    """Returns the rows as CSV with a :data:`CSV_COLUMNS` header; nan and None are empty cells."""
+    """Returns the rows as CSV with a :func:`csv_columns` header; nan and None are empty cells."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    columns = csv_columns(rows)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([_csv_cell(getattr(row, column)) for column in CSV_COLUMNS])
+        writer.writerow([_csv_cell(getattr(row, column)) for column in columns])
     return buffer.getvalue()
 
 
@@ -300,19 +381,31 @@ def _count_cell(value: float | None) -> str:
     return "" if _is_missing(value) else f"{value:.0f}"
 
 
+def _geometry_cell(value: float | None, column: GeometryColumn) -> str:
+    if _is_missing(value):
+        return "-"
+    return _percent(value) if column.percent else f"{value:.3g}"
+
+
 def render_markdown(suite: str, rows: Sequence[Row], not_ok: Sequence[tuple[str, str, str]]) -> str:
     """Returns the leaderboard as GitHub Markdown: a heading, a legend, the table, the left-out runs."""
+    geometry = GEOMETRY_COLUMNS if has_geometry(rows) else ()
+    legend = (
+        "Accuracy in %, mean over seeds with its 95% bootstrap CI over seeds in brackets; "
+        "forgetting is base minus tuned accuracy on the forgetting tasks (positive means forgotten)."
+    )
+    if geometry:
+        legend += " Weight geometry against the base weights W0, mean over seeds (- where not measured): " + (
+            "; ".join(f"{column.header}: {column.description}" for column in geometry) + "."
+        )
     lines = [
         f"# Leaderboard: {suite}",
         "",
-        (
-            "Accuracy in %, mean over seeds with its 95% bootstrap CI over seeds in brackets; "
-            "forgetting is base minus tuned accuracy on the forgetting tasks (positive means forgotten)."
-        ),
+        legend,
         "",
         "| Method | Seeds | In-domain | Out-of-domain | Forgetting | Trainable params | LR | Train s "
-        "| Updates | Steps saved |",
-        "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| Updates | Steps saved |" + "".join(f" {column.header} |" for column in geometry),
+        "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|" + "--:|" * len(geometry),
     ]
     for row in rows:
         cells = [
@@ -326,6 +419,7 @@ def render_markdown(suite: str, rows: Sequence[Row], not_ok: Sequence[tuple[str,
             _seconds_cell(row.train_seconds),
             _count_cell(row.updates),
             _count_cell(row.steps_saved),
+            *(_geometry_cell(getattr(row, column.name), column) for column in geometry),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     if not_ok:

@@ -92,6 +92,11 @@ class RunResult(BaseModel):
         description="for a derived run: source_run_id, source_method, method, observe, target and "
         "updates_used (the real RL updates its checkpoint cost)",
     )
+    geometry: dict[str, Any] | None = Field(
+        None,
+        description="a trained run's weight geometry against W0: geometry.GeometrySummary as JSON "
+        "without its per-tensor records (params, headline, update_sparsity_all, by_layer_type, by_depth)",
+    )
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
     peak_memory_mb: float | None = Field(
         None, description="peak resident memory of the process so far (runs of one suite share a process)"

@@ -338,12 +338,16 @@ def _train_and_evaluate(
 
     from peft_rlvr_bench.adapters.checkpoints import save_trained
     from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.models import load_base
 
     clock = time.perf_counter()
     device = _device()
     set_seed(run.seed)
     model, tokenizer = load_base(run.model, device=device)
+    # W0 before the adapter touches the model: residual methods (PiSSA, ...) rewrite the base in
+    # place, and geometry is always measured against the original weights. Kept on the CPU.
+    w0 = parameter_snapshot(model, device="cpu")
     timings["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -367,6 +371,11 @@ def _train_and_evaluate(
     metrics = evaluate(merged, tokenizer, run.eval, device=device)
     timings["eval"] = time.perf_counter() - clock
 
+    clock = time.perf_counter()
+    geometry = run_geometry(w0, merged)
+    del w0
+    timings["geometry"] = time.perf_counter() - clock
+
     learning_curve = []
     if run.trajectory is not None:
         clock = time.perf_counter()
@@ -378,7 +387,16 @@ def _train_and_evaluate(
         "total_params": trained.total,
         "train_curve": trained.curve,
         "learning_curve": learning_curve,
+        "geometry": geometry,
     }
+
+
+def run_geometry(w0: dict[str, Any], merged: Any) -> dict[str, Any]:
+    """A run's weight geometry against W0 for its result: the summary without per-tensor records,
+    which ``prb analyze --base BASE --tuned <run>/final`` gives for any saved run."""
+    from peft_rlvr_bench.analyze import model_geometry
+
+    return model_geometry(w0, merged).model_dump(mode="json", exclude={"tensors"})
 
 
 def _learning_curve(run: RunSpec, final_in_domain: float, device: str) -> list[CurvePoint]:
