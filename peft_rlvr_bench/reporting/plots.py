@@ -45,7 +45,7 @@ def plot_learning_curves(suite: str, runs: Sequence[RunResult], out_dir: Path) -
     )
     panels = [m for m in sources if m in curves] or [None]
     figure, axes = plt.subplots(
-        1, len(panels), figsize=(6 * len(panels), 4.5), dpi=120, squeeze=False, sharey=True
+        1, len(panels), figsize=(6 * len(panels), 5.5), dpi=120, squeeze=False, sharey=True
     )
     markers = "o^sDvP*X"
     for axis, source in zip(axes[0], panels, strict=True):
@@ -65,7 +65,8 @@ def plot_learning_curves(suite: str, runs: Sequence[RunResult], out_dir: Path) -
             f"{source}: real run and predictions" if source else f"{suite}: accuracy against updates"
         )
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7, loc="lower right")
+        # Below the panel: inside it, the legend hides the points that matter most.
+        axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     axes[0][0].set_ylabel("in-domain accuracy (%, mean over seeds)")
     figure.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
