@@ -6,7 +6,7 @@ TORCH_PIN := torch==2.13.0
 NAME ?= tiny
 FORCE ?=
 
-.PHONY: install suite test test-slow lint format clean
+.PHONY: install suite test test-slow bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,14 @@ test: $(BIN)/prb
 test-slow: $(BIN)/prb
 	$(BIN)/pytest -q -m slow
 
+# Benchmarks (pytest-benchmark), apart from the tests; figures go to benchmarks/RESULTS.md.
+bench: $(BIN)/prb
+	$(BIN)/pytest -q benchmarks --benchmark-only --benchmark-columns=mean,stddev,rounds \
+		--benchmark-json=benchmarks/latest.json
+
 lint: $(BIN)/prb
-	$(BIN)/ruff check peft_rlvr_bench tests
-	$(BIN)/ruff format --check peft_rlvr_bench tests
+	$(BIN)/ruff check peft_rlvr_bench tests benchmarks
+	$(BIN)/ruff format --check peft_rlvr_bench tests benchmarks
 
 format: $(BIN)/prb
 	$(BIN)/ruff format peft_rlvr_bench tests

@@ -35,6 +35,7 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -121,7 +122,9 @@ class TrajectoryRecorder(TrainerCallback):
     ``CallbackHandler`` passes to every event; ``record(model, update)`` works without a Trainer.
     """
 
-    def __init__(self, directory: Path, every: int, base_reference: str) -> None:
+    def __init__(
+        self, directory: Path, every: int, base_reference: str, background: bool | None = None
+    ) -> None:
         if every < 1:
             raise ValueError(f"every must be a positive number of optimizer updates, got {every}")
         self.directory = Path(directory)
@@ -131,10 +134,20 @@ class TrajectoryRecorder(TrainerCallback):
         """The manifest as last written; None before the first record."""
         self._fields: dict[str, Any] = {}
         self._w0: dict[str, torch.Tensor] = {}
+        self._last_taken: int | None = None
+        # Serialising a record is most of its cost. A writer thread can do it while the next
+        # update runs, but only pays where a core is free: on a CPU whose cores torch already
+        # uses, it slowed tiny-world updates by a third (benchmarks/RESULTS.md). One worker keeps
+        # records in order.
+        if background is None:
+            background = torch.cuda.is_available() or (os.cpu_count() or 1) > torch.get_num_threads()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="trajectory") if background else None
+        self._pending: list[Future[None]] = []
 
     @property
     def last_update(self) -> int | None:
-        return self.manifest.records[-1].update if self.manifest else None
+        """The last update taken (its file may still be being written during training)."""
+        return self._last_taken
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._record_event(state, kwargs)
@@ -145,23 +158,49 @@ class TrajectoryRecorder(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._record_event(state, kwargs)
+        self.flush()
 
     def _record_event(self, state: Any, kwargs: dict[str, Any]) -> None:
         if not getattr(state, "is_world_process_zero", True) or state.global_step == self.last_update:
             return
         if kwargs.get("model") is None:
             raise ValueError("TrajectoryRecorder needs the model: the callback event came without model=")
-        self.record(kwargs["model"], state.global_step)
+        self.take(kwargs["model"], state.global_step)
 
     def record(self, model: torch.nn.Module, update: int) -> Path:
-        """Writes the record of ``model`` after ``update`` optimizer updates; returns its file.
+        """Writes the record of ``model`` after ``update`` optimizer updates; returns its file,
+        in place with the manifest naming it."""
+        path = self.take(model, update)
+        self.flush()
+        return path
+
+    def flush(self) -> None:
+        """Waits for the records taken so far to be written; re-raises a writer's error."""
+        pending, self._pending = self._pending, []
+        for write in pending:
+            write.result()
+
+    def _raise_failed_writes(self) -> None:
+        """A failed write (a full disk) surfaces at the next record, not only at the end."""
+        running = []
+        for write in self._pending:
+            if write.done():
+                write.result()
+            else:
+                running.append(write)
+        self._pending = running
+
+    def take(self, model: torch.nn.Module, update: int) -> Path:
+        """Copies the trainable state of ``model`` after ``update`` updates and queues its write.
 
         The first record must be update 0 (the reference for deltas and for ``B_0 A_0``), and
-        updates must increase. The manifest is rewritten atomically after the record is in place.
+        updates must increase. The copy is taken now, so training may go on at once; the record
+        file is written, then the manifest rewritten atomically to name it, in the order taken.
+        A crash between the two leaves a manifest that names only complete records.
         """
         if isinstance(model, torch.nn.parallel.DistributedDataParallel):
             model = model.module
-        if self.manifest is None and update != 0:
+        if self.last_update is None and update != 0:
             raise ValueError(f"the first record must be update 0 (before any update), got {update}")
         if self.last_update is not None and update <= self.last_update:
             raise ValueError(f"update {update} is not after the last record ({self.last_update})")
@@ -178,22 +217,31 @@ class TrajectoryRecorder(TrainerCallback):
                     self._w0 = {name: tensor.clone() for name, tensor in tensors.items()}
                 for name, tensor in tensors.items():
                     tensor.sub_(self._w0[name])
-        if self.manifest is None:
+        if self.last_update is None:
             self._fields = self._fixed_fields(model, kind, tensors)
-        elif sorted(tensors) != sorted(self.manifest.tensors) or kind != self.manifest.kind:
+        elif sorted(tensors) != sorted(self._fields["tensors"]) or kind != self._fields["kind"]:
             raise ValueError(
-                f"the trainable tensors changed since update 0 ({len(self.manifest.tensors)} then, "
+                f"the trainable tensors changed since update 0 ({len(self._fields['tensors'])} then, "
                 f"{len(tensors)} now): a trajectory needs the same tensors in every record"
             )
+        self._last_taken = update
         file = f"update_{update:06d}.safetensors"
-        size = _save(tensors, self.directory / file, {"update": str(update), "kind": kind})
-        records = [
-            *(self.manifest.records if self.manifest else []),
-            RecordEntry(update=update, file=file, bytes=size),
-        ]
-        manifest = Manifest(**self._fields, records=records)
-        _write_atomic(self.directory / MANIFEST, manifest.model_dump_json(indent=1).encode())
-        self.manifest = manifest
+
+        def write() -> None:
+            size = _save(tensors, self.directory / file, {"update": str(update), "kind": kind})
+            records = [
+                *(self.manifest.records if self.manifest else []),
+                RecordEntry(update=update, file=file, bytes=size),
+            ]
+            manifest = Manifest(**self._fields, records=records)
+            _write_atomic(self.directory / MANIFEST, manifest.model_dump_json(indent=1).encode())
+            self.manifest = manifest
+
+        self._raise_failed_writes()
+        if self._writer is None:
+            write()
+        else:
+            self._pending.append(self._writer.submit(write))
         return self.directory / file
 
     def _fixed_fields(

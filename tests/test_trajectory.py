@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import safetensors
 import torch
+from safetensors.torch import load_file
 from transformers import Trainer, TrainerState, TrainingArguments
 
 from peft_rlvr_bench.adapters import ApplyContext
@@ -271,3 +272,36 @@ def test_methods_without_lora_factors_refuse_per_tensor_series(tmp_path: Path) -
         expected = {"dora": "DoRA", "vera": "VERA", "ia3": "IA3"}[method]
         with pytest.raises(NotImplementedError, match=f"{expected}: only LoRA-factor and delta"):
             effective_series(traj, w0, effective_weight_names(traj)[0])
+
+
+def test_background_writes_equal_synchronous_ones_and_keep_the_state_taken(tmp_path: Path) -> None:
+    """``take`` copies the state at once: changing the model before the write lands must not
+    change the record, and the files equal those of synchronous recording."""
+    model = wrap("full", {})
+    queued = TrajectoryRecorder(tmp_path / "queued", every=1, base_reference="tiny-llama", background=True)
+    direct = TrajectoryRecorder(tmp_path / "direct", every=1, base_reference="tiny-llama", background=False)
+    for update in range(3):
+        queued.take(model, update)
+        direct.record(model, update)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(0.01)
+    queued.flush()
+    assert queued.manifest is not None and [r.update for r in queued.manifest.records] == [0, 1, 2]
+    for record in queued.manifest.records:  # tensors, not bytes: safetensors orders metadata freely
+        written, expected = (load_file(tmp_path / kind / record.file) for kind in ("queued", "direct"))
+        assert list(written) == list(expected)
+        assert all(torch.equal(written[name], expected[name]) for name in expected)
+
+
+def test_a_failed_background_write_is_raised_not_lost(tmp_path: Path) -> None:
+    model = wrap("full", {})
+    recorder = TrajectoryRecorder(
+        tmp_path / "trajectory", every=1, base_reference="tiny-llama", background=True
+    )
+    recorder.record(model, 0)
+    (tmp_path / "trajectory" / "update_000001.safetensors").mkdir()  # the write's rename target is taken
+    recorder.take(model, 1)
+    with pytest.raises(OSError):
+        recorder.flush()
+    assert [r.update for r in Trajectory(tmp_path / "trajectory").manifest.records] == [0]
