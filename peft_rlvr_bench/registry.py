@@ -139,6 +139,7 @@ for _name, _target in {
 for _name, _target in {
     "grpo": "peft_rlvr_bench.rlvr.recipes:GRPO",
     "dr_grpo": "peft_rlvr_bench.rlvr.recipes:DrGRPO",
+    "sft": "peft_rlvr_bench.rlvr.recipes:SFT",
     "dapo": "peft_rlvr_bench.rlvr.recipes:DAPO",
 }.items():
     RECIPES.register_lazy(_name, _target)
@@ -159,5 +160,6 @@ for _name, _target in {
     "alpharl": "peft_rlvr_bench.extrapolation.alpharl:AlphaRL",
     "regrounding": "peft_rlvr_bench.extrapolation.regrounding:Regrounding",
     "next": "peft_rlvr_bench.extrapolation.next:NExt",
+    "rank1": "peft_rlvr_bench.extrapolation.rank1_model:Rank1Model",
 }.items():
     EXTRAPOLATORS.register_lazy(_name, _target)

@@ -91,6 +91,9 @@ class ComponentEntry(BaseModel):
 
 class AdapterEntry(ComponentEntry):
     lr: float = Field(gt=0, description="learning rate; methods differ, so each entry sets its own")
+    recipe: ComponentEntry | None = Field(
+        None, description="this entry's recipe instead of the suite's, e.g. {name: sft} for an SFT control"
+    )
     label: str | None = Field(None, description="row name in the leaderboard; defaults to the name")
     intervention: Rank1SubstitutionSpec | None = Field(
         None, description="an in-training intervention, e.g. {name: rank1_substitution, every: 10}"
@@ -105,14 +108,17 @@ class ExtrapolationEntry(ComponentEntry):
     """``{name: relex, observe: 15, target: 100, <params>}``: a derived run per trained run."""
 
     observe: int = Field(gt=0, description="updates of the trained run's trajectory the method may see")
-    target: int = Field(gt=0, description="the update to predict")
+    target: int = Field(gt=0, description="the update to predict (equal to observe: rebuild that point)")
     label: str | None = Field(None, description="row suffix in the leaderboard; defaults to the name")
+    applies_to: list[str] | None = Field(
+        None, description="labels of the adapter entries whose runs it derives from; default: all"
+    )
 
     @model_validator(mode="after")
-    def _target_after_window(self) -> ExtrapolationEntry:
-        if self.target <= self.observe:
+    def _target_not_before_window(self) -> ExtrapolationEntry:
+        if self.target < self.observe:
             raise ValueError(
-                f"target ({self.target}) must come after the observation window ({self.observe})"
+                f"target ({self.target}) must not come before the observation window ({self.observe})"
             )
         return self
 
@@ -278,6 +284,16 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
         errors += component_errors or _check_driven_window(spec, i)
         if spec.trajectory is None:
             errors.append((("extrapolation", i), "needs recorded trajectories; add `trajectory: {every: K}`"))
+        labels_known = {adapter.display_name for adapter in spec.adapters}
+        for label in entry.applies_to or []:
+            if label not in labels_known:
+                hint = did_you_mean(label, sorted(labels_known))
+                errors.append(
+                    (
+                        ("extrapolation", i, "applies_to"),
+                        f"no adapter entry is labelled {label!r}{hint}; use the labels of `adapters`",
+                    )
+                )
         if entry.observe > spec.budget.max_steps:
             errors.append(
                 (
@@ -288,6 +304,8 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     errors += _check_component(RECIPES, spec.recipe, ("recipe",))
     labels: dict[str, int] = {}
     for i, entry in enumerate(spec.adapters):
+        if entry.recipe is not None:
+            errors += _check_component(RECIPES, entry.recipe, ("adapters", i, "recipe"))
         component_errors = _check_component(ADAPTERS, entry, ("adapters", i))
         errors += component_errors or _check_required_runs(spec, i)
         if entry.display_name in labels:
@@ -436,14 +454,10 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
     the same seed) name it in ``dependencies`` and come after it; the dependency's id is part of
     their resolved spec, so their id changes whenever the run they build on changes.
     """
-    recipe = RECIPES.get(spec.recipe.name)
-    resolved_recipe = ResolvedComponent(
-        name=spec.recipe.name,
-        params=recipe.Params.model_validate(spec.recipe.params()).model_dump(mode="json"),
-    )
     independent: list[RunSpec] = []
     dependent: list[tuple[RunSpec, dict[str, str]]] = []
     for entry in spec.adapters:
+        resolved_recipe = _resolve_recipe(entry.recipe or spec.recipe)
         params = ADAPTERS.get(entry.name).Params.model_validate(entry.params())
         resolved = ResolvedAdapter(
             name=entry.name,
@@ -479,12 +493,20 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
     return independent + resolved_dependent
 
 
+def _resolve_recipe(entry: ComponentEntry) -> ResolvedComponent:
+    recipe = RECIPES.get(entry.name)
+    params = recipe.Params.model_validate(entry.params()).model_dump(mode="json")
+    return ResolvedComponent(name=entry.name, params=params)
+
+
 def expand_derived(spec: SuiteSpec, runs: list[RunSpec]) -> list[DerivedRun]:
     """One derived run per trained run and extrapolation entry, parameters resolved."""
     derived = []
     for entry in spec.extrapolation:
         params = EXTRAPOLATORS.get(entry.name).Params.model_validate(entry.params()).model_dump(mode="json")
         for run in runs:
+            if entry.applies_to is not None and run.adapter.label not in entry.applies_to:
+                continue
             derived.append(
                 DerivedRun(
                     source=run,

@@ -112,7 +112,21 @@ BAD_SUITES = {
         GOOD + "trajectory: {every: 1}\nextrapolation:\n  - {name: relex, observe: 4, target: 3}\n",
         14,
         "extrapolation.0",
-        "must come after the observation window",
+        "must not come before the observation window",
+    ),
+    "extrapolation applies to an unknown label": (
+        GOOD
+        + "trajectory: {every: 1}\nextrapolation:\n"
+        + "  - {name: relex, observe: 2, target: 4, applies_to: [lorra]}\n",
+        14,
+        "extrapolation.0.applies_to",
+        "did you mean 'lora'?",
+    ),
+    "unknown recipe on an adapter entry": (
+        GOOD.replace("{name: full, lr: 1.0e-4}", "{name: full, lr: 1.0e-4, recipe: {name: sfft}}"),
+        10,
+        "adapters.0.recipe.name",
+        "did you mean 'sft'?",
     ),
     "extrapolation without trajectory": (
         GOOD + "extrapolation:\n  - {name: relex, observe: 2, target: 4}\n",

@@ -1,6 +1,9 @@
-"""RLVR recipes: each maps its typed parameters onto TRL ``GRPOConfig`` fields (METHODS.md §4).
+"""Recipes: each maps its typed parameters onto a TRL trainer's config (METHODS.md §4).
 
-The loss variant is all a recipe decides; the loop itself is TRL's. DAPO's dynamic sampling
+The GRPO family (``grpo``, ``dr_grpo``, ``dapo``) runs TRL's GRPOTrainer and differs only in the
+loss variant; ``sft`` is the supervised control the claims about RLVR are contrasted with: TRL's
+SFTTrainer on the same training task, with the verified answers as targets. ``trainer`` says
+which loop a recipe runs. DAPO's dynamic sampling
 (dropping groups whose rewards are all equal and refilling the batch) is not in TRL, so the
 ``dapo`` recipe here is DAPO's loss, clip-higher and no KL, without dynamic sampling.
 """
@@ -34,12 +37,22 @@ class DAPOParams(RecipeParams):
     beta: float = Field(0.0, ge=0, le=0, description="DAPO drops the KL term")
 
 
-class Recipe(Protocol):
-    Params: ClassVar[type[RecipeParams]]
+class SFTParams(BaseModel):
+    """Supervised fine-tuning on the training task's items, answers as completions."""
 
-    def grpo_config_fields(self, params: Any) -> dict[str, Any]:
-        """The ``GRPOConfig`` keyword arguments that define this recipe."""
-        ...
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(
+        32, gt=0, description="examples per optimizer update (GRPO's default sees 4 prompts x 8 completions)"
+    )
+    max_length: int = Field(64, gt=0, description="tokens per example, prompt and answer")
+    warmup_steps: int = Field(0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+
+
+class Recipe(Protocol):
+    Params: ClassVar[type[BaseModel]]
+    trainer: ClassVar[Literal["grpo", "sft"]]
 
 
 def _shared_fields(params: RecipeParams) -> dict[str, Any]:
@@ -57,10 +70,12 @@ def _shared_fields(params: RecipeParams) -> dict[str, Any]:
 
 class _LossVariant:
     Params: ClassVar[type[RecipeParams]] = RecipeParams
+    trainer: ClassVar[Literal["grpo", "sft"]] = "grpo"
     loss_type: ClassVar[Literal["grpo", "dr_grpo", "dapo"]]
     scale_rewards: ClassVar[Literal["group", "none"]]
 
     def grpo_config_fields(self, params: RecipeParams) -> dict[str, Any]:
+        """The ``GRPOConfig`` keyword arguments that define this recipe."""
         return {**_shared_fields(params), "loss_type": self.loss_type, "scale_rewards": self.scale_rewards}
 
 
@@ -84,3 +99,9 @@ class DAPO(_LossVariant):
 
     def grpo_config_fields(self, params: DAPOParams) -> dict[str, Any]:  # type: ignore[override]
         return {**super().grpo_config_fields(params), "epsilon_high": params.epsilon_high}
+
+
+@register_recipe("sft")
+class SFT:
+    Params = SFTParams
+    trainer: ClassVar[Literal["grpo", "sft"]] = "sft"

@@ -52,7 +52,7 @@ def _build_world_with_progress(suite: Suite, progress: Progress) -> None:
     ensure_world(recipe, on_step=lambda step: progress.update(task, completed=step))
 
 
-def with_steps_saved(derived: RunResult, source: RunResult) -> RunResult:
+def with_steps_saved(derived: RunResult, source: RunResult, base: RunResult | None = None) -> RunResult:
     """Adds the headline figures of an extrapolated run, measured against its source's curve.
 
     - ``updates_to_match``: the first update at which the real run's in-domain accuracy reaches
@@ -60,7 +60,10 @@ def with_steps_saved(derived: RunResult, source: RunResult) -> RunResult:
     - ``steps_saved``: that minus the updates the extrapolation actually used (None when the
       real run never matched it: it saved at least the whole rest of the budget);
     - ``real_at_target`` and ``gap_at_target``: the real run at the target update, and the
-      extrapolated accuracy minus it.
+      extrapolated accuracy minus it;
+    - ``gain_recovery`` (with ``base``): the share of the source's in-domain gain over the base
+      that the derived checkpoint keeps, ``(acc - acc_base) / (acc_source - acc_base)``; None
+      when the source gained nothing.
     """
     from peft_rlvr_bench.reporting.stats import updates_to_match
 
@@ -71,6 +74,10 @@ def with_steps_saved(derived: RunResult, source: RunResult) -> RunResult:
     matched = updates_to_match(curve, accuracy, derived.metrics["in_domain"].n)
     info = dict(derived.extrapolation)
     real = dict(curve).get(info["target"])
+    if base is not None and "in_domain" in source.metrics and "in_domain" in base.metrics:
+        gain = source.metrics["in_domain"].score - base.metrics["in_domain"].score
+        recovered = accuracy - base.metrics["in_domain"].score
+        info["gain_recovery"] = recovered / gain if gain != 0 else None
     info.update(
         updates_to_match=matched,
         steps_saved=None if matched is None else matched - info["updates_used"],
@@ -142,7 +149,7 @@ def run_suite(
             result = execute_derived(
                 derived, on_update=lambda step: progress.update(updates_task, completed=step)
             )
-            result = with_steps_saved(result, source_result)
+            result = with_steps_saved(result, source_result, load_result(base_path))
             save_result(result, path)
             if result.status != "ok":
                 console.print(f"[red]{derived.run_id}: {result.status}: {result.reason}[/red]")

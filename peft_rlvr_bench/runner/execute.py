@@ -284,7 +284,8 @@ def _adapt_and_train(
     from peft_rlvr_bench.adapters.checkpoints import snapshot_initial_adapter
     from peft_rlvr_bench.extrapolation.rank1 import rank1_substitution_callback
     from peft_rlvr_bench.models import load_base, model_location
-    from peft_rlvr_bench.registry import ADAPTERS
+    from peft_rlvr_bench.registry import ADAPTERS, RECIPES
+    from peft_rlvr_bench.rlvr.sft import train_sft
     from peft_rlvr_bench.rlvr.train import train_rlvr
     from peft_rlvr_bench.trajectory import TrajectoryRecorder
 
@@ -310,7 +311,8 @@ def _adapt_and_train(
         callbacks.append(TrajectoryRecorder(trajectory_dir(run), run.trajectory.every, location))
 
     scratch = directory / "trainer"
-    curve = train_rlvr(
+    train = train_sft if RECIPES.get(run.recipe.name).trainer == "sft" else train_rlvr
+    curve = train(
         model,
         tokenizer,
         run,
