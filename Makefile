@@ -6,7 +6,7 @@ TORCH_PIN := torch==2.13.0
 NAME ?= tiny
 FORCE ?=
 
-.PHONY: install suite test test-slow bench lint format clean
+.PHONY: install suite claims test test-slow bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,21 @@ install: $(BIN)/python
 suite: $(BIN)/prb
 	$(BIN)/prb run $(NAME) $(if $(FORCE),--force,)
 
+# The claims report: the claims suite, then results/claims/CLAIMS.md with its plots.
+claims: $(BIN)/prb
+	$(BIN)/prb run claims $(if $(FORCE),--force,)
+	$(BIN)/prb claims claims
+
 $(BIN)/prb:
 	$(MAKE) install
 
-test: $(BIN)/prb
+test: $(BIN)/prb browser
 	$(BIN)/pytest -q
+
+# chromium for the headless-browser test of leaderboard.html; best effort here (without root the
+# test skips and says why), required in CI (.ci/run).
+browser:
+	@.ci/install-browser || echo "make browser: no chromium; tests/test_html_leaderboard.py will skip"
 
 test-slow: $(BIN)/prb
 	$(BIN)/pytest -q -m slow

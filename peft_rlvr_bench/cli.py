@@ -89,8 +89,8 @@ def run(
     loaded = load_suite(resolve_suite_path(suite))
     outcome = run_suite(loaded, results_dir, force=force)
     current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
-    markdown, _ = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
-    print(markdown.read_text())
+    files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
+    print(files.markdown.read_text())
     failed = [r for r in outcome.ran if r.status != "ok"]
     if failed:
         print(f"{len(failed)} run(s) did not finish ok; see the list under the table", file=sys.stderr)
@@ -188,25 +188,104 @@ def analyze(
         print(f"wrote {json_out}", file=sys.stderr)
 
 
+def _suite_name(suite: str) -> str:
+    """``tiny`` -> ``tiny``; ``suites/tiny.yaml`` -> ``tiny``."""
+    return Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite
+
+
+def _suite_and_current_runs(suite: str) -> tuple[str, set[str] | None]:
+    """A suite argument (name or YAML path) -> its name and, when its YAML exists, its run ids.
+
+    Result files of runs the suite no longer contains (an edited suite changes run ids) are
+    then left out of the table.
+    """
+    from peft_rlvr_bench.suite import load_suite
+
+    name = _suite_name(suite)
+    suite_file = Path(suite) if suite.endswith((".yaml", ".yml")) else Path("suites") / f"{name}.yaml"
+    if not suite_file.exists():
+        return name, None
+    loaded = load_suite(suite_file)
+    return name, {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
+
+
 @app.command()
 @user_errors_exit_2
 def leaderboard(
     suite: Annotated[str, typer.Argument(help="suite name")],
     results_dir: ResultsDir = Path("results"),
 ) -> None:
-    """Write results/<suite>/leaderboard.{md,csv} from the suite's result files."""
+    """Write results/<suite>/leaderboard.{md,csv,html} from the suite's result files."""
     from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
-    from peft_rlvr_bench.suite import load_suite
 
-    name = Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite
-    suite_file = Path(suite) if suite.endswith((".yaml", ".yml")) else Path("suites") / f"{name}.yaml"
-    current = None
-    if suite_file.exists():
-        loaded = load_suite(suite_file)
-        current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
-    markdown, csv = write_leaderboard(results_dir / name, name, current)
-    print(markdown.read_text())
-    print(f"wrote {markdown} and {csv}", file=sys.stderr)
+    name, current = _suite_and_current_runs(suite)
+    files = write_leaderboard(results_dir / name, name, current)
+    print(files.markdown.read_text())
+    print(f"wrote {files.markdown}, {files.csv} and {files.html}", file=sys.stderr)
+
+
+def _check_known_suite(suite: str, name: str, results_dir: Path) -> None:
+    """Raises UserError unless the suite has a YAML file or a results folder."""
+    from peft_rlvr_bench.registry import did_you_mean
+
+    if (results_dir / name).is_dir() or Path(suite).is_file() or (Path("suites") / f"{name}.yaml").is_file():
+        return
+    with_results = {path.name for path in results_dir.glob("*") if path.is_dir()}
+    known = sorted(with_results | {path.stem for path in Path("suites").glob("*.yaml")})
+    raise UserError(
+        f"prb compare: unknown suite {name!r}{did_you_mean(name, known)}: there is no suites/{name}.yaml "
+        f"and no {results_dir / name}; known: {', '.join(known) or 'none'}"
+    )
+
+
+@app.command()
+@user_errors_exit_2
+def compare(
+    suites: Annotated[list[str], typer.Argument(help="two or more suite names")],
+    results_dir: ResultsDir = Path("results"),
+    out: Annotated[Path | None, typer.Option("--out", help="also write the Markdown to this file")] = None,
+) -> None:
+    """Put methods side by side across suites: in-domain, out-of-domain, forgetting, with CIs."""
+    from peft_rlvr_bench.reporting.compare import render_comparison
+    from peft_rlvr_bench.reporting.leaderboard import load_leaderboard
+    from peft_rlvr_bench.reporting.results import write_text_atomic
+
+    if len(suites) < 2:
+        raise UserError(
+            f"prb compare: got one suite ({suites[0]}); name two or more, e.g. prb compare tiny tiny-peft"
+        )
+    if out is not None and out.is_dir():
+        raise UserError(f"--out {out}: is a directory; give a file name, e.g. --out {out / 'comparison.md'}")
+    names = [_suite_name(suite) for suite in suites]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UserError(f"prb compare: suite {twice[0]!r} is named twice; name each suite once")
+    boards = []
+    for suite, name in zip(suites, names, strict=True):
+        _check_known_suite(suite, name, results_dir)
+        name, current = _suite_and_current_runs(suite)
+        boards.append(load_leaderboard(results_dir / name, name, current)[0])
+    markdown = render_comparison(boards)
+    print(markdown, end="")
+    if out is not None:
+        write_text_atomic(out, markdown)
+        print(f"wrote {out}", file=sys.stderr)
+
+
+@app.command()
+@user_errors_exit_2
+def claims(
+    suite: Annotated[str, typer.Argument(help="suite name whose results hold the claims' runs")] = "claims",
+    results_dir: ResultsDir = Path("results"),
+) -> None:
+    """Write results/<suite>/CLAIMS.md: each published claim with our figure, CI and verdict."""
+    from peft_rlvr_bench.reporting.claims import write_claims
+    from peft_rlvr_bench.reporting.claims_plots import claims_plots
+    from peft_rlvr_bench.reporting.leaderboard import load_suite_results
+
+    path = write_claims(results_dir / suite, suite, load_suite_results, claims_plots)
+    print(path.read_text())
+    print(f"wrote {path}", file=sys.stderr)
 
 
 def quiet_libraries() -> None:

@@ -1,0 +1,162 @@
+"""The leaderboard as GitHub Markdown and as CSV, both from the one metric declaration.
+
+The Markdown shows scores in percent with their CIs; the CSV keeps the raw values (fractions,
+``repr`` floats that round-trip exactly) with the CI bounds in their own columns, nan and
+absent values as empty cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import TYPE_CHECKING
+
+from peft_rlvr_bench.reporting.metrics import METRICS_BY_NAME, cell_text
+from peft_rlvr_bench.reporting.stats import ALPHA
+
+if TYPE_CHECKING:
+    from peft_rlvr_bench.reporting.best import Comparison
+    from peft_rlvr_bench.reporting.leaderboard import Leaderboard, Row
+
+BEST_MARK = "★"
+COMPARISON_COLUMNS = ("vs_top_diff", "vs_top_ci_low", "vs_top_ci_high", "vs_top_p", "vs_top_seeds")
+"""CSV: the top method minus the row on the ranking metric over shared seeds (empty where not compared)."""
+
+LEGEND = (
+    "Means over seeds with the 95% percentile-bootstrap CI over seeds in brackets; - where not measured. "
+    f"{BEST_MARK} marks the best method on in-domain accuracy, only where the statistics separate it "
+    "from every other trained method (see under the table)."
+)
+
+
+def p_text(p: float) -> str:
+    """A p-value with two significant digits; ``-`` when there is none."""
+    return "-" if math.isnan(p) else f"{p:.2g}"
+
+
+def method_text(row: Row) -> str:
+    return f"{row.method} {BEST_MARK}" if row.best else row.method
+
+
+def comparison_cells(board: Leaderboard, comparison: Comparison) -> list[str]:
+    """Method, shared seeds, difference [CI], p, separated: the paired-comparison table's cells."""
+    metric = METRICS_BY_NAME[board.verdict.metric]
+    paired = comparison.paired
+    difference = cell_text(metric, paired.difference, paired.ci_low, paired.ci_high)
+    if paired.n and paired.difference > 0:
+        difference = "+" + difference
+    return [
+        comparison.method,
+        str(paired.n),
+        difference,
+        p_text(paired.p_value),
+        "yes" if comparison.separated else "no",
+    ]
+
+
+def comparison_caption(board: Leaderboard) -> str:
+    metric = METRICS_BY_NAME[board.verdict.metric]
+    return (
+        f"Paired {metric.header.lower()} differences: {board.verdict.top} minus each trained method on the "
+        f"seeds both have, with the 95% bootstrap CI over seeds and the exact two-sided sign-flip p "
+        f"(separated: CI excludes 0 and p < {ALPHA:g})."
+    )
+
+
+COMPARISON_HEADERS = ("Method", "Shared seeds", "Difference [95% CI]", "p (sign-flip)", "Separated")
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(board: Leaderboard) -> str:
+    """The leaderboard page: heading, legend, table, verdict, paired comparisons, column legend,
+    left-out runs and the learning-curve plot."""
+    columns = board.columns
+    lines = [
+        f"# Leaderboard: {board.suite}",
+        "",
+        LEGEND,
+        "",
+        "| Method | Seeds | " + " | ".join(metric.header for metric in columns) + " |",
+        "|:--|--:|" + "--:|" * len(columns),
+    ]
+    for row in board.rows:
+        cells = [_escape(method_text(row)), str(row.n_seeds)]
+        cells += [cell_text(m, row[m.name].value, row[m.name].ci_low, row[m.name].ci_high) for m in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    verdict = board.verdict
+    if verdict.note:
+        lines += ["", verdict.note]
+    if verdict.comparisons:
+        lines += ["", comparison_caption(board), ""]
+        lines += ["| " + " | ".join(COMPARISON_HEADERS) + " |", "|:--|--:|--:|--:|:--|"]
+        for comparison in verdict.comparisons:
+            lines.append("| " + " | ".join(map(_escape, comparison_cells(board, comparison))) + " |")
+    lines += ["", "Columns:", ""]
+    lines += [f"- {metric.legend}" for metric in columns]
+    if board.not_ok:
+        lines += ["", "Runs left out of the table (status not ok):", ""]
+        lines += [f"- `{run_id}`: {status} ({reason})" for run_id, status, reason in board.not_ok]
+    if board.stale:
+        lines += [
+            "",
+            f"{len(board.stale)} result file(s) under `runs/` belong to an earlier version of the suite "
+            f"and are left out: {', '.join(board.stale)}.",
+        ]
+    if board.plot is not None:
+        lines += ["", f"![accuracy against RL updates]({board.plot})"]
+    return "\n".join(lines) + "\n"
+
+
+# CSV -----------------------------------------------------------------------------------------
+
+
+def csv_columns(board: Leaderboard) -> tuple[str, ...]:
+    """method, n_seeds, best, every shown metric's columns, then the comparison columns if any."""
+    metric_columns = tuple(column for metric in board.columns for column in metric.columns)
+    comparisons = COMPARISON_COLUMNS if board.verdict.comparisons else ()
+    return ("method", "n_seeds", "best", *metric_columns, *comparisons)
+
+
+def _csv_cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    # repr round-trips a float exactly, so the CSV loses nothing against the JSON files.
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def csv_values(board: Leaderboard, row: Row) -> dict[str, object]:
+    """A row's raw CSV values by column (None for empty cells)."""
+    values: dict[str, object] = {"method": row.method, "n_seeds": row.n_seeds, "best": row.best}
+    for metric in board.columns:
+        cell = row[metric.name]
+        values[metric.name] = cell.value
+        if metric.ci:
+            values[f"{metric.name}_ci_low"] = cell.ci_low
+            values[f"{metric.name}_ci_high"] = cell.ci_high
+    compared = {c.method: c.paired for c in board.verdict.comparisons}
+    if row.method in compared:
+        paired = compared[row.method]
+        values.update(
+            zip(
+                COMPARISON_COLUMNS,
+                (paired.difference, paired.ci_low, paired.ci_high, paired.p_value, paired.n),
+                strict=True,
+            )
+        )
+    return values
+
+
+def render_csv(board: Leaderboard) -> str:
+    """The rows as CSV with a :func:`csv_columns` header."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = csv_columns(board)
+    writer.writerow(columns)
+    for row in board.rows:
+        values = csv_values(board, row)
+        writer.writerow([_csv_cell(values.get(column)) for column in columns])
+    return buffer.getvalue()

@@ -1,0 +1,293 @@
+"""Every leaderboard column, declared once: what it reads, which way is better, what it means.
+
+The Markdown and HTML tables, the CSV header, the header tooltips, the legend and ``prb compare``
+all come from :data:`METRICS`, so a column cannot mean one thing in one file and another in the
+next (peft's ``processing.py``, HELM's schema).
+
+Adding a metric is one entry: give it a ``read`` function that takes a :class:`RunResult` and
+returns a number, or None when the run does not have it (results written before the metric
+existed, runs that skipped it). :func:`field` builds such a reader from a path of attribute names
+and dict keys, e.g. ``field("metrics", "in_domain", "pass_at_k", "8")`` or ``field("kl_drift")``.
+A row shows ``-`` where none of its seeds has the metric; a column whose ``optional`` is true is
+left out of every table while no row of the suite has it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from peft_rlvr_bench.reporting.results import RunResult
+
+Direction = Literal["higher", "lower", "diagnostic"]
+"""``higher``/``lower``: which way is better; ``diagnostic``: no better way (budgets, geometry)."""
+Aggregate = Literal["mean", "max", "shared"]
+"""How seeds combine: their mean, their max, or the one value they all share (else none)."""
+
+DIRECTION_TEXT = {"higher": "higher is better", "lower": "lower is better", "diagnostic": "diagnostic"}
+DIRECTION_ARROW = {"higher": "↑", "lower": "↓", "diagnostic": ""}
+
+
+# Formats (value -> text) ---------------------------------------------------------------------
+
+
+def percent(value: float) -> str:
+    """A fraction as a percentage with one decimal: 0.9172 -> 91.7."""
+    # Adding 0.0 turns a rounded -0.0 into 0.0, which would otherwise read as a tiny loss.
+    return f"{round(value * 100, 1) + 0.0:.1f}"
+
+
+def humanize_count(count: float) -> str:
+    """Returns a parameter count as a short string: 950, 662.4k, 1.2M, 7.6B."""
+    if count < 1000:
+        return f"{count:.0f}"
+    text = ""
+    for scale, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")):
+        text = f"{count / scale:.1f}{suffix}"
+        # Rounding can carry into the next unit (999_960 -> 1000.0k); prefer 1.0M then.
+        if round(count / scale, 1) < 1000:
+            break
+    return text
+
+
+def integer(value: float) -> str:
+    return f"{value:.0f}"
+
+
+def general(value: float) -> str:
+    return f"{value:g}"
+
+
+def three_significant(value: float) -> str:
+    return f"{value:.3g}"
+
+
+# Readers (RunResult -> number or None) -------------------------------------------------------
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return None if math.isnan(value) else value
+
+
+def field(*path: str) -> Callable[[RunResult], float | None]:
+    """A reader that follows ``path`` through attributes and dict keys of a run result.
+
+    Missing steps, None and nan all read as None (not measured), so an entry for a field that
+    older result files lack needs no special case.
+    """
+
+    def read(run: RunResult) -> float | None:
+        value: object = run
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else getattr(value, key, None)
+            if value is None:
+                return None
+        return _number(value)
+
+    read.__doc__ = f"RunResult.{'.'.join(path)}"
+    return read
+
+
+def role_score(role: str) -> Callable[[RunResult], float | None]:
+    """The score of an evaluation role (``in_domain``, ``out_of_domain``, ``forgetting``)."""
+    return field("metrics", role, "score")
+
+
+def _learning_rate(run: RunResult) -> float | None:
+    adapter = run.spec.get("adapter")
+    rate = adapter.get("lr") if isinstance(adapter, dict) else None
+    return None if rate is None else float(rate)
+
+
+def _updates(run: RunResult) -> float | None:
+    if run.extrapolation is not None:
+        return _number(run.extrapolation.get("updates_used"))
+    budget = run.spec.get("budget")
+    return _number(budget.get("max_steps")) if isinstance(budget, dict) else None
+
+
+# The declaration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One leaderboard column."""
+
+    name: str
+    """The CSV column (plus ``_ci_low``/``_ci_high`` when ``ci``) and the key of a row's cells."""
+    header: str
+    """The column title in Markdown and HTML."""
+    direction: Direction
+    description: str
+    """One sentence for the legend and the header tooltip."""
+    read: Callable[[RunResult], float | None]
+    format: Callable[[float], str] = general
+    """Value -> table text (the CSV keeps the raw value)."""
+    ci: bool = False
+    """Mean over seeds with its 95% percentile bootstrap CI over seeds."""
+    aggregate: Aggregate = "mean"
+    versus_base: bool = False
+    """The value is the base model's minus the run's, per seed (the base row shows 0)."""
+    on_base: bool = True
+    """Whether the base row shows it (the base model is evaluated, never trained)."""
+    optional: bool = True
+    """Left out of the tables while no row has a value."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The metric's CSV columns."""
+        return (self.name, f"{self.name}_ci_low", f"{self.name}_ci_high") if self.ci else (self.name,)
+
+    @property
+    def legend(self) -> str:
+        """``Header`` (direction): description."""
+        return f"{self.header} ({DIRECTION_TEXT[self.direction]}): {self.description}"
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "in_domain",
+        "In-domain",
+        "higher",
+        "greedy accuracy (%) on the task family RL trains on (eval.in_domain), held-out items",
+        role_score("in_domain"),
+        percent,
+        ci=True,
+        optional=False,
+    ),
+    Metric(
+        "out_of_domain",
+        "Out-of-domain",
+        "higher",
+        "greedy accuracy (%) on the same skill under a shifted format (eval.out_of_domain)",
+        role_score("out_of_domain"),
+        percent,
+        ci=True,
+        optional=False,
+    ),
+    Metric(
+        "forgetting",
+        "Forgetting",
+        "lower",
+        "base minus tuned greedy accuracy (points) on skills RL never trains (eval.forgetting), "
+        "per seed; positive means forgotten",
+        role_score("forgetting"),
+        percent,
+        ci=True,
+        versus_base=True,
+        optional=False,
+    ),
+    Metric(
+        "trainable_params",
+        "Trainable params",
+        "diagnostic",
+        "parameters the method trains, counted from the wrapped model (requires_grad; a sparse mask "
+        "counts its coordinates); max over seeds",
+        field("trainable_params"),
+        humanize_count,
+        aggregate="max",
+        optional=False,
+    ),
+    Metric(
+        "learning_rate",
+        "LR",
+        "diagnostic",
+        "the entry's learning rate (- where its seeds disagree)",
+        _learning_rate,
+        general,
+        aggregate="shared",
+        on_base=False,
+        optional=False,
+    ),
+    Metric(
+        "train_seconds",
+        "Train s",
+        "lower",
+        "wall time of the RL phase in seconds, mean over seeds",
+        field("timings", "train"),
+        integer,
+        on_base=False,
+        optional=False,
+    ),
+    Metric(
+        "updates",
+        "Updates",
+        "diagnostic",
+        "RL optimizer updates the row's checkpoints cost: the budget, or an extrapolation's observed window",
+        _updates,
+        integer,
+        on_base=False,
+        optional=False,
+    ),
+    Metric(
+        "steps_saved",
+        "Steps saved",
+        "higher",
+        "extrapolations only: updates the real run needed to match the prediction, minus Updates "
+        "(mean over seeds)",
+        field("extrapolation", "steps_saved"),
+        integer,
+        on_base=False,
+    ),
+    Metric(
+        "update_sparsity",
+        "Unchanged %",
+        "diagnostic",
+        "bf16 update sparsity against W0: share of block-matrix coordinates whose stored bf16 value is "
+        "bitwise W0's; higher means fewer coordinates changed (RLVR 36-92% in arXiv 2511.08567, "
+        "SFT 0.6-18.8%)",
+        field("geometry", "headline", "update_sparsity"),
+        percent,
+    ),
+    Metric(
+        "top1_energy_share",
+        "Top-1 share",
+        "diagnostic",
+        "sigma_1(dW)^2 / ||dW||_F^2, mean over block matrices; higher means the update is closer to rank 1",
+        field("geometry", "headline", "means", "top1_energy_share"),
+        three_significant,
+    ),
+    Metric(
+        "spectral_shift",
+        "Spectral shift",
+        "diagnostic",
+        "||sigma(W+) - sigma(W0)|| / ||sigma(W0)||, mean over block matrices; higher means the singular "
+        "values moved more",
+        field("geometry", "headline", "means", "spectral_shift"),
+        three_significant,
+    ),
+    Metric(
+        "principal_angle_16",
+        "Angle@16",
+        "diagnostic",
+        "largest principal angle (degrees) between the top-16 left singular subspaces of W0 and W+, mean "
+        "over block matrices; higher means the subspace rotated more",
+        field("geometry", "headline", "means", "principal_angle_left_deg@16"),
+        three_significant,
+    ),
+)
+"""Every column, in table order. Add new evaluation metrics (pass@k, avg@k, KL drift, loss on
+base-task text) here, as optional entries whose ``read`` returns None for runs without them."""
+
+METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
+if len(METRICS_BY_NAME) != len(METRICS):  # pragma: no cover - a programming error, caught on import
+    raise RuntimeError("two METRICS entries share a name")
+
+RANKING_METRIC = "in_domain"
+"""The metric rows are ordered by and the best-method mark is decided on."""
+
+
+def cell_text(
+    metric: Metric, value: float | None, low: float | None = None, high: float | None = None
+) -> str:
+    """The table text of a value: formatted, with `` [low, high]`` when it has a CI, ``-`` when absent."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    text = metric.format(value)
+    if metric.ci and low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
+        text += f" [{metric.format(low)}, {metric.format(high)}]"
+    return text
