@@ -50,8 +50,24 @@ class ModelSpec(Strict):
         return data
 
 
+class SamplingSpec(Strict):
+    """Sampled accuracy next to the greedy one: ``k`` samples per item give avg@k and pass@k."""
+
+    k: int = Field(ge=1, description="samples per item")
+    temperature: float = Field(1.0, description="sampling temperature (> 0)")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass")
+    seed: int = Field(0, ge=0, description="torch seed of the sampler: the same seed, the same samples")
+
+    @field_validator("temperature")
+    @classmethod
+    def _positive_temperature(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("temperature must be > 0; greedy accuracy is always reported, drop `sampling`")
+        return value
+
+
 class EvalSpec(Strict):
-    """Which tasks score which role, and how many greedy items each."""
+    """Which tasks score which role, how many greedy items each, and the depth measures."""
 
     in_domain: list[str] = Field(min_length=1)
     out_of_domain: list[str] = Field(default_factory=list)
@@ -59,6 +75,15 @@ class EvalSpec(Strict):
     n_items: int = Field(500, gt=0, description="held-out items per task")
     batch_size: int = Field(256, gt=0)
     max_new_tokens: int = Field(8, gt=0)
+    sampling: SamplingSpec | None = Field(
+        None, description="avg@k and pass@k on every task, e.g. {k: 8, temperature: 0.6, top_p: 0.95}"
+    )
+    kl_items: int = Field(
+        64, ge=0, description="in-domain prompts per task for the KL to the base (pool-capped); 0 skips"
+    )
+    loss_items: int = Field(
+        128, ge=0, description="items per forgetting task for the answer NLL (capped by the pool); 0 skips"
+    )
 
     def roles(self) -> dict[str, list[str]]:
         return {
@@ -66,6 +91,18 @@ class EvalSpec(Strict):
             "out_of_domain": self.out_of_domain,
             "forgetting": self.forgetting,
         }
+
+    def identity(self) -> dict[str, Any]:
+        """The settings as JSON, less the ones added after run ids were first published while
+        they hold their defaults: those runs keep their ids (and base results stay current)."""
+        identity = self.model_dump(mode="json")
+        for name, default in _EVAL_FIELDS_ADDED_LATER.items():
+            if identity[name] == default:
+                del identity[name]
+        return identity
+
+
+_EVAL_FIELDS_ADDED_LATER = {"sampling": None, "kl_items": 64, "loss_items": 128}
 
 
 class Budget(Strict):
@@ -186,6 +223,7 @@ class RunSpec(Strict):
         """What determines the run's outcome: not the suite name, which only files it, nor how
         often the trajectory is recorded, which observes training without changing it."""
         identity = self.model_dump(mode="json", exclude={"suite", "trajectory"})
+        identity["eval"] = self.eval.identity()
         if self.adapter.intervention is None:  # runs without one keep the ids they had before it existed
             del identity["adapter"]["intervention"]
         return identity

@@ -125,7 +125,9 @@ def test_a_trained_run_measures_geometry_against_w0_not_a_rewritten_base(
     monkeypatch.setattr("peft_rlvr_bench.models.load_base", lambda spec, device="cpu": (tiny_llama(0), None))
     monkeypatch.setattr(execute, "_adapt_and_train", adapt)
     monkeypatch.setattr("peft_rlvr_bench.adapters.checkpoints.save_trained", lambda *args: None)
-    monkeypatch.setattr("peft_rlvr_bench.evaluation.evaluate", lambda *args, **kwargs: {"in_domain": score})
+    monkeypatch.setattr(
+        "peft_rlvr_bench.evaluation.evaluate_in_depth", lambda *args, **kwargs: ({"in_domain": score}, None)
+    )
 
     result = execute.execute_run(suite.runs[0])
     assert result.status == "ok", result.reason

@@ -146,6 +146,24 @@ BAD_SUITES = {
         "extrapolation.0.observe",
         "exceeds budget.max_steps",
     ),
+    "zero samples": (
+        GOOD.replace("forgetting: [copy]", "forgetting: [copy]\n  sampling: {k: 0}"),
+        6,
+        "eval.sampling.k",
+        "greater than or equal to 1",
+    ),
+    "greedy temperature": (
+        GOOD.replace("forgetting: [copy]", "forgetting: [copy]\n  sampling: {k: 4, temperature: 0}"),
+        6,
+        "eval.sampling.temperature",
+        "temperature must be > 0; greedy accuracy is always reported, drop `sampling`",
+    ),
+    "sampling without k": (
+        GOOD.replace("forgetting: [copy]", "forgetting: [copy]\n  sampling: {temperature: 0.6}"),
+        6,
+        "eval.sampling.k",
+        "required field is missing",
+    ),
 }
 
 
@@ -213,3 +231,32 @@ def test_validate_and_list_import_no_heavy_library(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+COMMITTED = sorted(p.parent for p in (REPO / "results").glob("*/base.json"))
+
+
+@pytest.mark.parametrize("results", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_committed_results_keep_their_run_ids_and_base_spec(results: Path) -> None:
+    """Eval settings added later (sampling, kl_items, loss_items) stay out of the identity at their
+    defaults, so every committed run file is still the file of a run of its suite, and the base
+    evaluation is still current (not redone)."""
+    from peft_rlvr_bench.reporting.results import load_result
+    from peft_rlvr_bench.runner.execute import base_spec
+
+    suite = load_suite(REPO / "suites" / f"{results.name}.yaml")
+    ids = {run.run_id for run in suite.runs} | {derived.run_id for derived in suite.derived}
+    committed = {path.stem for path in (results / "runs").glob("*.json")}
+    assert committed and committed <= ids
+    assert load_result(results / "base.json").spec == base_spec(suite.spec)
+
+
+def test_eval_depth_settings_enter_the_run_id_only_when_set(tmp_path: Path) -> None:
+    ids = {r.run_id for r in load_suite(write(tmp_path, GOOD)).runs}
+    for i, extra in enumerate(["kl_items: 64", "loss_items: 128", "sampling: null"]):
+        same = GOOD.replace("forgetting: [copy]", f"forgetting: [copy]\n  {extra}")
+        assert {r.run_id for r in load_suite(write(tmp_path, same, f"same{i}.yaml")).runs} == ids, extra
+    for i, extra in enumerate(["kl_items: 32", "loss_items: 0", "sampling: {k: 8, temperature: 0.6}"]):
+        changed = GOOD.replace("forgetting: [copy]", f"forgetting: [copy]\n  {extra}")
+        other = {r.run_id for r in load_suite(write(tmp_path, changed, f"changed{i}.yaml")).runs}
+        assert other.isdisjoint(ids), extra

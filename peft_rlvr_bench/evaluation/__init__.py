@@ -1,9 +1,13 @@
-"""Evaluation through lm-eval: greedy accuracy per task, grouped by role.
+"""Evaluation through lm-eval: greedy accuracy per task, grouped by role, and its depth measures.
 
-Harness tasks become lm-eval tasks from one shipped template (``lm_eval_tasks/prb_task.yaml``)
-over the task's generated eval JSONL, scored by the task's verifier, which is also the RL reward.
-The model and tokenizer objects are handed to lm-eval directly, so nothing is reloaded from disk
-(and transformers cannot re-resolve the tokenizer differently).
+Harness tasks become lm-eval tasks from shipped templates over the task's generated eval JSONL,
+scored by the task's verifier, which is also the RL reward: ``lm_eval_tasks/prb_task.yaml``
+(greedy accuracy) and ``prb_task_sampled.yaml`` (``k`` seeded samples per item: avg@k and
+pass@k). The model and tokenizer objects are handed to lm-eval directly, so nothing is reloaded
+from disk (and transformers cannot re-resolve the tokenizer differently).
+
+``evaluate_in_depth`` adds what a run's result reports besides greedy accuracy: the sampled
+scores, the answer NLL on the forgetting tasks and the KL drift from the base (``drift.py``).
 """
 
 from __future__ import annotations
@@ -12,15 +16,19 @@ import contextlib
 import hashlib
 import io
 import json
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from peft_rlvr_bench.paths import cache_dir
 from peft_rlvr_bench.registry import TASKS
-from peft_rlvr_bench.reporting.results import RoleScore, TaskScore, write_text_atomic
-from peft_rlvr_bench.suite import EvalSpec
+from peft_rlvr_bench.reporting.results import KLScore, RoleScore, TaskScore, write_text_atomic
+from peft_rlvr_bench.suite import EvalSpec, SamplingSpec
 
 TEMPLATE = Path(__file__).parent / "lm_eval_tasks" / "prb_task.yaml"
+SAMPLED_TEMPLATE = Path(__file__).parent / "lm_eval_tasks" / "prb_task_sampled.yaml"
 VALIDATION_SEED = 999_983
 """Seeds the validation items: drawn from the train split, so they never repeat an eval item."""
 
@@ -56,27 +64,46 @@ def eval_data_file(task: str, n_items: int, split: Split = "eval") -> Path:
 
 
 def lm_eval_task_config(
-    task: str, n_items: int, max_new_tokens: int, split: Split = "eval"
+    task: str,
+    n_items: int,
+    max_new_tokens: int,
+    split: Split = "eval",
+    sampling: SamplingSpec | None = None,
 ) -> dict[str, Any]:
-    """The template config with this task's name, data file and generation length."""
+    """The template config with this task's name, data file and generation length; with
+    ``sampling``, the sampled template with its ``k`` repeats, temperature and top_p."""
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    config = load_yaml(TEMPLATE)
-    config["task"] = lm_eval_task_name(task)
+    config = load_yaml(TEMPLATE if sampling is None else SAMPLED_TEMPLATE)
+    config["task"] = lm_eval_task_name(task) + ("" if sampling is None else "_sampled")
     config["dataset_kwargs"] = {"data_files": {"test": str(eval_data_file(task, n_items, split))}}
     config["generation_kwargs"] = {**config["generation_kwargs"], "max_gen_toks": max_new_tokens}
+    if sampling is not None:
+        config["repeats"] = sampling.k
+        config["generation_kwargs"].update(temperature=sampling.temperature, top_p=sampling.top_p)
+        (keep_all,) = config["filter_list"][0]["filter"]
+        keep_all["k"] = sampling.k
     return config
 
 
-def evaluate(
-    model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu", split: Split = "eval"
-) -> dict[str, RoleScore]:
-    """Greedy accuracy of ``model`` on every task of ``spec``, grouped by role."""
+def _all_tasks(spec: EvalSpec) -> list[str]:
+    return sorted({task for names in spec.roles().values() for task in names})
+
+
+def _run_lm_eval(
+    model: Any,
+    tokenizer: Any,
+    spec: EvalSpec,
+    configs: list[dict[str, Any]],
+    device: str,
+    torch_seed: int | None = None,
+) -> dict[str, Any]:
+    """One ``simple_evaluate`` call. It seeds python, numpy and torch globally (torch with
+    ``torch_seed``, else its default), which later code (a driven segment) inherits."""
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    tasks = sorted({task for names in spec.roles().values() for task in names})
     was_training = model.training
     model.eval()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
@@ -85,22 +112,120 @@ def evaluate(
     with contextlib.redirect_stderr(io.StringIO()):
         output = simple_evaluate(
             model=lm,
-            tasks=[lm_eval_task_config(task, spec.n_items, spec.max_new_tokens, split) for task in tasks],
+            tasks=configs,
             task_manager=TaskManager(include_defaults=False),
             log_samples=False,
             bootstrap_iters=0,
+            **({} if torch_seed is None else {"torch_random_seed": torch_seed}),
         )
     model.train(was_training)
     assert output is not None  # only None on non-zero ranks of a distributed run
-    scores: dict[str, TaskScore] = {}
-    for task in tasks:
-        name = lm_eval_task_name(task)
-        scores[task] = TaskScore(
-            accuracy=float(output["results"][name]["acc,none"]),
-            n=int(output["n-samples"][name]["effective"]),
-        )
+    return output
+
+
+def greedy_scores(
+    model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu", split: Split = "eval"
+) -> dict[str, TaskScore]:
+    """Greedy accuracy of ``model`` on every task of ``spec``."""
+    tasks = _all_tasks(spec)
+    configs = [lm_eval_task_config(task, spec.n_items, spec.max_new_tokens, split) for task in tasks]
+    output = _run_lm_eval(model, tokenizer, spec, configs, device)
     return {
-        role: RoleScore.from_tasks({t: scores[t] for t in names})
-        for role, names in spec.roles().items()
-        if names
+        task: TaskScore(
+            accuracy=float(output["results"][lm_eval_task_name(task)]["acc,none"]),
+            n=int(output["n-samples"][lm_eval_task_name(task)]["effective"]),
+        )
+        for task in tasks
     }
+
+
+def sampled_scores(
+    model: Any, tokenizer: Any, spec: EvalSpec, sampling: SamplingSpec, device: str = "cpu"
+) -> dict[str, dict[str, float]]:
+    """avg@k and pass@k of ``model`` on every task of ``spec``: ``{task: {avg_at_k, pass_at_k}}``.
+
+    lm-eval seeds torch with ``sampling.seed`` before generating, so the same model and settings
+    give the same samples (on one device and thread count); the caller's random state is
+    restored afterwards, so adding sampling changes nothing that runs after it."""
+    import numpy as np
+    import torch
+
+    tasks = _all_tasks(spec)
+    configs = [
+        lm_eval_task_config(task, spec.n_items, spec.max_new_tokens, sampling=sampling) for task in tasks
+    ]
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=cuda):
+        output = _run_lm_eval(model, tokenizer, spec, configs, device, torch_seed=sampling.seed)
+    random.setstate(python_state)
+    np.random.set_state(numpy_state)
+    results = {task: output["results"][lm_eval_task_name(task) + "_sampled"] for task in tasks}
+    return {
+        task: {"avg_at_k": float(r["avg_at_k,samples"]), "pass_at_k": float(r["pass_at_k,samples"])}
+        for task, r in results.items()
+    }
+
+
+def by_role(scores: dict[str, TaskScore], spec: EvalSpec) -> dict[str, RoleScore]:
+    roles = spec.roles().items()
+    return {role: RoleScore.from_tasks({t: scores[t] for t in names}) for role, names in roles if names}
+
+
+def evaluate(
+    model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu", split: Split = "eval"
+) -> dict[str, RoleScore]:
+    """Greedy accuracy of ``model`` on every task of ``spec``, grouped by role."""
+    return by_role(greedy_scores(model, tokenizer, spec, device, split), spec)
+
+
+def _items(task: str, n_items: int) -> list[Any]:
+    """The task's first ``n_items`` held-out eval items, fewer when its pool is smaller."""
+    task_impl = TASKS.get(task)
+    return task_impl.items("eval", min(n_items, task_impl.max_eval_items), seed=0)
+
+
+def evaluate_in_depth(
+    model: Any,
+    tokenizer: Any,
+    spec: EvalSpec,
+    device: str = "cpu",
+    reference: Callable[[], Any] | None = None,
+    timings: dict[str, float] | None = None,
+) -> tuple[dict[str, RoleScore], KLScore | None]:
+    """Everything a result reports about ``model``: greedy accuracy per role and task (timing
+    ``eval``), avg@k and pass@k with ``spec.sampling`` (``eval_sampling``), the answer NLL of the
+    forgetting tasks (``eval_nll``), and, given a loader of the base model as ``reference``, the
+    KL drift from it (``eval_kl``). Seconds per phase go into ``timings``."""
+    from peft_rlvr_bench.evaluation.drift import answer_nll, kl_drift
+
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+    scores = greedy_scores(model, tokenizer, spec, device)
+    timings["eval"] = time.perf_counter() - clock
+
+    if spec.sampling is not None:
+        clock = time.perf_counter()
+        for task, sampled in sampled_scores(model, tokenizer, spec, spec.sampling, device).items():
+            scores[task] = scores[task].model_copy(update={"k": spec.sampling.k, **sampled})
+        timings["eval_sampling"] = time.perf_counter() - clock
+
+    if spec.loss_items and spec.forgetting:
+        clock = time.perf_counter()
+        for task in spec.forgetting:
+            items = [(item.prompt, item.answer) for item in _items(task, spec.loss_items)]
+            nll = answer_nll(model, tokenizer, items, batch_size=spec.batch_size)
+            scores[task] = scores[task].model_copy(
+                update={"nll": nll.mean, "nll_items": nll.n_items, "nll_tokens": nll.n_tokens}
+            )
+        timings["eval_nll"] = time.perf_counter() - clock
+
+    kl = None
+    if reference is not None and spec.kl_items:
+        clock = time.perf_counter()
+        prompts = [item.prompt for task in spec.in_domain for item in _items(task, spec.kl_items)]
+        base = reference()
+        kl = kl_drift(model, base, tokenizer, prompts, spec.max_new_tokens, batch_size=spec.batch_size)
+        del base
+        timings["eval_kl"] = time.perf_counter() - clock
+    return by_role(scores, spec), kl

@@ -22,27 +22,70 @@ Status = Literal["ok", "diverged", "failed"]
 
 
 class TaskScore(BaseModel):
-    """Greedy accuracy on one eval task, with the number of items behind it."""
+    """Greedy accuracy on one eval task, with the number of items behind it; optionally sampled
+    accuracy (avg@k, pass@k over the same items) and the answer NLL (forgetting tasks)."""
 
     model_config = ConfigDict(extra="forbid")
 
     accuracy: float
     n: int
+    k: int | None = Field(None, description="samples per item behind avg_at_k and pass_at_k")
+    avg_at_k: float | None = Field(None, description="mean verifier score over the k samples, over items")
+    pass_at_k: float | None = Field(
+        None, description="unbiased pass@k (Chen et al. 2021) from the k samples, mean over items"
+    )
+    nll: float | None = Field(
+        None, description="mean per-token NLL of the reference answers given their prompts"
+    )
+    nll_items: int | None = None
+    nll_tokens: int | None = None
+
+
+def _mean_if_all(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present and len(present) == len(values) else None
 
 
 class RoleScore(BaseModel):
-    """A role's score: the unweighted mean of its tasks' accuracies."""
+    """A role's score: the unweighted mean of its tasks' accuracies (and of their sampled
+    accuracies and answer NLLs, when every task has them)."""
 
     model_config = ConfigDict(extra="forbid")
 
     score: float
     n: int
     tasks: dict[str, TaskScore]
+    k: int | None = None
+    avg_at_k: float | None = None
+    pass_at_k: float | None = None
+    nll: float | None = None
 
     @classmethod
     def from_tasks(cls, tasks: dict[str, TaskScore]) -> RoleScore:
-        score = sum(t.accuracy for t in tasks.values()) / len(tasks) if tasks else float("nan")
-        return cls(score=score, n=sum(t.n for t in tasks.values()), tasks=tasks)
+        scores = list(tasks.values())
+        score = sum(t.accuracy for t in scores) / len(scores) if scores else float("nan")
+        ks = {t.k for t in scores}
+        return cls(
+            score=score,
+            n=sum(t.n for t in scores),
+            tasks=tasks,
+            k=ks.pop() if len(ks) == 1 else None,
+            avg_at_k=_mean_if_all([t.avg_at_k for t in scores]),
+            pass_at_k=_mean_if_all([t.pass_at_k for t in scores]),
+            nll=_mean_if_all([t.nll for t in scores]),
+        )
+
+
+class KLScore(BaseModel):
+    """``KL(pi_tuned || pi_base)`` over the tuned model's greedy completions of held-out
+    in-domain prompts, exact per position (both full next-token distributions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token_mean: float = Field(description="mean over every completion token of every prompt")
+    sequence_mean: float = Field(description="mean over prompts of the summed per-token KL")
+    n_items: int
+    n_tokens: int
 
 
 class StepRecord(BaseModel):
@@ -96,6 +139,9 @@ class RunResult(BaseModel):
         None,
         description="a trained run's weight geometry against W0: geometry.GeometrySummary as JSON "
         "without its per-tensor records (params, headline, update_sparsity_all, by_layer_type, by_depth)",
+    )
+    kl_to_base: KLScore | None = Field(
+        None, description="a trained or derived run's KL drift from the base (evaluation.drift)"
     )
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
     peak_memory_mb: float | None = Field(

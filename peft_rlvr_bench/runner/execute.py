@@ -70,19 +70,20 @@ def _provenance() -> dict[str, Any]:
 
 def base_spec(suite: SuiteSpec) -> dict[str, Any]:
     """What determines the base evaluation: the model and the eval settings, nothing else."""
-    return {"model": suite.model.model_dump(mode="json"), "eval": suite.eval.model_dump(mode="json")}
+    return {"model": suite.model.model_dump(mode="json"), "eval": suite.eval.identity()}
 
 
 def evaluate_base(suite: SuiteSpec) -> RunResult:
-    """The untouched base model, scored once per suite (greedy decoding is deterministic)."""
-    from peft_rlvr_bench.evaluation import evaluate
+    """The untouched base model, scored once per suite (greedy decoding is deterministic, and
+    sampling is seeded). Its KL to itself is zero by definition, so it has none."""
+    from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
     device = _device()
     model, tokenizer = load_base(suite.model, device=device)
-    loaded = time.perf_counter()
-    metrics = evaluate(model, tokenizer, suite.eval, device=device)
+    timings = {"load": time.perf_counter() - started}
+    metrics, _ = evaluate_in_depth(model, tokenizer, suite.eval, device=device, timings=timings)
     total = sum(p.numel() for p in model.parameters())
     return RunResult(
         suite=suite.name,
@@ -93,7 +94,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         spec=base_spec(suite),
         metrics=metrics,
         total_params=total,
-        timings={"load": loaded - started, "eval": time.perf_counter() - loaded},
+        timings=timings,
         peak_memory_mb=peak_memory_mb(),
         **_provenance(),
     )
@@ -163,9 +164,10 @@ def _contained(
 def _extrapolate_and_evaluate(
     derived: DerivedRun, timings: dict[str, float], on_update: Callable[[int], None] | None
 ) -> dict[str, Any]:
-    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.extrapolation import drives_training
     from peft_rlvr_bench.extrapolation.from_trajectory import load_weights_
+    from peft_rlvr_bench.models import load_base
     from peft_rlvr_bench.registry import EXTRAPOLATORS
 
     clock = time.perf_counter()
@@ -180,9 +182,14 @@ def _extrapolate_and_evaluate(
         state, figures, model, tokenizer = _predict_from_trajectory(derived, device)
     load_weights_(model, state)
     timings["extrapolate"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    metrics = evaluate(model, tokenizer, source.eval, device=device)
-    timings["eval"] = time.perf_counter() - clock
+    metrics, kl = evaluate_in_depth(
+        model,
+        tokenizer,
+        source.eval,
+        device=device,
+        reference=lambda: load_base(source.model, device=device)[0],
+        timings=timings,
+    )
     curve = []
     if not drives_training(EXTRAPOLATORS.get(derived.method)):
         clock = time.perf_counter()
@@ -197,7 +204,7 @@ def _extrapolate_and_evaluate(
         "target": derived.target,
         **figures,
     }
-    return {"metrics": metrics, "extrapolation": extrapolation, "learning_curve": curve}
+    return {"metrics": metrics, "kl_to_base": kl, "extrapolation": extrapolation, "learning_curve": curve}
 
 
 def _predict_from_trajectory(
@@ -339,7 +346,7 @@ def _train_and_evaluate(
     from transformers import set_seed
 
     from peft_rlvr_bench.adapters.checkpoints import save_trained
-    from peft_rlvr_bench.evaluation import evaluate
+    from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.models import load_base
 
@@ -370,8 +377,15 @@ def _train_and_evaluate(
 
     clock = time.perf_counter()
     merged = trained.adapter.merge(trained.model)
-    metrics = evaluate(merged, tokenizer, run.eval, device=device)
-    timings["eval"] = time.perf_counter() - clock
+    timings["merge"] = time.perf_counter() - clock
+    metrics, kl = evaluate_in_depth(
+        merged,
+        tokenizer,
+        run.eval,
+        device=device,
+        reference=lambda: load_base(run.model, device=device)[0],
+        timings=timings,
+    )
 
     clock = time.perf_counter()
     geometry = run_geometry(w0, merged)
@@ -385,6 +399,7 @@ def _train_and_evaluate(
         timings["learning_curve"] = time.perf_counter() - clock
     return {
         "metrics": metrics,
+        "kl_to_base": kl,
         "trainable_params": trained.trainable,
         "total_params": trained.total,
         "train_curve": trained.curve,
