@@ -16,6 +16,7 @@ from peft_rlvr_bench.reporting.leaderboard import (
     Row,
     build_leaderboard,
     leaderboard_rows,
+    load_leaderboard,
     load_suite_results,
     not_ok_runs,
     write_leaderboard,
@@ -396,11 +397,21 @@ def test_write_leaderboard_writes_markdown_csv_and_html(tmp_path: Path) -> None:
         suite_dir / "leaderboard.csv",
         suite_dir / "leaderboard.html",
     )
-    board = _board()
+    board, _ = load_leaderboard(suite_dir, SUITE)  # the same results, plus the plots now on disk
+    assert [name for name, _ in board.plots] == ["pareto.png", "forgetting.png"]
+    assert all((suite_dir / name).stat().st_size > 0 for name, _ in board.plots)
     assert files.csv.read_text() == render_csv(board)
     assert files.markdown.read_text() == render_markdown(board)
     assert files.html.read_text() == render_html(board)
+    assert "![forgetting against in-domain gain](forgetting.png)" in files.markdown.read_text()
     assert not list(suite_dir.glob(".*.tmp"))
+
+
+def test_the_pareto_frontier_keeps_only_points_no_cheaper_point_beats() -> None:
+    from peft_rlvr_bench.reporting.plots import _frontier
+
+    points = [(10.0, 0.80), (1.0, 0.70), (5.0, 0.65), (100.0, 0.79), (50.0, 0.90)]
+    assert _frontier(points) == [(1.0, 0.70), (10.0, 0.80), (50.0, 0.90)]
 
 
 def test_write_leaderboard_is_deterministic(tmp_path: Path) -> None:
@@ -519,7 +530,9 @@ def test_html_is_self_contained_with_tooltips_and_the_left_out_runs() -> None:
 def test_html_embeds_the_learning_curve_plot_when_there_is_one(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    page = render_html(replace(_board(), plot="learning_curves.png"))
+    page = render_html(
+        replace(_board(), plots=(("learning_curves.png", "in-domain accuracy against RL updates"),))
+    )
     assert '<img src="learning_curves.png"' in page
 
 

@@ -195,11 +195,9 @@ def render_html(board: Leaderboard) -> str:
         lines.append(f'<p class="verdict">{escape(board.verdict.note)}</p>')
     if board.verdict.comparisons:
         lines += ["<h2>Paired comparisons</h2>", *_comparison_table(board)]
-    if board.plot is not None:
-        lines += [
-            "<h2>Learning curves</h2>",
-            f'<img src="{escape(board.plot)}" alt="in-domain accuracy against RL updates, per method">',
-        ]
+    if board.plots:
+        lines.append("<h2>Plots</h2>")
+        lines += [f'<img src="{escape(name)}" alt="{escape(caption)}">' for name, caption in board.plots]
     if board.not_ok:
         lines += ["<h2>Runs left out (status not ok)</h2>", '<ul id="not-ok">']
         lines += [

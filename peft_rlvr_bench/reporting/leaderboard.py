@@ -24,7 +24,18 @@ from pydantic import ValidationError
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.reporting.best import Verdict, verdict
 from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
-from peft_rlvr_bench.reporting.plots import LEARNING_CURVES_NAME, plot_learning_curves
+from peft_rlvr_bench.reporting.plots import (
+    FORGETTING_NAME,
+    LEARNING_CURVES_NAME,
+    PARETO_NAME,
+    REWARD_CURVES_NAME,
+    ForgettingPoint,
+    ParetoPoint,
+    plot_forgetting,
+    plot_learning_curves,
+    plot_pareto,
+    plot_reward_curves,
+)
 from peft_rlvr_bench.reporting.results import RunResult, load_result, write_text_atomic
 from peft_rlvr_bench.reporting.stats import bootstrap_ci, mean
 
@@ -83,8 +94,8 @@ class Leaderboard:
     """``(run_id, status, reason)`` of every run left out, by run id."""
     stale: tuple[str, ...] = ()
     """Run ids of result files that belong to an earlier version of the suite."""
-    plot: str | None = None
-    """File name of the learning-curve plot next to the leaderboard, if there is one."""
+    plots: tuple[tuple[str, str], ...] = ()
+    """``(file name, caption)`` of the plots next to the leaderboard."""
 
 
 class LeaderboardFiles(NamedTuple):
@@ -215,7 +226,7 @@ def build_leaderboard(
     *,
     metrics: Sequence[Metric] = METRICS,
     stale: Sequence[str] = (),
-    plot: str | None = None,
+    plots: tuple[tuple[str, str], ...] = (),
 ) -> Leaderboard:
     """The whole leaderboard of ``runs`` (and ``base``), as a pure function of the results.
 
@@ -245,7 +256,7 @@ def build_leaderboard(
         verdict=decided,
         not_ok=tuple(not_ok_runs([listed_base, *runs])),
         stale=tuple(sorted(stale)),
-        plot=plot,
+        plots=plots,
     )
 
 
@@ -274,7 +285,7 @@ def load_leaderboard(
 
     With ``current_run_ids``, result files of runs the suite no longer contains (an edited
     suite changes run ids) are left out of the table and listed as stale. An existing
-    learning-curve plot is referenced; nothing is written.
+    plot is referenced; nothing is written.
 
     Raises UserError when the suite has no result files or one of them does not parse.
     """
@@ -283,8 +294,58 @@ def load_leaderboard(
         raise UserError(f"no results under {suite_dir}; run `prb run suites/{suite}.yaml` first")
     stale = [] if current_run_ids is None else [r.run_id for r in runs if r.run_id not in current_run_ids]
     runs = [r for r in runs if r.run_id not in stale]
-    plot = LEARNING_CURVES_NAME if (suite_dir / LEARNING_CURVES_NAME).is_file() else None
-    return build_leaderboard(suite, base, runs, stale=stale, plot=plot), runs
+    plots = tuple((name, caption) for name, caption in PLOTS if (suite_dir / name).is_file())
+    return build_leaderboard(suite, base, runs, stale=stale, plots=plots), runs
+
+
+PLOTS: tuple[tuple[str, str], ...] = (
+    (LEARNING_CURVES_NAME, "in-domain accuracy against RL updates"),
+    (REWARD_CURVES_NAME, "training reward against RL updates"),
+    (PARETO_NAME, "in-domain accuracy against trainable parameters and training time"),
+    (FORGETTING_NAME, "forgetting against in-domain gain"),
+)
+"""The plots a leaderboard shows, in order, with their captions."""
+
+
+def _write_plots(suite: str, board: Leaderboard, runs: Sequence[RunResult], suite_dir: Path) -> set[str]:
+    """Draws every plot the results allow; returns the file names written."""
+    trained = [row for row in board.rows if row.method != "base" and not row.derived]
+    base_row = next((row for row in board.rows if row.method == "base"), None)
+    pareto = [
+        ParetoPoint(
+            row.method,
+            row.value("in_domain"),
+            row["in_domain"].ci_low,
+            row["in_domain"].ci_high,
+            row.value("trainable_params"),
+            row.value("train_seconds"),
+        )
+        for row in trained
+        if row.value("in_domain") is not None
+    ]
+    base_accuracy = base_row.value("in_domain") if base_row is not None else None
+    forgetting = [
+        ForgettingPoint(
+            row.method,
+            row.value("in_domain") - base_accuracy,
+            None if row["in_domain"].ci_low is None else row["in_domain"].ci_low - base_accuracy,
+            None if row["in_domain"].ci_high is None else row["in_domain"].ci_high - base_accuracy,
+            row.value("forgetting"),
+            row["forgetting"].ci_low,
+            row["forgetting"].ci_high,
+        )
+        for row in trained
+        if base_accuracy is not None
+        and row.value("in_domain") is not None
+        and row.value("forgetting") is not None
+    ]
+    drawn = (
+        plot_learning_curves(suite, runs, suite_dir),
+        plot_reward_curves(suite, runs, suite_dir),
+        plot_pareto(suite, pareto, suite_dir),
+        plot_forgetting(suite, forgetting, suite_dir),
+    )
+    return {path.name for path in drawn if path is not None}
 
 
 def write_leaderboard(
@@ -298,8 +359,8 @@ def write_leaderboard(
     from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
 
     board, runs = load_leaderboard(suite_dir, suite, current_run_ids)
-    plot = plot_learning_curves(suite, runs, suite_dir)
-    board = replace(board, plot=None if plot is None else plot.name)
+    written = _write_plots(suite, board, runs, suite_dir)
+    board = replace(board, plots=tuple((name, caption) for name, caption in PLOTS if name in written))
     files = LeaderboardFiles(suite_dir / MARKDOWN_NAME, suite_dir / CSV_NAME, suite_dir / HTML_NAME)
     write_text_atomic(files.markdown, render_markdown(board))
     write_text_atomic(files.csv, render_csv(board))

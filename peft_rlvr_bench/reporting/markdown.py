@@ -106,8 +106,8 @@ def render_markdown(board: Leaderboard) -> str:
             f"{len(board.stale)} result file(s) under `runs/` belong to an earlier version of the suite "
             f"and are left out: {', '.join(board.stale)}.",
         ]
-    if board.plot is not None:
-        lines += ["", f"![accuracy against RL updates]({board.plot})"]
+    for name, caption in board.plots:
+        lines += ["", f"![{caption}]({name})"]
     return "\n".join(lines) + "\n"
 
 

@@ -234,6 +234,57 @@ METRICS: tuple[Metric, ...] = (
         on_base=False,
     ),
     Metric(
+        "gain_recovery",
+        "Gain kept",
+        "higher",
+        "derived rows only: (acc - acc(base)) / (acc(source run) - acc(base)) in-domain, the share of the "
+        "source run's gain the derived checkpoint keeps (rank-1 gain recovery for `rank1` rows)",
+        field("extrapolation", "gain_recovery"),
+        percent,
+        ci=True,
+        on_base=False,
+    ),
+    Metric(
+        "avg_at_k",
+        "avg@k",
+        "higher",
+        "in-domain accuracy (%) averaged over k sampled completions per item (eval.sampling)",
+        field("metrics", "in_domain", "avg_at_k"),
+        percent,
+        ci=True,
+    ),
+    Metric(
+        "pass_at_k",
+        "pass@k",
+        "higher",
+        "in-domain share (%) of items with at least one correct completion among k samples, by the "
+        "unbiased estimator (Chen et al. 2021)",
+        field("metrics", "in_domain", "pass_at_k"),
+        percent,
+        ci=True,
+    ),
+    Metric(
+        "kl_drift",
+        "KL to base",
+        "lower",
+        "mean per-token KL(tuned || base) over the tuned model's greedy completions of held-out "
+        "in-domain prompts (eval.kl_items); the forgetting predictor of the literature",
+        field("kl_to_base", "token_mean"),
+        three_significant,
+        ci=True,
+        on_base=False,
+    ),
+    Metric(
+        "forgetting_nll",
+        "Forget NLL",
+        "lower",
+        "mean per-token NLL of the reference answers of held-out forgetting-task items (eval.loss_items); "
+        "compare with the base row: above it means forgotten",
+        field("metrics", "forgetting", "nll"),
+        three_significant,
+        ci=True,
+    ),
+    Metric(
         "update_sparsity",
         "Unchanged %",
         "diagnostic",
@@ -270,8 +321,8 @@ METRICS: tuple[Metric, ...] = (
         three_significant,
     ),
 )
-"""Every column, in table order. Add new evaluation metrics (pass@k, avg@k, KL drift, loss on
-base-task text) here, as optional entries whose ``read`` returns None for runs without them."""
+"""Every column, in table order. A new metric is one more optional entry whose ``read`` returns
+None for runs without it."""
 
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
 if len(METRICS_BY_NAME) != len(METRICS):  # pragma: no cover - a programming error, caught on import

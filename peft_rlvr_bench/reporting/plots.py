@@ -1,9 +1,10 @@
-"""Plots people would rather look at than read: accuracy against RL updates, per method."""
+"""Plots people would rather look at than read: learning and reward curves, cost and forgetting."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,153 @@ def _plot_prediction(axis: Any, method: str, derived: Sequence[RunResult], colou
         label=label,
     )
     axis.axvline(info["updates_used"], color=colour, linestyle=":", linewidth=0.8)
+
+
+REWARD_CURVES_NAME = "reward_curves.png"
+PARETO_NAME = "pareto.png"
+FORGETTING_NAME = "forgetting.png"
+SMOOTHING = 5
+"""Updates in the trailing mean of the reward curves: one update's reward is 32 samples."""
+
+
+def plot_reward_curves(suite: str, runs: Sequence[RunResult], out_dir: Path) -> Path | None:
+    """Training reward against updates, mean over seeds and a trailing mean of ``SMOOTHING``."""
+    rewards: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        if run.status == "ok" and run.extrapolation is None:
+            for step in run.train_curve:
+                if step.reward_mean is not None:
+                    rewards[run.method][step.step].append(step.reward_mean)
+    if not rewards:
+        return None
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for method, by_step in sorted(rewards.items()):
+        steps = sorted(by_step)
+        means = [mean(by_step[s]) for s in steps]
+        smooth = [mean(means[max(0, i - SMOOTHING + 1) : i + 1]) for i in range(len(means))]
+        axis.plot(steps, smooth, label=method)
+    axis.set_xlabel("RL optimizer updates")
+    axis.set_ylabel(f"training reward (mean over seeds, trailing mean of {SMOOTHING})")
+    axis.set_title(f"{suite}: reward curves")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, ncol=2)
+    return _save(figure, plt, out_dir / REWARD_CURVES_NAME)
+
+
+def plot_pareto(suite: str, points: Sequence[ParetoPoint], out_dir: Path) -> Path | None:
+    """In-domain accuracy against trainable parameters and against training time, per method."""
+    points = [p for p in points if p.trainable and p.train_seconds]
+    if not points:
+        return None
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120, sharey=True)
+    for axis, attribute, label in (
+        (axes[0], "trainable", "trainable parameters (log)"),
+        (axes[1], "train_seconds", "RL wall time per run (s, log)"),
+    ):
+        for point in points:
+            x = getattr(point, attribute)
+            axis.errorbar(
+                x,
+                100 * point.accuracy,
+                yerr=_error_bar(point.accuracy, point.low, point.high),
+                fmt="o",
+                capsize=2,
+            )
+            axis.annotate(
+                point.method, (x, 100 * point.accuracy), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            )
+        frontier = _frontier([(getattr(p, attribute), p.accuracy) for p in points])
+        axis.plot(
+            [x for x, _ in frontier], [100 * y for _, y in frontier], color="grey", linestyle=":", zorder=0
+        )
+        axis.set_xscale("log")
+        axis.set_xlabel(label)
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("in-domain accuracy (%, 95% CI over seeds)")
+    figure.suptitle(f"{suite}: accuracy against cost (dotted: the Pareto frontier)")
+    return _save(figure, plt, out_dir / PARETO_NAME)
+
+
+def plot_forgetting(suite: str, points: Sequence[ForgettingPoint], out_dir: Path) -> Path | None:
+    """Forgetting against in-domain gain over the base, per method, with CIs over seeds."""
+    if not points:
+        return None
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for point in points:
+        axis.errorbar(
+            100 * point.gain,
+            100 * point.forgetting,
+            xerr=_error_bar(point.gain, point.gain_low, point.gain_high),
+            yerr=_error_bar(point.forgetting, point.low, point.high),
+            fmt="o",
+            capsize=2,
+        )
+        axis.annotate(
+            point.method,
+            (100 * point.gain, 100 * point.forgetting),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    axis.axhline(0, color="black", linewidth=0.8)
+    axis.set_xlabel("in-domain gain over the base (points)")
+    axis.set_ylabel("forgetting (points; positive = forgotten)")
+    axis.set_title(f"{suite}: what each method forgot for what it gained")
+    axis.grid(alpha=0.3)
+    return _save(figure, plt, out_dir / FORGETTING_NAME)
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    method: str
+    accuracy: float
+    low: float | None
+    high: float | None
+    trainable: float | None
+    train_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ForgettingPoint:
+    method: str
+    gain: float
+    gain_low: float | None
+    gain_high: float | None
+    forgetting: float
+    low: float | None
+    high: float | None
+
+
+def _error_bar(value: float, low: float | None, high: float | None) -> list[list[float]] | None:
+    if low is None or high is None:
+        return None
+    return [[100 * max(value - low, 0.0)], [100 * max(high - value, 0.0)]]
+
+
+def _frontier(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no cheaper point beats: ascending cost, strictly rising accuracy."""
+    frontier: list[tuple[float, float]] = []
+    for cost, accuracy in sorted(points):
+        if not frontier or accuracy > frontier[-1][1]:
+            frontier.append((cost, accuracy))
+    return frontier
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure: Any, plt: Any, path: Path) -> Path:
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
