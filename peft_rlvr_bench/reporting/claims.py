@@ -384,7 +384,7 @@ def render(suite: str, claims: Sequence[Claim], plots: Sequence[str], command: s
         "`peft_rlvr_bench/reporting/claims.py`). A claim that does not reproduce here is a finding "
         "about this world, not a failure of the harness.",
         "",
-        f"Regenerate everything with `{command}`.",
+        f"Regenerate everything with {command}.",
         "",
         "| claim | verdict |",
         "|---|---|",
@@ -416,7 +416,7 @@ def write_claims(
         raise UserError(f"{suite_dir}: no results to judge; run `prb run suites/{suite}.yaml` first")
     claims = evaluate_claims(base, runs)
     written = plots(suite_dir, base, runs)
-    command = f"make claims (prb run suites/{suite}.yaml && prb claims {suite})"
+    command = f"`make claims` (that is, `prb run suites/{suite}.yaml`, then `prb claims {suite}`)"
     text = render(suite, claims, [p.name for p in written], command)
     path = suite_dir / REPORT_NAME
     write_text_atomic(path, text)

@@ -64,6 +64,7 @@ def _layers(suite_dir: Path, runs: Sequence[RunResult]) -> Path | None:
             if points:
                 axis.plot(list(points), [scale * v for v in points.values()], marker="o", label=name)
         axis.set_xlabel("layer")
+        axis.set_xticks(sorted({depth for m in (RL, SFT) for depth in series[(m, key)]}))
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
