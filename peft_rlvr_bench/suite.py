@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -57,6 +57,11 @@ class SamplingSpec(Strict):
     temperature: float = Field(1.0, description="sampling temperature (> 0)")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass")
     seed: int = Field(0, ge=0, description="torch seed of the sampler: the same seed, the same samples")
+    roles: list[Literal["in_domain", "out_of_domain", "forgetting"]] = Field(
+        default_factory=lambda: ["in_domain"],
+        min_length=1,
+        description="roles whose tasks are sampled; each costs about k greedy evaluations",
+    )
 
     @field_validator("temperature")
     @classmethod

@@ -142,7 +142,7 @@ def greedy_scores(
 def sampled_scores(
     model: Any, tokenizer: Any, spec: EvalSpec, sampling: SamplingSpec, device: str = "cpu"
 ) -> dict[str, dict[str, float]]:
-    """avg@k and pass@k of ``model`` on every task of ``spec``: ``{task: {avg_at_k, pass_at_k}}``.
+    """avg@k and pass@k of ``model`` on the tasks of ``sampling.roles``: ``{task: {avg_at_k, pass_at_k}}``.
 
     lm-eval seeds torch with ``sampling.seed`` before generating, so the same model and settings
     give the same samples (on one device and thread count); the caller's random state is
@@ -150,7 +150,8 @@ def sampled_scores(
     import numpy as np
     import torch
 
-    tasks = _all_tasks(spec)
+    roles = spec.roles()
+    tasks = sorted({task for role in sampling.roles for task in roles[role]})
     configs = [
         lm_eval_task_config(task, spec.n_items, spec.max_new_tokens, sampling=sampling) for task in tasks
     ]
