@@ -13,7 +13,7 @@ class StepTimer(TrainerCallback):
     """Wall time of each optimizer update, rollouts included; tells ``on_update`` of each."""
 
     def __init__(self, on_update: Callable[[int], None] | None = None) -> None:
-        self.seconds: list[float] = []
+        self.seconds: list[float | None] = []
         self._start = 0.0
         self._on_update = on_update
 
@@ -21,6 +21,8 @@ class StepTimer(TrainerCallback):
         self._start = time.perf_counter()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # A run resumed from a checkpoint did its earlier updates in another process: unknown.
+        self.seconds.extend([None] * (state.global_step - 1 - len(self.seconds)))
         self.seconds.append(time.perf_counter() - self._start)
         if self._on_update is not None:
             self._on_update(state.global_step)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -25,6 +26,12 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 ResultsDir = Annotated[Path, typer.Option("--results-dir", help="where results/<suite>/ lives")]
+SetOption = Annotated[
+    list[str],
+    typer.Option(
+        "--set", help="PATH=VALUE into the suite before validation, e.g. eval.n_items=8; repeatable"
+    ),
+]
 
 
 def user_errors_exit_2(command: F) -> F:
@@ -37,18 +44,31 @@ def user_errors_exit_2(command: F) -> F:
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(code=2) from None
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            # Every result file is written to a temporary file and renamed: none is half written.
+            print(
+                f"error: {exc.filename or 'a file'}: disk full (no space left on device); results "
+                "already written are intact; free space and rerun the same command to continue",
+                file=sys.stderr,
+            )
+            raise typer.Exit(code=1) from None
 
     return wrapper  # type: ignore[return-value]
 
 
 @app.command()
 @user_errors_exit_2
-def validate(files: Annotated[list[Path], typer.Argument(help="suite YAML files")]) -> None:
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="suite YAML files")],
+    overrides: SetOption = [],  # noqa: B006
+) -> None:
     """Validate suite files without running anything."""
     from peft_rlvr_bench.suite import load_suite
 
     for path in files:
-        suite = load_suite(path)
+        suite = load_suite(path, overrides)
         print(f"ok: {path} ({len(suite.runs)} runs)")
 
 
@@ -80,14 +100,41 @@ def run(
     suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.yaml) or path")],
     force: Annotated[bool, typer.Option("--force", help="rerun runs whose results exist")] = False,
     results_dir: ResultsDir = Path("results"),
+    backend: Annotated[
+        str, typer.Option("--backend", help="local (one run at a time) or ray (one Ray task per run)")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (auto: the running one)")
+    ] = None,
+    cpus_per_run: Annotated[float, typer.Option("--cpus-per-run", help="CPUs a Ray task asks for")] = 1.0,
+    overrides: SetOption = [],  # noqa: B006
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the run plan and memory estimates; run nothing")
+    ] = False,
 ) -> None:
     """Run a suite: train and evaluate every missing run, then write its leaderboard."""
     from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
     from peft_rlvr_bench.runner import run_suite
     from peft_rlvr_bench.suite import load_suite, resolve_suite_path
 
-    loaded = load_suite(resolve_suite_path(suite))
-    outcome = run_suite(loaded, results_dir, force=force)
+    loaded = load_suite(resolve_suite_path(suite), overrides)
+    if dry_run:
+        from peft_rlvr_bench.dry_run import render_plan
+
+        print(render_plan(loaded, results_dir, force=force))
+        return
+    if results_dir.exists() and not results_dir.is_dir():
+        raise UserError(f"--results-dir {results_dir}: is a file, not a directory; pass a directory")
+    if backend not in ("local", "ray"):
+        raise UserError(f"--backend {backend!r}: choose local or ray")
+    if backend == "local" and address is not None:
+        raise UserError("--address names a Ray cluster; add --backend ray")
+    if backend == "ray":
+        from peft_rlvr_bench.runner.ray_backend import run_suite_ray
+
+        outcome = run_suite_ray(loaded, results_dir, force, address=address, cpus_per_run=cpus_per_run)
+    else:
+        outcome = run_suite(loaded, results_dir, force=force)
     current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
     files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
     print(files.markdown.read_text())
@@ -155,6 +202,11 @@ def extrapolate(
     checkpoints = dict(_parse_checkpoint(value) for value in checkpoint)
     if len(checkpoints) != len(checkpoint):
         raise UserError("--checkpoint: two checkpoints name the same step; give each step once")
+    if target_step < max(checkpoints):
+        raise UserError(
+            f"--target-step {target_step}: comes before the last checkpoint (update {max(checkpoints)}); "
+            "predict an update at or after it"
+        )
     params = {}
     for item in param:
         key, sep, value = item.partition("=")
@@ -189,8 +241,16 @@ def analyze(
 
 
 def _suite_name(suite: str) -> str:
-    """``tiny`` -> ``tiny``; ``suites/tiny.yaml`` -> ``tiny``."""
-    return Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite
+    """``tiny`` -> ``tiny``; ``suites/tiny.yaml`` -> ``tiny``. A name cannot leave ``results/``."""
+    from peft_rlvr_bench.suite import is_safe_name
+
+    name = Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite
+    if not is_safe_name(name):
+        raise UserError(
+            f"suite {suite!r}: a suite name uses letters, digits, '.', '_' and '-' only (it names "
+            "results/<suite>/); give the name, e.g. tiny, or the suite's YAML file"
+        )
+    return name
 
 
 def _suite_and_current_runs(suite: str) -> tuple[str, set[str] | None]:
@@ -283,6 +343,7 @@ def claims(
     from peft_rlvr_bench.reporting.claims_plots import claims_plots
     from peft_rlvr_bench.reporting.leaderboard import load_suite_results
 
+    suite = _suite_name(suite)
     path = write_claims(results_dir / suite, suite, load_suite_results, claims_plots)
     print(path.read_text())
     print(f"wrote {path}", file=sys.stderr)
@@ -299,9 +360,37 @@ def quiet_libraries() -> None:
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
 
 
+def run_cli(argv: list[str] | None = None) -> int:
+    """Runs ``prb`` with ``argv`` and returns its exit code. Usage errors (an unknown option or
+    command, a missing argument, a value of the wrong type) are one line on stderr and exit code 2,
+    like every other bad input, instead of click's framed block."""
+    try:
+        from typer._click import exceptions as click_exceptions  # typer >= 0.16 vendors click
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
+    try:
+        code = app(args=argv, prog_name="prb", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        return exc.exit_code
+    except click_exceptions.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "prb"
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        print(f"error: {command}: {message}; see `{command} --help`", file=sys.stderr)
+        return 2
+    except click_exceptions.ClickException as exc:
+        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
 def main() -> None:
     quiet_libraries()
-    app()
+    sys.exit(run_cli())
 
 
 if __name__ == "__main__":

@@ -23,8 +23,12 @@ def load_base(spec: ModelSpec, device: str = "cpu") -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     location = model_location(spec)
-    tokenizer = AutoTokenizer.from_pretrained(location, padding_side="left")
+    # Remote code runs only where the suite asked for it; weights load from safetensors, or
+    # through transformers' torch.load(weights_only=True) for older .bin checkpoints.
+    trust = spec.trust_remote_code
+    tokenizer = AutoTokenizer.from_pretrained(location, padding_side="left", trust_remote_code=trust)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32).to(device)
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, trust_remote_code=trust)
+    model = model.to(device)
     return model, tokenizer

@@ -149,10 +149,22 @@ for _name, _target in {
     "add_words": "peft_rlvr_bench.tasks.arithmetic:ADDITION_IN_WORDS",
     "copy": "peft_rlvr_bench.tasks.arithmetic:COPY",
     "max": "peft_rlvr_bench.tasks.arithmetic:MAXIMUM",
+    # Read from Hugging Face datasets (peft_rlvr_bench/tasks/hf_datasets.py): train, eval, or both.
+    "math_train": "peft_rlvr_bench.tasks.hf_datasets:MATH_TRAIN",
+    "deepscaler": "peft_rlvr_bench.tasks.hf_datasets:DEEPSCALER",
+    "gsm8k": "peft_rlvr_bench.tasks.hf_datasets:GSM8K",
+    "math500": "peft_rlvr_bench.tasks.hf_datasets:MATH500",
+    "aime24": "peft_rlvr_bench.tasks.hf_datasets:AIME24",
+    "amc23": "peft_rlvr_bench.tasks.hf_datasets:AMC23",
+    "gpqa_diamond": "peft_rlvr_bench.tasks.hf_datasets:GPQA_DIAMOND",
+    "mmlu_pro": "peft_rlvr_bench.tasks.hf_datasets:MMLU_PRO",
+    "mmlu": "peft_rlvr_bench.tasks.hf_datasets:MMLU",
 }.items():
     TASKS.register_lazy(_name, _target)
 
 VERIFIERS.register_lazy("int_match", "peft_rlvr_bench.verifiers:integer_match")
+VERIFIERS.register_lazy("choice_match", "peft_rlvr_bench.verifiers:choice_match")
+VERIFIERS.register_lazy("math_verify", "peft_rlvr_bench.math_verification:math_verify")
 
 for _name, _target in {
     "linear": "peft_rlvr_bench.extrapolation.linear:Linear",

@@ -11,19 +11,29 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.extrapolation.rank1 import Rank1SubstitutionSpec
 from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, TASKS, did_you_mean
+from peft_rlvr_bench.tasks.hf_datasets import TEMPLATES, DataSpec
 from peft_rlvr_bench.world.build import WorldRecipe
 
 TINY_MODEL = "tiny"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")  # \Z: "$" would let a trailing newline in
 
 
 class Strict(BaseModel):
@@ -36,6 +46,18 @@ class ModelSpec(Strict):
     name: str = TINY_MODEL
     path: str | None = Field(None, description="load from this local directory instead of the hub")
     world: WorldRecipe | None = Field(None, description="the tiny world's recipe (tiny only)")
+    trust_remote_code: bool = Field(
+        False, description="run the model repository's own Python code; off unless the suite sets it"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_default_trust(self, handler: Any) -> dict[str, Any]:
+        # Off is the default and is left out of every dump, so run ids and base specs written
+        # before the field existed stay the same; on, it is part of the identity and the result.
+        data = handler(self)
+        if not self.trust_remote_code:
+            data.pop("trust_remote_code", None)
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -77,7 +99,12 @@ class EvalSpec(Strict):
     in_domain: list[str] = Field(min_length=1)
     out_of_domain: list[str] = Field(default_factory=list)
     forgetting: list[str] = Field(default_factory=list)
-    n_items: int = Field(500, gt=0, description="held-out items per task")
+    n_items: int | Literal["all"] = Field(
+        500, description="held-out items per task, or `all` for each task's whole eval split"
+    )
+    task_items: dict[str, int] = Field(
+        default_factory=dict, description="items of these tasks instead of n_items, e.g. {mmlu: 1000}"
+    )
     batch_size: int = Field(256, gt=0)
     max_new_tokens: int = Field(8, gt=0)
     sampling: SamplingSpec | None = Field(
@@ -89,6 +116,25 @@ class EvalSpec(Strict):
     loss_items: int = Field(
         128, ge=0, description="items per forgetting task for the answer NLL (capped by the pool); 0 skips"
     )
+
+    @field_validator("n_items")
+    @classmethod
+    def _positive_items(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value <= 0:
+            raise ValueError("must be > 0, or `all`")
+        return value
+
+    @field_validator("task_items")
+    @classmethod
+    def _positive_task_items(cls, value: dict[str, int]) -> dict[str, int]:
+        for task, count in value.items():
+            if count <= 0:
+                raise ValueError(f"{task}: must be > 0")
+        return value
+
+    def items_for(self, task: str) -> int | Literal["all"]:
+        """How many eval items ``task`` gets: its ``task_items`` entry, else ``n_items``."""
+        return self.task_items.get(task, self.n_items)
 
     def roles(self) -> dict[str, list[str]]:
         return {
@@ -107,7 +153,29 @@ class EvalSpec(Strict):
         return identity
 
 
-_EVAL_FIELDS_ADDED_LATER = {"sampling": None, "kl_items": 64, "loss_items": 128}
+_EVAL_FIELDS_ADDED_LATER = {"sampling": None, "kl_items": 64, "loss_items": 128, "task_items": {}}
+
+
+class GenerationSpec(Strict):
+    """How completions are generated, for RL rollouts and for evaluation.
+
+    Not part of any run id (like the device): vLLM and transformers sample the same distribution
+    with different numerics. Each result records which backends ran (``backends``).
+    """
+
+    backend: Literal["auto", "transformers", "vllm"] = Field(
+        "auto", description="auto: vLLM when it is installed and a GPU is present, else transformers"
+    )
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate", description="colocate: vLLM shares the training GPU; server: a `trl vllm-serve` process"
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1, description="share of the GPU vLLM may take (colocated rollouts and evaluation)"
+    )
+    vllm_server_base_url: str | None = Field(None, description="server mode: e.g. http://localhost:8000")
+    vllm_max_model_len: int | None = Field(
+        None, gt=0, description="vLLM context length; default: the model's"
+    )
 
 
 class Budget(Strict):
@@ -118,6 +186,35 @@ class TrajectorySpec(Strict):
     """Record each run's trainable state every ``every`` updates (for curves and extrapolation)."""
 
     every: int = Field(gt=0, description="optimizer updates between records; update 0 is always recorded")
+    keep: bool = Field(
+        True, description="keep the records after the run's result is written (extrapolation needs them)"
+    )
+
+
+class CheckpointSpec(Strict):
+    """Trainer checkpoints every ``every`` updates, so a killed run resumes instead of restarting."""
+
+    every: int = Field(gt=0, description="optimizer updates between trainer checkpoints")
+    keep: int = Field(2, gt=0, description="newest trainer checkpoints kept on disk")
+
+
+SHARDED_STRATEGIES = ("zero3", "fsdp")
+"""Strategies that shard the parameters themselves: no process holds a whole weight while training."""
+
+
+class LaunchSpec(Strict):
+    """One run across several processes (GPUs) through ``accelerate launch`` (docs/scale-out.md).
+
+    Not part of any run id: the recipe's update (prompts per step, group size, learning rate) is
+    the same for any process count, since each process gets its share of the batch. Like the
+    device and its precision, the launch changes numerics (reduction order, per-process sampling
+    streams, ZeRO's bf16 weights), not the experiment; each result records how it ran.
+    """
+
+    processes: int = Field(1, ge=1, description="processes per trained run, one per GPU (1: no launcher)")
+    strategy: Literal["ddp", "zero2", "zero3", "fsdp"] = Field(
+        "ddp", description="ddp, zero2 (DeepSpeed ZeRO-2), zero3 (DeepSpeed ZeRO-3) or fsdp"
+    )
 
 
 class ComponentEntry(BaseModel):
@@ -180,7 +277,19 @@ class SuiteSpec(Strict):
     seeds: list[int] = Field(min_length=1)
     budget: Budget
     trajectory: TrajectorySpec | None = None
+    checkpoint: CheckpointSpec | None = Field(
+        None, description="trainer checkpoints for resuming killed runs, e.g. {every: 50, keep: 2}"
+    )
     extrapolation: list[ExtrapolationEntry] = Field(default_factory=list)
+    launch: LaunchSpec | None = Field(
+        None, description="train each run across processes: {processes: 8, strategy: zero3}"
+    )
+    data: DataSpec | None = Field(
+        None, description="dataset tasks' prompt template and local sources: {template: ..., sources: {...}}"
+    )
+    generation: GenerationSpec | None = Field(
+        None, description="rollout and eval generation backend: {backend: auto|transformers|vllm, ...}"
+    )
 
     @field_validator("name")
     @classmethod
@@ -223,12 +332,18 @@ class RunSpec(Strict):
         default_factory=dict, description="{role: run_id} of runs that must finish first (e.g. rl_delta)"
     )
     trajectory: TrajectorySpec | None = None
+    checkpoint: CheckpointSpec | None = None
+    data: DataSpec | None = None
+    generation: GenerationSpec | None = None
 
     def identity(self) -> dict[str, Any]:
         """What determines the run's outcome: not the suite name, which only files it, nor how
-        often the trajectory is recorded, which observes training without changing it."""
-        identity = self.model_dump(mode="json", exclude={"suite", "trajectory"})
+        often the trajectory is recorded or trainer checkpoints are saved, which observe training
+        without changing it (a resumed run restores the RNG states and ends bitwise the same)."""
+        identity = self.model_dump(mode="json", exclude={"suite", "trajectory", "checkpoint", "generation"})
         identity["eval"] = self.eval.identity()
+        if self.data is None:  # runs without dataset tasks keep the ids they had before it existed
+            del identity["data"]
         if self.adapter.intervention is None:  # runs without one keep the ids they had before it existed
             del identity["adapter"]["intervention"]
         return identity
@@ -271,8 +386,17 @@ class Suite(Strict):
 # Loading and error reporting
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Reads, validates and expands a suite file; any problem is one ``UserError`` line."""
+def is_safe_name(name: str) -> bool:
+    """A name that can be a single path component under ``results/`` or ``outputs/``."""
+    return bool(_SAFE_NAME.match(name))
+
+
+def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
+    """Reads, validates and expands a suite file; any problem is one ``UserError`` line.
+
+    ``overrides`` are ``--set PATH=VALUE`` strings applied before validation (``overrides.py``)."""
+    from peft_rlvr_bench.overrides import apply_overrides, override_for
+
     path = Path(path)
     text = _read_text(path)
     try:
@@ -284,15 +408,17 @@ def load_suite(path: str | Path) -> Suite:
         problem = getattr(exc, "problem", None) or str(exc)
         raise UserError(f"{path}:{line}: not valid YAML: {problem}; fix the syntax") from None
     if not isinstance(data, dict):
-        raise UserError(
-            f"{path}:1: a suite must be a YAML mapping (name, model, ...), not {type(data).__name__}"
-        )
+        what = "empty" if data is None else f"a {type(data).__name__}"
+        raise UserError(f"{path}:1: a suite must be a YAML mapping (name, model, ...); this file is {what}")
+    data = apply_overrides(data, overrides)
     errors = _validate(data)
     if errors:
         loc, message = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         field = ".".join(str(p) for p in loc) or "<root>"
-        raise UserError(f"{path}:{_line_of(root, loc)}: {field}: {message}{more}")
+        cause = override_for(loc, overrides)
+        where = f"--set {cause}" if cause else f"{path}:{_line_of(root, loc)}"
+        raise UserError(f"{where}: {field}: {message}{more}")
     spec = SuiteSpec.model_validate(data)
     runs = expand(spec)
     return Suite(spec=spec, path=path, runs=runs, derived=expand_derived(spec, runs))
@@ -317,11 +443,13 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     except ValidationError as exc:
         return [_describe(err, SuiteSpec) for err in exc.errors()]
     errors: list[tuple[Loc, str]] = []
-    errors += _check_task(spec.train_task, ("train_task",))
+    errors += _check_task(spec.train_task, ("train_task",), "train")
     for role, names in spec.eval.roles().items():
         for i, name in enumerate(names):
-            errors += _check_task(name, ("eval", role, i))
+            errors += _check_task(name, ("eval", role, i), "eval")
     errors += _check_eval_pool_sizes(spec.eval)
+    errors += _check_data(spec)
+    errors += _check_references(spec)
     for i, entry in enumerate(spec.extrapolation):
         component_errors = _check_component(EXTRAPOLATORS, entry, ("extrapolation", i))
         errors += component_errors or _check_driven_window(spec, i)
@@ -345,6 +473,7 @@ def _validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                 )
             )
     errors += _check_component(RECIPES, spec.recipe, ("recipe",))
+    errors += _check_launch(spec)
     labels: dict[str, int] = {}
     for i, entry in enumerate(spec.adapters):
         if entry.recipe is not None:
@@ -393,10 +522,180 @@ def _check_driven_window(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
     return []
 
 
-def _check_task(name: str, loc: Loc) -> list[tuple[Loc, str]]:
-    if name in TASKS:
+def _check_launch(spec: SuiteSpec) -> list[tuple[Loc, str]]:
+    """Every recipe's batch must split evenly over the processes; sharded strategies cannot record
+    trajectories (a record needs whole weights at every recorded update)."""
+    launch = spec.launch
+    if launch is None or launch.processes == 1:
         return []
-    return [(loc, f"unknown task {name!r}{did_you_mean(name, TASKS.names())}; see `prb list tasks`")]
+    errors: list[tuple[Loc, str]] = []
+    if launch.strategy in SHARDED_STRATEGIES and spec.trajectory is not None:
+        errors.append(
+            (
+                ("launch", "strategy"),
+                f"{launch.strategy} shards the weights, and recording a trajectory needs them whole; "
+                "use zero2 or ddp, or remove `trajectory`",
+            )
+        )
+    for entry in [spec.recipe, *(a.recipe for a in spec.adapters if a.recipe is not None)]:
+        if entry.name not in RECIPES:
+            continue  # reported by _check_component
+        recipe = RECIPES.get(entry.name)
+        try:
+            params = recipe.Params.model_validate(entry.params())
+        except ValidationError:
+            continue
+        if recipe.trainer == "sft":
+            batch, what = params.batch_size, "its batch_size"
+        else:
+            batch = params.prompts_per_step * params.num_generations
+            what = "prompts_per_step x num_generations"
+        if batch % launch.processes:
+            errors.append(
+                (
+                    ("launch", "processes"),
+                    f"recipe {entry.name!r}: {what} ({batch}) does not split over {launch.processes} "
+                    "processes; pick a divisor of it",
+                )
+            )
+    return errors
+
+
+def _check_references(spec: SuiteSpec) -> list[tuple[Loc, str]]:
+    """What names files or needs the model: safe labels, an existing model path, ranks that fit
+    the model's matrices (when its config is at hand), trajectories kept for extrapolation."""
+    errors: list[tuple[Loc, str]] = []
+    for i, entry in enumerate(spec.extrapolation):
+        if entry.label is not None and not _SAFE_NAME.match(entry.label):
+            errors.append(
+                (("extrapolation", i, "label"), "use letters, digits, '.', '_' and '-' only; it names files")
+            )
+    if spec.extrapolation and spec.trajectory is not None and not spec.trajectory.keep:
+        errors.append(
+            (("trajectory", "keep"), "extrapolation reads the recorded trajectories; set keep: true")
+        )
+    if spec.model.path is not None and not Path(spec.model.path).is_dir():
+        errors.append(
+            (
+                ("model", "path"),
+                f"no such directory {spec.model.path!r}; save the model there, or remove `path` to load "
+                f"{spec.model.name!r} from the Hugging Face hub",
+            )
+        )
+    shapes = _matrix_shapes(spec.model)
+    for i, entry in enumerate(spec.adapters):
+        if shapes and entry.name in ADAPTERS:
+            errors += _check_rank_fits(ADAPTERS.get(entry.name).Params, entry, shapes, ("adapters", i))
+    return errors
+
+
+_BLOCK_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _matrix_shapes(model: ModelSpec) -> dict[str, tuple[int, int]]:
+    """(out, in) of each block linear of a Llama-like model, when its config is knowable without a
+    download: the tiny world's recipe, ``path``'s config.json, or the Hugging Face cache's."""
+    if model.name == TINY_MODEL and model.world is not None:
+        world = model.world
+        config: dict[str, Any] = {
+            "hidden_size": world.hidden_size,
+            "intermediate_size": world.intermediate_size,
+            "num_attention_heads": world.num_attention_heads,
+        }
+    else:
+        config_file = Path(model.path) / "config.json" if model.path else _cached_config(model.name)
+        try:
+            config = json.loads(config_file.read_text()) if config_file else {}
+        except (OSError, ValueError):
+            return {}
+    try:
+        hidden, inner = int(config["hidden_size"]), int(config["intermediate_size"])
+        heads = int(config["num_attention_heads"])
+        kv_heads = int(config.get("num_key_value_heads") or heads)
+        head_dim = int(config.get("head_dim") or hidden // heads)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return {}
+    return {
+        "q_proj": (heads * head_dim, hidden),
+        "k_proj": (kv_heads * head_dim, hidden),
+        "v_proj": (kv_heads * head_dim, hidden),
+        "o_proj": (hidden, heads * head_dim),
+        "gate_proj": (inner, hidden),
+        "up_proj": (inner, hidden),
+        "down_proj": (hidden, inner),
+    }
+
+
+def _cached_config(repo_id: str) -> Path | None:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # not a repo id, no cache: the check is a courtesy, loading reports the rest
+        return None
+    return Path(found) if isinstance(found, str) else None
+
+
+def _check_rank_fits(
+    params_model: Any, entry: AdapterEntry, shapes: dict[str, tuple[int, int]], loc: Loc
+) -> list[tuple[Loc, str]]:
+    """A low-rank adapter's rank cannot exceed min(out, in) of a matrix it adapts."""
+    field = getattr(params_model, "rank_field", None)
+    if field is None:
+        return []
+    try:
+        params = params_model.model_validate(entry.params())
+    except ValidationError:
+        return []  # reported by _check_component
+    rank = getattr(params, field)
+    targets = params.target_modules or list(_BLOCK_LINEARS)
+    fitting = {name: shapes[name] for name in targets if name in shapes}
+    if not fitting:
+        return []
+    name, (out, inp) = min(fitting.items(), key=lambda item: min(item[1]))
+    if rank <= min(out, inp):
+        return []
+    return [
+        (
+            (*loc, field),
+            f"{field} {rank} exceeds the rank of {name} ({out} x {inp}) in this model; "
+            f"use {field} <= {min(out, inp)}",
+        )
+    ]
+
+
+def _check_task(name: str, loc: Loc, split: str = "eval") -> list[tuple[Loc, str]]:
+    if name not in TASKS:
+        return [(loc, f"unknown task {name!r}{did_you_mean(name, TASKS.names())}; see `prb list tasks`")]
+    splits = getattr(TASKS.get(name), "splits", ("train", "eval"))
+    if split not in splits:
+        return [(loc, f"task {name!r} has no {split} split (only {', '.join(splits)}); see `prb list tasks`")]
+    return []
+
+
+def _check_data(spec: SuiteSpec) -> list[tuple[Loc, str]]:
+    """The template exists; overridden sources belong to dataset tasks; task_items name eval tasks."""
+    errors: list[tuple[Loc, str]] = []
+    if spec.data is not None and spec.data.template is not None and spec.data.template not in TEMPLATES:
+        hint = did_you_mean(spec.data.template, sorted(TEMPLATES))
+        errors.append(
+            (
+                ("data", "template"),
+                f"unknown template {spec.data.template!r}{hint}; known: {', '.join(TEMPLATES)}",
+            )
+        )
+    for name in spec.data.sources if spec.data is not None else {}:
+        if name not in TASKS:
+            hint = did_you_mean(name, TASKS.names())
+            errors.append((("data", "sources", name), f"unknown task {name!r}{hint}; see `prb list tasks`"))
+        elif not hasattr(TASKS.get(name), "source"):
+            errors.append((("data", "sources", name), f"task {name!r} is not read from a dataset; remove it"))
+    evaluated = {task for names in spec.eval.roles().values() for task in names}
+    for name in spec.eval.task_items:
+        if name not in evaluated:
+            hint = did_you_mean(name, sorted(evaluated))
+            errors.append((("eval", "task_items", name), f"{name!r} is not an eval task of this suite{hint}"))
+    return errors
 
 
 def _check_required_runs(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
@@ -412,18 +711,26 @@ def _check_required_runs(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
 
 
 def _check_eval_pool_sizes(spec: EvalSpec) -> list[tuple[Loc, str]]:
+    """Each task's items (``task_items``, else ``n_items``; ``all`` always fits) fit its eval pool."""
     limits = {
         name: TASKS.get(name).max_eval_items
         for names in spec.roles().values()
         for name in names
-        if name in TASKS
+        if name in TASKS and "eval" in getattr(TASKS.get(name), "splits", ("eval",))
     }
-    if not limits or spec.n_items <= min(limits.values()):
-        return []
-    name = min(limits, key=limits.__getitem__)
-    return [
-        (("eval", "n_items"), f"task {name!r} has {limits[name]} eval items; set n_items <= {limits[name]}")
-    ]
+    errors: list[tuple[Loc, str]] = []
+    for name, limit in sorted(limits.items(), key=lambda item: item[1]):
+        wanted = spec.items_for(name)
+        if wanted == "all" or wanted <= limit:
+            continue
+        if name in spec.task_items:
+            errors.append(
+                (("eval", "task_items", name), f"task {name!r} has {limit} eval items; set <= {limit}")
+            )
+        else:
+            fix = f"set n_items <= {limit}, `all`, or eval.task_items: {{{name}: {limit}}}"
+            errors.append((("eval", "n_items"), f"task {name!r} has {limit} eval items; {fix}"))
+    return errors
 
 
 def _check_component(registry: Any, entry: ComponentEntry, loc: Loc) -> list[tuple[Loc, str]]:
@@ -520,6 +827,9 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
                 seed=seed,
                 budget=spec.budget,
                 trajectory=spec.trajectory,
+                checkpoint=spec.checkpoint,
+                data=spec.data,
+                generation=spec.generation,
             )
             needs = params.required_runs()
             if needs:

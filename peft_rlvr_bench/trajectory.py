@@ -150,11 +150,16 @@ class TrajectoryRecorder(TrainerCallback):
         return self._last_taken
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._record_event(state, kwargs)
+        if self.last_update is None:  # a resumed run has its records up to the checkpoint
+            self._record_event(state, kwargs)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.global_step % self.every == 0:
             self._record_event(state, kwargs)
+        if getattr(control, "should_save", False):
+            # The trainer checkpoint of this update comes next: its records must be on disk
+            # first, so a run resumed from it finds every record up to it.
+            self.flush()
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._record_event(state, kwargs)
@@ -166,6 +171,45 @@ class TrajectoryRecorder(TrainerCallback):
         if kwargs.get("model") is None:
             raise ValueError("TrajectoryRecorder needs the model: the callback event came without model=")
         self.take(kwargs["model"], state.global_step)
+
+    def resume(self, model: torch.nn.Module, update: int) -> bool:
+        """Continues the trajectory of a run resumed from its checkpoint at ``update``.
+
+        Records after ``update`` (the killed process went on past its checkpoint) are dropped,
+        as are files no manifest names (a record cut off mid-write); the resumed run records them
+        again. ``model`` must still hold the update-0 state (the checkpoint not loaded yet): it
+        gives W0 back to delta trajectories. Returns False, changing nothing, when the directory
+        cannot continue (no manifest, another model, a record up to ``update`` missing): the
+        caller then starts the run afresh.
+        """
+        try:
+            manifest = Trajectory(self.directory).manifest
+        except ValueError:
+            return False
+        if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            model = model.module
+        trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
+        kept = [record for record in manifest.records if record.update <= update]
+        expected = {u for u in range(0, update + 1, self.every)}
+        if (
+            manifest.every != self.every
+            or sorted(manifest.tensors) != sorted(trainable)
+            or not expected <= {record.update for record in kept}
+        ):
+            return False
+        manifest = manifest.model_copy(update={"records": kept})
+        _write_atomic(self.directory / MANIFEST, manifest.model_dump_json(indent=1).encode())
+        named = {record.file for record in kept}
+        for path in [*self.directory.glob("update_*.safetensors"), *self.directory.glob(".*.tmp")]:
+            if path.name not in named:
+                path.unlink()
+        self.manifest = manifest
+        self._fields = manifest.model_dump(exclude={"records"})
+        self._last_taken = kept[-1].update
+        if manifest.kind == "delta":
+            with torch.no_grad():
+                self._w0 = {name: p.detach().to("cpu", copy=True) for name, p in trainable.items()}
+        return True
 
     def record(self, model: torch.nn.Module, update: int) -> Path:
         """Writes the record of ``model`` after ``update`` optimizer updates; returns its file,

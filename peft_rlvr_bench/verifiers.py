@@ -31,3 +31,25 @@ def integer_match(completion: str, answer: str) -> float:
     """Exact match of the first integer in the completion against the integer answer."""
     predicted = extract_first_integer(completion)
     return float(predicted is not None and predicted == int(answer))
+
+
+_BOXED_CHOICE = re.compile(r"\\boxed\{\s*(?:\\text\{\s*)?\(?([A-Ja-j])\)?(?![A-Za-z])")
+_STATED_CHOICE = re.compile(
+    r"answer(?: is|:)\s*\(?\$?\s*(?:\\text\{\s*)?([A-J])\)?(?![A-Za-z])", re.IGNORECASE
+)
+
+
+def extract_choice(completion: str) -> str | None:
+    """The option letter the completion settles on: its last ``\\boxed{X}`` (also ``\\boxed{(X)}``,
+    ``\\boxed{\\text{X}}``), else its last "answer is X" / "Answer: (X)"; None when it states none."""
+    for pattern in (_BOXED_CHOICE, _STATED_CHOICE):
+        found = pattern.findall(completion)
+        if found:
+            return found[-1].upper()
+    return None
+
+
+@register_verifier("choice_match")
+def choice_match(completion: str, answer: str) -> float:
+    """Multiple choice: 1.0 when the completion's chosen letter is ``answer`` (a letter A-J)."""
+    return float(extract_choice(completion) == answer.strip().upper())

@@ -30,6 +30,10 @@ class AdapterParams(BaseModel):
         "(the same set for all methods, never peft's per-architecture default)",
     )
 
+    rank_field: ClassVar[str | None] = None
+    """The parameter that is a rank of every adapted matrix (``r``): suite validation checks it
+    against min(out, in) of the model's matrices when the model's config is at hand."""
+
     def required_runs(self) -> dict[str, str]:
         """Runs of the same suite and seed this one needs first: {role: adapter name}."""
         return {}

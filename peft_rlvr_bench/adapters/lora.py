@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 
 class LoRAParams(AdapterParams):
+    rank_field: ClassVar[str | None] = "r"
+
     r: int = Field(8, gt=0, description="rank")
     alpha: float = Field(
         16.0, gt=0, description="scaling numerator: s = alpha / r (alpha / sqrt(r) for rsLoRA)"

@@ -33,6 +33,8 @@ def _targets(model: nn.Module, params: AdapterParams) -> list[str]:
 
 
 class AdaLoRAParams(AdapterParams):
+    rank_field: ClassVar[str | None] = "init_r"
+
     init_r: int = Field(12, gt=0, description="rank every matrix starts with")
     target_r: int = Field(8, gt=0, description="average rank after the budget is pruned")
     alpha: float = Field(16.0, gt=0)
@@ -81,6 +83,9 @@ def _rank_allocation_callback() -> Any:
 @register_adapter("adalora")
 class AdaLoRA(_MergeByPeft):
     Params: ClassVar[type[AdapterParams]] = AdaLoRAParams
+    resumable: ClassVar[bool] = False
+    """Its rank allocator's importance averages live outside the trainer checkpoint: a killed
+    AdaLoRA run restarts instead of resuming (``rlvr/resilience.resumable``)."""
 
     def apply(self, model: nn.Module, params: AdaLoRAParams, context: ApplyContext) -> nn.Module:
         from peft import AdaLoraConfig, get_peft_model

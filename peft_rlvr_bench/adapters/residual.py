@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, NoHooks, block_linear_names
-from peft_rlvr_bench.adapters.svd_math import geora_init, minor_init
 from peft_rlvr_bench.registry import register_adapter
 
 if TYPE_CHECKING:
@@ -41,6 +40,8 @@ ADAPTER_NAME = "default"
 
 
 class _LowRankParams(AdapterParams):
+    rank_field: ClassVar[str | None] = "r"
+
     r: int = Field(8, gt=0, description="rank; at most min(out, in) of every target module")
     dropout: float = Field(0.0, ge=0, lt=1)
 
@@ -108,6 +109,8 @@ class MiLoRA(NoHooks):
     rewrites_base: ClassVar[bool] = True
 
     def apply(self, model: nn.Module, params: MiLoRAParams, context: ApplyContext) -> nn.Module:
+        from peft_rlvr_bench.adapters.svd_math import minor_init  # torch: only when applied
+
         alpha = params.r if params.alpha is None else params.alpha
         wrapped = _wrap(model, params, alpha, True, context.seed)
         _rewrite(wrapped, lambda W, scale: minor_init(W, params.r, scale))
@@ -125,6 +128,8 @@ class GeoRA(NoHooks):
     rewrites_base: ClassVar[bool] = True
 
     def apply(self, model: nn.Module, params: GeoRAParams, context: ApplyContext) -> nn.Module:
+        from peft_rlvr_bench.adapters.svd_math import geora_init  # torch: only when applied
+
         alpha = params.r if params.alpha is None else params.alpha
         wrapped = _wrap(model, params, alpha, True, context.seed)
         _rewrite(wrapped, lambda W, scale: geora_init(W, params.r, params.rho, scale))

@@ -63,9 +63,14 @@ def eval_data_file(task: str, n_items: int, split: Split = "eval") -> Path:
     return path
 
 
+def resolve_items(task: str, n_items: int | str) -> int:
+    """A task's item count: ``n_items`` itself, or with ``all`` the size of its eval pool."""
+    return TASKS.get(task).max_eval_items if n_items == "all" else int(n_items)
+
+
 def lm_eval_task_config(
     task: str,
-    n_items: int,
+    n_items: int | str,
     max_new_tokens: int,
     split: Split = "eval",
     sampling: SamplingSpec | None = None,
@@ -76,8 +81,12 @@ def lm_eval_task_config(
 
     config = load_yaml(TEMPLATE if sampling is None else SAMPLED_TEMPLATE)
     config["task"] = lm_eval_task_name(task) + ("" if sampling is None else "_sampled")
+    n_items = resolve_items(task, n_items) if split == "eval" else int(n_items)
     config["dataset_kwargs"] = {"data_files": {"test": str(eval_data_file(task, n_items, split))}}
     config["generation_kwargs"] = {**config["generation_kwargs"], "max_gen_toks": max_new_tokens}
+    stop = getattr(TASKS.get(task), "stop", None)
+    if stop is not None:  # dataset tasks reason over many lines: stop at the template's end markers
+        config["generation_kwargs"]["until"] = list(stop)
     if sampling is not None:
         config["repeats"] = sampling.k
         config["generation_kwargs"].update(temperature=sampling.temperature, top_p=sampling.top_p)
@@ -104,6 +113,10 @@ def _run_lm_eval(
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
+    from peft_rlvr_bench.backends import active
+
+    if active()[1].eval == "vllm":
+        return _run_lm_eval_vllm(model, tokenizer, configs, torch_seed)
     was_training = model.training
     model.eval()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
@@ -123,12 +136,63 @@ def _run_lm_eval(
     return output
 
 
+def _run_lm_eval_vllm(
+    model: Any, tokenizer: Any, configs: list[dict[str, Any]], torch_seed: int | None
+) -> dict[str, Any]:
+    """The same ``simple_evaluate`` through lm-eval's vLLM model. vLLM loads weights from disk,
+    so the model's current (merged) weights are saved to a scratch directory first and removed
+    after; the engine is dropped before returning so training can have the GPU back."""
+    import gc
+    import shutil
+    import tempfile
+
+    import torch
+    from lm_eval import simple_evaluate
+    from lm_eval.models.vllm_causallms import VLLM
+    from lm_eval.tasks import TaskManager
+
+    from peft_rlvr_bench.backends import active
+    from peft_rlvr_bench.paths import outputs_dir
+
+    generation = active()[0]
+    outputs_dir().mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".vllm-eval-", dir=outputs_dir()))
+    try:
+        model.save_pretrained(scratch, safe_serialization=True)
+        tokenizer.save_pretrained(scratch)
+        lm = VLLM(
+            pretrained=str(scratch),
+            dtype="bfloat16",
+            gpu_memory_utilization=generation.vllm_gpu_memory_utilization,
+            max_model_len=generation.vllm_max_model_len,
+            seed=1234 if torch_seed is None else torch_seed,
+            batch_size="auto",
+        )
+        with contextlib.redirect_stderr(io.StringIO()):
+            output = simple_evaluate(
+                model=lm,
+                tasks=configs,
+                task_manager=TaskManager(include_defaults=False),
+                log_samples=False,
+                bootstrap_iters=0,
+                **({} if torch_seed is None else {"torch_random_seed": torch_seed}),
+            )
+        del lm
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    assert output is not None
+    return output
+
+
 def greedy_scores(
     model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu", split: Split = "eval"
 ) -> dict[str, TaskScore]:
     """Greedy accuracy of ``model`` on every task of ``spec``."""
     tasks = _all_tasks(spec)
-    configs = [lm_eval_task_config(task, spec.n_items, spec.max_new_tokens, split) for task in tasks]
+    configs = [lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, split) for task in tasks]
     output = _run_lm_eval(model, tokenizer, spec, configs, device)
     return {
         task: TaskScore(
@@ -153,7 +217,8 @@ def sampled_scores(
     roles = spec.roles()
     tasks = sorted({task for role in sampling.roles for task in roles[role]})
     configs = [
-        lm_eval_task_config(task, spec.n_items, spec.max_new_tokens, sampling=sampling) for task in tasks
+        lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, sampling=sampling)
+        for task in tasks
     ]
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     python_state, numpy_state = random.getstate(), np.random.get_state()

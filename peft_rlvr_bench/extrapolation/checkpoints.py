@@ -15,6 +15,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.extrapolation import drives_training, extrapolate_state
 from peft_rlvr_bench.registry import EXTRAPOLATORS
@@ -81,8 +83,13 @@ def extrapolate_checkpoints(
     extrapolator = EXTRAPOLATORS.get(method)()
     try:
         typed = extrapolator.Params.model_validate(dict(params))
-    except Exception as exc:
-        raise UserError(f"prb extrapolate: {method} parameters: {exc}".splitlines()[0]) from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "?"
+        if error["type"] == "extra_forbidden":
+            allowed = ", ".join(sorted(extrapolator.Params.model_fields))
+            raise UserError(f"--param {field}: {method} has no such parameter; allowed: {allowed}") from None
+        raise UserError(f"--param {field}={error.get('input')!r}: {error['msg']}; fix the value") from None
     steps = sorted(checkpoints)
     base_files = tensor_files(base_dir)
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:

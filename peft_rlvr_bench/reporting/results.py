@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from peft_rlvr_bench.crashpoints import crash_point
+
 SCHEMA_VERSION = 1
 ROLES = ("in_domain", "out_of_domain", "forgetting")
 
@@ -143,6 +145,23 @@ class RunResult(BaseModel):
     kl_to_base: KLScore | None = Field(
         None, description="a trained or derived run's KL drift from the base (evaluation.drift)"
     )
+    backends: dict[str, str] | None = Field(
+        None, description="generation backends that ran: {rollout: transformers|vllm, eval: hf|vllm}"
+    )
+    launch: dict[str, Any] | None = Field(
+        None,
+        description="a run trained across processes (accelerate launch): its strategy and world_size",
+    )
+    divergence: dict[str, Any] | None = Field(
+        None,
+        description="a diverged run's update, the quantity that went non-finite (loss, grad_norm or a "
+        "weight) and its last finite logged metrics; train_curve holds the finite updates",
+    )
+    verifier_faults: dict[str, Any] | None = Field(
+        None,
+        description="verifier calls of the run (RL reward and evaluation) and how many raised or timed "
+        "out, each scored 0: calls, exceptions, timeouts, first_error",
+    )
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
     peak_memory_mb: float | None = Field(
         None, description="peak resident memory of the process so far (runs of one suite share a process)"
@@ -162,6 +181,7 @@ def write_text_atomic(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        crash_point(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
+from peft_rlvr_bench.distributed import per_process
 from peft_rlvr_bench.registry import register_recipe
 
 
@@ -30,6 +31,38 @@ class RecipeParams(BaseModel):
     epsilon: float = Field(0.2, gt=0, description="lower clip range")
     warmup_steps: int = Field(0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
+    micro_batch_size: int | None = Field(
+        None,
+        gt=0,
+        description="completions per forward/backward pass; gradient accumulation fills the update "
+        "(default: the whole update in one pass, fine for the tiny world, not for 4k-token completions)",
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="recompute activations in the backward pass (real models, long completions)"
+    )
+
+    @model_validator(mode="after")
+    def _micro_batches_fill_the_update(self) -> RecipeParams:
+        batch = self.prompts_per_step * self.num_generations
+        if self.micro_batch_size is not None and batch % self.micro_batch_size:
+            raise ValueError(
+                f"micro_batch_size ({self.micro_batch_size}) must divide prompts_per_step x num_generations "
+                f"({batch})"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_later_defaults(self, handler: Any) -> dict[str, Any]:
+        # Settings added after run ids were published stay out of the resolved spec (and so out of
+        # the run id) at their defaults; set, they are part of it.
+        data = handler(self)
+        for name, default in _RECIPE_FIELDS_ADDED_LATER.items():
+            if data.get(name, default) == default:
+                data.pop(name, None)
+        return data
+
+
+_RECIPE_FIELDS_ADDED_LATER: dict[str, Any] = {"micro_batch_size": None, "gradient_checkpointing": False}
 
 
 class DAPOParams(RecipeParams):
@@ -56,8 +89,20 @@ class Recipe(Protocol):
 
 
 def _shared_fields(params: RecipeParams) -> dict[str, Any]:
+    # The recipe's batch is per optimizer update: under `accelerate launch` each process gets
+    # its share, so N processes make the same update (prompts, group size) as one.
+    share = per_process(
+        params.prompts_per_step * params.num_generations, "prompts_per_step x num_generations"
+    )
+    micro = params.micro_batch_size or share
+    if share % micro:
+        raise ValueError(f"micro_batch_size {micro} does not divide this process's {share} completions")
     return {
-        "per_device_train_batch_size": params.prompts_per_step * params.num_generations,
+        # TRL generates once per optimizer update (steps_per_generation = accumulation steps).
+        "per_device_train_batch_size": micro,
+        "gradient_accumulation_steps": share // micro,
+        # Off in the tiny world, where recomputation costs more than it saves.
+        "gradient_checkpointing": params.gradient_checkpointing,
         "num_generations": params.num_generations,
         "max_completion_length": params.max_completion_length,
         "temperature": params.temperature,

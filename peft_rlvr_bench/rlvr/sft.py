@@ -20,10 +20,11 @@ from trl import SFTConfig, SFTTrainer
 
 from peft_rlvr_bench.adapters import TrainingHooks
 from peft_rlvr_bench.callbacks import StepTimer
+from peft_rlvr_bench.distributed import per_process
 from peft_rlvr_bench.registry import RECIPES, TASKS
 from peft_rlvr_bench.reporting.results import StepRecord
 from peft_rlvr_bench.rlvr.recipes import SFTParams
-from peft_rlvr_bench.rlvr.train import step_records
+from peft_rlvr_bench.rlvr.resilience import checkpoint_fields, guard_callbacks, train_resumably
 from peft_rlvr_bench.suite import RunSpec
 
 
@@ -38,7 +39,7 @@ def sft_config(spec: RunSpec, params: SFTParams, output_dir: Path) -> SFTConfig:
     return SFTConfig(
         output_dir=str(output_dir),
         max_steps=spec.budget.max_steps,
-        per_device_train_batch_size=params.batch_size,
+        per_device_train_batch_size=per_process(params.batch_size, "batch_size"),
         learning_rate=spec.adapter.lr,
         lr_scheduler_type="constant_with_warmup",
         warmup_steps=params.warmup_steps,
@@ -53,7 +54,7 @@ def sft_config(spec: RunSpec, params: SFTParams, output_dir: Path) -> SFTConfig:
         completion_only_loss=True,  # the answer is the target, as in the RL reward
         logging_steps=1,
         report_to="none",
-        save_strategy="no",
+        **checkpoint_fields(spec),
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
@@ -89,6 +90,7 @@ def train_sft(
     reference: torch.nn.Module | None = None,
     on_update: Callable[[int], None] | None = None,
     callbacks: Sequence[Any] = (),
+    resume_from: Path | None = None,
 ) -> list[StepRecord]:
     """Supervised fine-tuning of ``model`` in place; the same signature as ``train_rlvr``.
 
@@ -105,11 +107,10 @@ def train_sft(
         args=sft_config(spec, params, output_dir),
         train_dataset=sft_examples(spec, params),
         processing_class=tokenizer,
-        callbacks=[timer, *hooks.callbacks, *callbacks],
+        callbacks=[timer, *hooks.callbacks, *callbacks, *guard_callbacks()],
         optimizers=(optimizer, None),
         extra_loss=hooks.extra_loss,
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    trainer.train()
-    return step_records(trainer.state.log_history, timer.seconds)
+    return train_resumably(trainer, timer.seconds, resume_from)

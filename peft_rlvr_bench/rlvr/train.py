@@ -19,17 +19,21 @@ from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
 
 from peft_rlvr_bench.adapters import TrainingHooks
 from peft_rlvr_bench.callbacks import StepTimer
-from peft_rlvr_bench.registry import RECIPES, TASKS, VERIFIERS
+from peft_rlvr_bench.registry import RECIPES, TASKS
 from peft_rlvr_bench.reporting.results import StepRecord
+from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm, rollout_fields
+from peft_rlvr_bench.rlvr.resilience import checkpoint_fields, guard_callbacks, train_resumably
 from peft_rlvr_bench.suite import RunSpec
+from peft_rlvr_bench.verifier_faults import guarded_verifier
 
 # TRL's log keys for the figures a run result keeps, under the result's names.
 _LOGGED = {"reward": "reward_mean", "reward_std": "reward_std", "loss": "loss", "kl": "kl"}
 
 
 def reward_function(verifier_name: str) -> Callable[..., list[float]]:
-    """The task's verifier as a TRL reward function over the dataset's ``answer`` column."""
-    verifier = VERIFIERS.get(verifier_name)
+    """The task's verifier as a TRL reward function over the dataset's ``answer`` column; a sample
+    whose verifier raises or times out scores 0 and is counted (``verifier_faults``)."""
+    verifier = guarded_verifier(verifier_name)
 
     def reward(completions: list[str], answer: list[str], **_: Any) -> list[float]:
         return [
@@ -62,14 +66,15 @@ def grpo_config(spec: RunSpec, output_dir: Path) -> GRPOConfig:
         data_seed=spec.seed,
         use_cpu=not on_gpu,
         bf16=on_gpu,
-        gradient_checkpointing=False,  # tiny models: recomputation costs more than it saves
         logging_steps=1,
         report_to="none",
-        save_strategy="no",
+        **checkpoint_fields(spec),
         disable_tqdm=True,
         dataloader_num_workers=0,
         shuffle_dataset=True,
         **recipe.grpo_config_fields(params),
+        # vLLM rollouts when the run's backend is vLLM (rlvr/generation.py), else transformers.
+        **rollout_fields(getattr(TASKS.get(spec.train_task), "stop", ())),
     )
 
 
@@ -128,17 +133,20 @@ def train_rlvr(
     reference: torch.nn.Module | None = None,
     on_update: Callable[[int], None] | None = None,
     callbacks: Sequence[Any] = (),
+    resume_from: Path | None = None,
 ) -> list[StepRecord]:
     """Runs GRPO-family RL on ``model`` in place and returns the per-update curve.
 
     ``hooks`` are the adapter's optimizer, callbacks and loss term. ``reference``, when given,
     is the KL reference (a separate copy of the original base; see ``HarnessGRPOTrainer``).
     ``callbacks`` are further trainer callbacks (the trajectory recorder).
+    ``resume_from``: a trainer checkpoint of this run to continue from (``rlvr/resilience.py``).
     ``on_update(step)`` is called after every optimizer update (the runner's progress display);
     TRL's own printing and progress bar are removed so a suite's output stays readable.
     """
     hooks = hooks or TrainingHooks()
     task = TASKS.get(spec.train_task)
+    add_stop_tokens(model, tokenizer, getattr(task, "stop", ()))  # e.g. <|im_end|> ends a completion
     timer = StepTimer(on_update)
     optimizer = hooks.optimizer(model, spec.adapter.lr) if hooks.optimizer else None
     trainer = HarnessGRPOTrainer(
@@ -147,18 +155,19 @@ def train_rlvr(
         args=grpo_config(spec, output_dir),
         train_dataset=training_prompts(spec),
         processing_class=tokenizer,
-        callbacks=[timer, *hooks.callbacks, *callbacks],
+        callbacks=[timer, *hooks.callbacks, *callbacks, *guard_callbacks()],
         optimizers=(optimizer, None),
         reference=reference,
         extra_loss=hooks.extra_loss,
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    trainer.train()
-    return step_records(trainer.state.log_history, timer.seconds)
+    records = train_resumably(trainer, timer.seconds, resume_from)
+    release_vllm(trainer)
+    return records
 
 
-def step_records(log_history: list[dict[str, Any]], step_seconds: list[float]) -> list[StepRecord]:
+def step_records(log_history: list[dict[str, Any]], step_seconds: Sequence[float | None]) -> list[StepRecord]:
     """TRL's per-step logs as result records (one per optimizer update)."""
     records: list[StepRecord] = []
     for entry in log_history:

@@ -12,33 +12,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from peft_rlvr_bench.reporting.results import (
-    RunResult,
-    base_result_path,
-    load_result,
-    run_result_path,
-    save_result,
-)
-from peft_rlvr_bench.suite import RunSpec, Suite
+from peft_rlvr_bench.reporting.results import RunResult
+from peft_rlvr_bench.suite import Suite
 
 
 @dataclass
 class SuiteOutcome:
     ran: list[RunResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-
-
-def _base_is_current(path: Path, suite: Suite) -> bool:
-    from peft_rlvr_bench.runner.execute import base_spec
-
-    if not path.exists():
-        return False
-    return load_result(path).spec == base_spec(suite.spec)
-
-
-def _finished(path: Path) -> bool:
-    """A result file that is not a failure: failures (an OOM, a bug since fixed) are retried."""
-    return path.exists() and load_result(path).status != "failed"
 
 
 def _build_world_with_progress(suite: Suite, progress: Progress) -> None:
@@ -90,69 +71,42 @@ def with_steps_saved(derived: RunResult, source: RunResult, base: RunResult | No
 def run_suite(
     suite: Suite, results_root: Path, force: bool = False, console: Console | None = None
 ) -> SuiteOutcome:
-    """Runs what is missing (everything with ``force``) and writes one result file per run."""
-    from peft_rlvr_bench.runner.execute import (
-        evaluate_base,
-        execute_derived,
-        execute_run,
-        final_dir,
-        trajectory_dir,
-    )
+    """Runs what is missing (everything with ``force``) and writes one result file per run.
+
+    The order and the skips come from ``plan.plan_suite``, shared with the Ray backend
+    (``runner.ray_backend``); each unit runs through ``plan.execute_work``.
+    """
+    from peft_rlvr_bench.runner.plan import evaluate_and_save_base, execute_work, plan_suite
 
     console = console or Console(stderr=True)
-    outcome = SuiteOutcome()
     name = suite.spec.name
-    pending = [
-        run for run in suite.runs if force or not _finished(run_result_path(results_root, name, run.run_id))
-    ]
-    outcome.skipped = [run.run_id for run in suite.runs if run not in pending]
+    plan = plan_suite(suite, results_root, force)
+    outcome = SuiteOutcome(skipped=plan.skipped)
     if outcome.skipped:
         console.print(f"[dim]{len(outcome.skipped)} finished run(s) skipped; --force reruns them[/dim]")
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         _build_world_with_progress(suite, progress)
-        base_path = base_result_path(results_root, name)
-        if force or not _base_is_current(base_path, suite):
+        if plan.base:
             task = progress.add_task("base model: evaluating", total=1)
-            save_result(evaluate_base(suite.spec), base_path)
+            evaluate_and_save_base(suite, results_root)
             progress.advance(task)
-        runs_task = progress.add_task(f"suite {name}", total=len(pending))
-        updates_task = progress.add_task("updates", total=suite.runs[0].budget.max_steps if pending else 0)
-        by_id = {run.run_id: run for run in suite.runs}
+        trained = [work for work in plan.work if work.counted and not work.derived]
+        runs_task = progress.add_task(f"suite {name}", total=len(trained))
+        updates_task = progress.add_task("updates", total=suite.runs[0].budget.max_steps if trained else 0)
 
-        def execute(run: RunSpec) -> RunResult:
-            progress.update(updates_task, description=f"  {run.run_id}", completed=0)
-            result = execute_run(run, on_update=lambda step: progress.update(updates_task, completed=step))
-            save_result(result, run_result_path(results_root, name, run.run_id))
-            if result.status != "ok":
-                console.print(f"[red]{run.run_id}: {result.status}: {result.reason}[/red]")
-            return result
+        def on_update(step: int) -> None:
+            progress.update(updates_task, completed=step)
 
-        for run in pending:
-            for dependency in run.dependencies.values():
-                # Results are committed, checkpoints are not: a fresh clone retrains the (deterministic)
-                # run whose weights this one builds on.
-                if not final_dir(name, dependency).exists():
-                    execute(by_id[dependency])
-            outcome.ran.append(execute(run))
-            progress.advance(runs_task)
-        for derived in suite.derived:
-            path = run_result_path(results_root, name, derived.run_id)
-            if not force and _finished(path):
-                continue
-            # Trajectories live in outputs/, not in git: retrain the (deterministic) source if needed.
-            if not (trajectory_dir(derived.source) / "manifest.json").exists():
-                execute(derived.source)
-            progress.update(updates_task, description=f"  {derived.run_id}", completed=0)
-            source_result = load_result(run_result_path(results_root, name, derived.source.run_id))
-            result = execute_derived(
-                derived, on_update=lambda step: progress.update(updates_task, completed=step)
-            )
-            result = with_steps_saved(result, source_result, load_result(base_path))
-            save_result(result, path)
+        for work in plan.work:
+            progress.update(updates_task, description=f"  {work.run_id}", completed=0)
+            result = execute_work(work, suite, results_root, on_update=on_update)
             if result.status != "ok":
-                console.print(f"[red]{derived.run_id}: {result.status}: {result.reason}[/red]")
-            outcome.ran.append(result)
+                console.print(f"[red]{work.run_id}: {result.status}: {result.reason}[/red]")
+            if work.counted:
+                outcome.ran.append(result)
+                if not work.derived:
+                    progress.advance(runs_task)
         progress.update(runs_task, description=f"suite {name}: done")
     return outcome

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import platform
 import resource
 import shutil
 import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -15,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from peft_rlvr_bench.crashpoints import crash_point
+from peft_rlvr_bench.distributed import is_main_process, local_rank, world_size
 from peft_rlvr_bench.paths import outputs_dir
 from peft_rlvr_bench.reporting.results import CurvePoint, RunResult, StepRecord
 from peft_rlvr_bench.suite import DerivedRun, RunSpec, SuiteSpec
@@ -57,7 +61,9 @@ def peak_memory_mb() -> float:
 def _device() -> str:
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{local_rank()}" if world_size() > 1 else "cuda"  # launched: one GPU per process
 
 
 def _provenance() -> dict[str, Any]:
@@ -69,17 +75,23 @@ def _provenance() -> dict[str, Any]:
 
 
 def base_spec(suite: SuiteSpec) -> dict[str, Any]:
-    """What determines the base evaluation: the model and the eval settings, nothing else."""
-    return {"model": suite.model.model_dump(mode="json"), "eval": suite.eval.identity()}
+    """What determines the base evaluation: the model, the eval settings and, when the suite has a
+    ``data`` section, where its dataset tasks read from and how prompts look."""
+    spec = {"model": suite.model.model_dump(mode="json"), "eval": suite.eval.identity()}
+    if suite.data is not None:
+        spec["data"] = suite.data.model_dump(mode="json")
+    return spec
 
 
 def evaluate_base(suite: SuiteSpec) -> RunResult:
     """The untouched base model, scored once per suite (greedy decoding is deterministic, and
     sampling is seeded). Its KL to itself is zero by definition, so it has none."""
+    from peft_rlvr_bench.backends import prepare_run
     from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
+    backends = prepare_run(suite.data, suite.generation)
     device = _device()
     model, tokenizer = load_base(suite.model, device=device)
     timings = {"load": time.perf_counter() - started}
@@ -96,6 +108,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         total_params=total,
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
+        backends=backends,
         **_provenance(),
     )
 
@@ -103,9 +116,9 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
 def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) -> RunResult:
     """Trains, merges and evaluates one run. Failures become a ``failed`` result, not a crash."""
     common = {"suite": run.suite, "run_id": run.run_id, "method": run.adapter.label, "seed": run.seed}
-    return _contained(
-        common, run.model_dump(mode="json"), lambda timings: _train_and_evaluate(run, timings, on_update)
-    )
+    spec = run.model_dump(mode="json")
+    spec["model"]["trust_remote_code"] = run.model.trust_remote_code  # recorded, though not in the id
+    return _contained(common, spec, lambda timings: _train_and_evaluate(run, timings, on_update))
 
 
 def execute_derived(derived: DerivedRun, on_update: Callable[[int], None] | None = None) -> RunResult:
@@ -125,45 +138,77 @@ def execute_derived(derived: DerivedRun, on_update: Callable[[int], None] | None
     )
 
 
+def failed_result(run: RunSpec | DerivedRun, reason: str) -> RunResult:
+    """A ``failed`` result for a run whose process never returned one (a crashed launch or Ray task)."""
+    source = run.source if isinstance(run, DerivedRun) else run
+    method = run.display_name if isinstance(run, DerivedRun) else run.adapter.label
+    return RunResult(
+        suite=source.suite,
+        run_id=run.run_id,
+        method=method,
+        seed=source.seed,
+        status="failed",
+        reason=reason,
+        spec=run.model_dump(mode="json"),
+        **_provenance(),
+    )
+
+
 def _contained(
     common: dict[str, Any], spec: dict[str, Any], work: Callable[[dict[str, float]], dict[str, Any]]
 ) -> RunResult:
-    """Runs ``work``; any exception becomes a ``failed`` result with its traceback kept on disk."""
+    """Runs ``work``; a divergence becomes a ``diverged`` result, any other exception a ``failed``
+    one with its traceback kept on disk. Either way the verifier faults of the run are counted."""
+    from peft_rlvr_bench.rlvr.resilience import Diverged
+    from peft_rlvr_bench.verifier_faults import counting_faults
+
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    try:
-        outcome = work(timings)
-    except Exception as exc:  # one run's failure must not cost the suite
-        trace = run_dir(common["suite"], common["run_id"]) / "traceback.txt"
-        trace.parent.mkdir(parents=True, exist_ok=True)
-        trace.write_text(traceback.format_exc())
-        first_line = next(iter(str(exc).splitlines()), "")[:400]
-        reason = f"{type(exc).__name__}: {first_line} (traceback: {trace})"
-        timings["total"] = time.perf_counter() - started
-        return RunResult(
-            status="failed",
-            reason=reason,
-            timings=timings,
-            peak_memory_mb=peak_memory_mb(),
-            spec=spec,
-            **common,
-            **_provenance(),
-        )
+    with counting_faults() as faults:
+        try:
+            outcome = work(timings)
+            status, reason = "ok", None
+        except Diverged as diverged:
+            outcome = {"train_curve": diverged.curve, "divergence": diverged.details()}
+            status, reason = "diverged", str(diverged)
+        except Exception as exc:  # one run's failure must not cost the suite
+            outcome, status, reason = {}, "failed", _failure_reason(exc, common)
     timings["total"] = time.perf_counter() - started
     return RunResult(
-        status="ok",
+        status=status,
+        reason=reason,
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
         spec=spec,
+        verifier_faults=faults.as_dict(),
         **common,
         **outcome,
         **_provenance(),
     )
 
 
+def _failure_reason(exc: Exception, common: dict[str, Any]) -> str:
+    """One line for the result: the error, and where its traceback is (when the disk takes it)."""
+    first_line = next(iter(str(exc).splitlines()), "")[:400]
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return (
+            f"disk full{where}: no space left on the device holding {outputs_dir().resolve()}; "
+            "free space (or point PRB_OUTPUTS_DIR at a larger disk) and rerun"
+        )
+    trace = run_dir(common["suite"], common["run_id"]) / "traceback.txt"
+    try:
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        trace.write_text(traceback.format_exc())
+    except OSError:
+        return f"{type(exc).__name__}: {first_line}"
+    return f"{type(exc).__name__}: {first_line} (traceback: {trace})"
+
+
 def _extrapolate_and_evaluate(
     derived: DerivedRun, timings: dict[str, float], on_update: Callable[[int], None] | None
 ) -> dict[str, Any]:
+    from peft_rlvr_bench.backends import prepare_run
     from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.extrapolation import drives_training
     from peft_rlvr_bench.extrapolation.from_trajectory import load_weights_
@@ -171,6 +216,7 @@ def _extrapolate_and_evaluate(
     from peft_rlvr_bench.registry import EXTRAPOLATORS
 
     clock = time.perf_counter()
+    backends = prepare_run(derived.source.data, derived.source.generation)
     device = _device()
     source = derived.source
     if drives_training(EXTRAPOLATORS.get(derived.method)):
@@ -204,7 +250,13 @@ def _extrapolate_and_evaluate(
         "target": derived.target,
         **figures,
     }
-    return {"metrics": metrics, "kl_to_base": kl, "extrapolation": extrapolation, "learning_curve": curve}
+    return {
+        "metrics": metrics,
+        "kl_to_base": kl,
+        "extrapolation": extrapolation,
+        "learning_curve": curve,
+        "backends": backends,
+    }
 
 
 def _predict_from_trajectory(
@@ -280,20 +332,30 @@ def _adapt_and_train(
     on_update: Callable[[int], None] | None,
     record_trajectory: bool = False,
     snapshot_initial: bool = False,
+    resume: bool = False,
 ) -> _Trained:
     """Applies the run's adapter to ``model`` (whatever weights it holds) and runs its RL budget.
 
     Shared by trained runs (from the base) and by driven extrapolations (from a jumped point):
     both get the same adapter, recipe, hooks and KL reference, so a segment differs from a run
-    only in where it starts.
+    only in where it starts. With ``resume`` (trained runs of a suite with ``checkpoint:``) a run
+    killed earlier continues from its newest trainer checkpoint, which stays on disk until the
+    run's result is written (``tidy_run_dir``).
     """
     from peft_rlvr_bench.adapters import ApplyContext, count_parameters
     from peft_rlvr_bench.adapters.checkpoints import snapshot_initial_adapter
     from peft_rlvr_bench.extrapolation.rank1 import rank1_substitution_callback
     from peft_rlvr_bench.models import load_base, model_location
     from peft_rlvr_bench.registry import ADAPTERS, RECIPES
+    from peft_rlvr_bench.rlvr.resilience import checkpoint_step, last_complete_checkpoint, resumable
     from peft_rlvr_bench.rlvr.sft import train_sft
     from peft_rlvr_bench.rlvr.train import train_rlvr
+    from peft_rlvr_bench.runner.sharded import (
+        GatherWholeWeights,
+        load_whole_state,
+        refuse_weight_hooks,
+        sharded_launch,
+    )
     from peft_rlvr_bench.trajectory import TrajectoryRecorder
 
     adapter = ADAPTERS.get(run.adapter.name)()
@@ -306,18 +368,37 @@ def _adapt_and_train(
     context = ApplyContext(seed=run.seed, total_updates=run.budget.max_steps, dependency_dirs=dependencies)
     model = adapter.apply(model, params, context)
     hooks = adapter.hooks(model, params)
-    snapshot = snapshot_initial and adapter.rewrites_base
+    snapshot = snapshot_initial and adapter.rewrites_base and is_main_process()  # rank 0 writes files
     initial = snapshot_initial_adapter(model, directory) if snapshot else None
 
     callbacks = []
     if run.adapter.intervention is not None:
         callbacks.append(rank1_substitution_callback(model, run.adapter.intervention.every))
-    if record_trajectory and run.trajectory is not None:
-        shutil.rmtree(trajectory_dir(run), ignore_errors=True)  # a rerun records afresh
-        location = model_location(run.model)
-        callbacks.append(TrajectoryRecorder(trajectory_dir(run), run.trajectory.every, location))
-
+    gather = None
+    if sharded_launch():  # ZeRO-3/FSDP: rank 0 needs the whole trained weights (runner/sharded.py)
+        refuse_weight_hooks(hooks, run.adapter.intervention)
+        gather = GatherWholeWeights()
+        callbacks.append(gather)
     scratch = directory / "trainer"
+    keep_checkpoints = resume and run.checkpoint is not None and resumable(adapter)
+    if not keep_checkpoints:  # driven segments and non-resumable adapters: checkpoints nobody reads
+        run = run.model_copy(update={"checkpoint": None})
+    resume_from = last_complete_checkpoint(scratch) if keep_checkpoints else None
+    if record_trajectory and run.trajectory is not None and is_main_process():
+        location = model_location(run.model)
+        recorder = TrajectoryRecorder(trajectory_dir(run), run.trajectory.every, location)
+        if resume_from is not None and not recorder.resume(model, checkpoint_step(resume_from)):
+            if world_size() > 1:  # the other processes resume: they cannot be told to restart
+                raise RuntimeError(f"{trajectory_dir(run)} cannot go on from {resume_from}; delete {scratch}")
+            print(f"{run.run_id}: trajectory cannot go on from {resume_from}; restarting", file=sys.stderr)
+            resume_from = None
+        if resume_from is None:
+            shutil.rmtree(trajectory_dir(run), ignore_errors=True)  # a rerun records afresh
+        callbacks.append(recorder)
+    if resume_from is not None:
+        print(f"{run.run_id}: resuming from {resume_from}", file=sys.stderr)
+    elif is_main_process():
+        shutil.rmtree(scratch, ignore_errors=True)  # checkpoints of an attempt that cannot resume
     train = train_sft if RECIPES.get(run.recipe.name).trainer == "sft" else train_rlvr
     curve = train(
         model,
@@ -328,8 +409,13 @@ def _adapt_and_train(
         reference=reference,
         on_update=on_update,
         callbacks=callbacks,
+        resume_from=resume_from,
     )
-    shutil.rmtree(scratch, ignore_errors=True)
+    if not keep_checkpoints:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if gather is not None and gather.state is not None:  # rank 0 of a sharded launch: a plain model again
+        fresh = adapter.apply(load_base(run.model, device=device)[0], params, context)
+        model = load_whole_state(fresh, gather.state)
     return _Trained(
         model=model,
         adapter=adapter,
@@ -346,11 +432,13 @@ def _train_and_evaluate(
     from transformers import set_seed
 
     from peft_rlvr_bench.adapters.checkpoints import save_trained
+    from peft_rlvr_bench.backends import prepare_run
     from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.models import load_base
 
     clock = time.perf_counter()
+    backends = prepare_run(run.data, run.generation)
     device = _device()
     set_seed(run.seed)
     model, tokenizer = load_base(run.model, device=device)
@@ -369,11 +457,15 @@ def _train_and_evaluate(
         on_update,
         record_trajectory=True,
         snapshot_initial=True,
+        resume=True,
     )
     timings["train"] = time.perf_counter() - clock
+    if not is_main_process():  # a launched run's other processes only train; rank 0 saves and evaluates
+        return {"train_curve": trained.curve}
     clock = time.perf_counter()
     save_trained(trained.model, final_dir(run.suite, run.run_id), trained.initial_adapter)
     timings["save"] = time.perf_counter() - clock
+    crash_point("evaluate")
 
     clock = time.perf_counter()
     merged = trained.adapter.merge(trained.model)
@@ -405,6 +497,7 @@ def _train_and_evaluate(
         "train_curve": trained.curve,
         "learning_curve": learning_curve,
         "geometry": geometry,
+        "backends": backends,
     }
 
 
@@ -452,6 +545,17 @@ def trajectory_dir(run: RunSpec) -> Path:
 def run_dir(suite: str, run_id: str) -> Path:
     """Scratch and checkpoints of one run, outside git."""
     return outputs_dir() / suite / run_id
+
+
+def tidy_run_dir(run: RunSpec | DerivedRun, result: RunResult) -> None:
+    """After a run's result is written: its trainer checkpoints go (a failed run keeps them, to
+    resume when retried), and so does its trajectory if the suite says ``trajectory: {keep: false}``."""
+    if result.status == "failed":
+        return
+    directory = run_dir(run.source.suite if isinstance(run, DerivedRun) else run.suite, run.run_id)
+    shutil.rmtree(directory / "trainer", ignore_errors=True)
+    if isinstance(run, RunSpec) and run.trajectory is not None and not run.trajectory.keep:
+        shutil.rmtree(trajectory_dir(run), ignore_errors=True)
 
 
 def final_dir(suite: str, run_id: str) -> Path:

@@ -1,20 +1,21 @@
-"""lm-eval's scoring hooks for the harness's tasks: the same verifier that is the RL reward."""
+"""lm-eval's scoring hooks for the harness's tasks: the same verifier that is the RL reward,
+guarded the same way (a raising or hanging verifier scores 0 and is counted)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from peft_rlvr_bench.evaluation.estimators import avg_at_k, n_correct, pass_at_k
-from peft_rlvr_bench.registry import VERIFIERS
+from peft_rlvr_bench.verifier_faults import guarded_verifier
 
 
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    return {"acc": VERIFIERS.get(doc["verifier"])(results[0], doc["answer"])}
+    return {"acc": guarded_verifier(doc["verifier"])(results[0], doc["answer"])}
 
 
 def process_results_sampled(doc: dict[str, Any], results: list[list[str]]) -> dict[str, float]:
     """One item's k samples (the ``take_first_k`` filter keeps them all) -> avg@k and pass@k."""
-    verifier = VERIFIERS.get(doc["verifier"])
+    verifier = guarded_verifier(doc["verifier"])
     scores = [verifier(sample, doc["answer"]) for sample in results[0]]
     k = len(scores)
     return {"avg_at_k": avg_at_k(scores), "pass_at_k": pass_at_k(k, n_correct(scores), k)}

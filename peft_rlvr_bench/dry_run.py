@@ -1,0 +1,165 @@
+"""``prb run SUITE --dry-run``: the run plan and each run's estimated GPU memory, offline.
+
+The suite is loaded and validated exactly as for a real run (``--set`` included) and planned by
+the runner's own planner (``runner.plan``): base evaluation first, then every pending run after
+the runs it needs (an ``rl_delta`` mask after its ``full`` run, a derived extrapolation after its
+source). Memory comes from ``memory.py``; nothing is downloaded and no model is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.memory import GIB, PROMPT_TOKENS, Architecture, adapter_footprint, estimate_memory
+from peft_rlvr_bench.suite import TINY_MODEL, DerivedRun, RunSpec, Suite
+
+GPU_GIB = 80
+"""The card the plan flags runs against (an H100 80GB); a flagged run needs ``launch:`` sharding."""
+
+
+def suite_architecture(suite: Suite) -> tuple[Architecture, str]:
+    """The suite model's architecture: the tiny world's recipe, a local config, or the table."""
+    from peft_rlvr_bench.memory import resolve_architecture
+
+    model = suite.spec.model
+    if model.name == TINY_MODEL and model.world is not None:
+        world = model.world
+        arch = Architecture(
+            "llama",
+            world.hidden_size,
+            world.num_hidden_layers,
+            world.intermediate_size,
+            world.vocab_size,
+            world.num_attention_heads,
+            world.num_attention_heads,
+            tie_word_embeddings=True,
+            max_position_embeddings=world.max_position_embeddings,
+        )
+        return arch, "tiny world recipe"
+    return resolve_architecture(model.name, model.path)
+
+
+def run_memory(run: RunSpec, arch: Architecture, vllm_rollouts: bool) -> dict[str, Any]:
+    """The estimate for one trained run, in GiB by component (``memory.py`` explains each)."""
+    from peft_rlvr_bench.registry import RECIPES
+
+    recipe = RECIPES.get(run.recipe.name)
+    params = recipe.Params.model_validate(run.recipe.params)
+    footprint = adapter_footprint(run.adapter.name, run.adapter.params, arch)
+    if recipe.trainer == "sft":
+        micro, tokens, checkpointing, generation = params.batch_size, params.max_length, False, 0
+        beta = 0.0
+    else:
+        batch = params.prompts_per_step * params.num_generations
+        micro = params.micro_batch_size or batch
+        tokens = PROMPT_TOKENS + params.max_completion_length
+        checkpointing = params.gradient_checkpointing
+        generation = 0 if vllm_rollouts else batch
+        beta = params.beta
+    estimate = estimate_memory(
+        arch,
+        footprint,
+        reference=beta > 0,
+        micro_batch=micro,
+        sequence_tokens=tokens,
+        gradient_checkpointing=checkpointing,
+        generation_batch=generation,
+    )
+    return {
+        "trainable": footprint.trainable if run.adapter.name != "sparse" else None,
+        "model": (estimate.weights + estimate.adapter) / GIB,
+        "grads_adam": (estimate.gradients + estimate.optimizer + estimate.masks) / GIB,
+        "reference": estimate.reference / GIB,
+        "activations": max(estimate.activations, estimate.rollout_kv_cache) / GIB,
+        "total": estimate.total / GIB,
+        "micro": micro,
+        "tokens": tokens,
+    }
+
+
+def _count(value: int | None) -> str:
+    if value is None:
+        return "mask"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:.2f}{unit}"
+    return str(value)
+
+
+def render_plan(suite: Suite, results_dir: Path, force: bool = False) -> str:
+    """The plan as text: one line per run in execution order, with its dependencies and memory."""
+    from peft_rlvr_bench.backends import select_backends
+    from peft_rlvr_bench.runner.plan import plan_suite
+
+    spec = suite.spec
+    plan = plan_suite(suite, results_dir, force=force)
+    try:
+        arch, source = suite_architecture(suite)
+    except UserError as exc:
+        arch, source = None, str(exc)
+    share = spec.generation.vllm_gpu_memory_utilization if spec.generation else 0.3
+    try:
+        backends = select_backends(spec.generation)
+        here = f"here: rollouts {backends.rollout}, eval {backends.eval}"
+    except RuntimeError as exc:
+        here = f"here: {exc}"
+    where = f" at {spec.model.path}" if spec.model.path else ""
+    lines = [f"suite {spec.name}: {spec.model.name}{where}"]
+    if arch is not None:
+        lines.append(f"  {arch.parameters() / 1e9:.3f}B parameters ({source}); {here}")
+    else:
+        lines.append(f"  no memory estimate: {source}")
+    pending = sum(work.counted for work in plan.work)
+    lines.append(
+        f"  {len(suite.runs)} trained runs, {len(suite.derived)} derived; "
+        f"{pending} to run, {len(plan.skipped)} finished"
+    )
+    lines += [
+        "  GiB (training peak with vLLM rollouts): model = fp32 weights + adapter; grads+adam = fp32",
+        "  gradients and AdamW moments of the trainable weights (+ sparse masks); ref = fp32 base copy",
+        "  (beta > 0); act = bf16 activations + logits of one micro-batch; vLLM takes its share",
+        f"  ({share:g} of the GPU) on top; ! = over {GPU_GIB} GiB with it",
+        "",
+        f"{'#':>3}  {'run':<32} {'after':<24} {'trainable':>9} {'model':>6} {'grads+adam':>10} "
+        f"{'ref':>5} {'act':>5} {'total':>6}",
+    ]
+    rows: list[tuple[str, str, str]] = []
+    if plan.base:
+        rows.append(("base (evaluation)", "-", ""))
+    for work in plan.work:
+        after = ", ".join(work.after) or "-"
+        name = work.run_id + ("" if work.counted else " (redo)")
+        if isinstance(work.run, DerivedRun):
+            rows.append((name, after, f"{'':>9} derived ({work.run.method})"))
+            continue
+        if arch is None:
+            rows.append((name, after, ""))
+            continue
+        try:
+            m = run_memory(work.run, arch, vllm_rollouts=True)
+        except UserError as exc:
+            rows.append((name, after, str(exc)))
+            continue
+        flag = " !" if m["total"] + share * GPU_GIB > GPU_GIB else ""
+        figures = (
+            f"{_count(m['trainable']):>9} {m['model']:>6.1f} {m['grads_adam']:>10.1f} "
+            f"{m['reference']:>5.1f} {m['activations']:>5.1f} {m['total']:>6.1f}{flag}"
+        )
+        rows.append((name, after, figures))
+    lines += [
+        f"{i:>3}  {name:<32} {after:<24} {figures}".rstrip()
+        for i, (name, after, figures) in enumerate(rows, 1)
+    ]
+    if arch is not None and suite.runs:
+        first = suite.runs[0]
+        with_vllm = run_memory(first, arch, vllm_rollouts=True)
+        without = run_memory(first, arch, vllm_rollouts=False)
+        lines += [
+            "",
+            f"  act: micro-batch {with_vllm['micro']} x {with_vllm['tokens']} tokens ({PROMPT_TOKENS}-token "
+            "prompt allowance + max_completion_length). With transformers rollouts instead,",
+            f"  the generation KV cache takes {first.adapter.label}'s peak to {without['total']:.1f} GiB.",
+        ]
+    return "\n".join(lines)

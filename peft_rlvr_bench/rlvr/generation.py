@@ -1,0 +1,78 @@
+"""Rollout generation settings for TRL: vLLM when the run's backend is vLLM, and stop tokens.
+
+**vLLM rollouts** (``use_vllm=True``): ``colocate`` (the default) runs vLLM inside the training
+process on the same GPU, holding ``vllm_gpu_memory_utilization`` of it; ``server`` talks to a
+separate ``trl vllm-serve --model MODEL`` process (``generation.vllm_server_base_url``).
+Before each generation TRL pushes the policy's current weights into vLLM
+(``VLLMGeneration.sync_weights``). For a PEFT model it calls ``merge_adapter()``, walks
+``named_parameters()`` renaming ``base_model.model.X.base_layer.weight`` to ``X.weight`` and
+skipping the adapter tensors, then ``unmerge_adapter()``. ``merge_adapter`` adds ``s * B A`` to
+each wrapped layer's ``base_layer`` weight, which for PiSSA, OLoRA, MiLoRA and GeoRA holds the
+residual ``W_res = W0 - s B0 A0``: vLLM receives ``W_res + s B A``, the effective weight, the
+same as ``merge_and_unload()`` (``tests/test_generation_backends.py`` checks this on a CPU).
+Sparse and full runs are plain models: their parameters are the effective weights, and a sparse
+mask has already restored the frozen coordinates after each optimizer step.
+
+**Stop tokens.** A dataset task's template ends a completion at its own marker (``<|im_end|>``
+for the Qwen chat template), which a base model's generation config does not list as an EOS.
+The marker's token id is added to ``model.generation_config.eos_token_id``, which TRL reads both
+to stop generation and to mask what follows; vLLM additionally gets ``stop`` strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from peft_rlvr_bench.backends import active
+
+
+def rollout_fields(stop: Sequence[str] = ()) -> dict[str, Any]:
+    """``GRPOConfig`` fields for the run's rollout backend (none for transformers)."""
+    spec, backends = active()
+    if backends.rollout != "vllm":
+        return {}
+    fields: dict[str, Any] = {
+        "use_vllm": True,
+        "vllm_mode": spec.vllm_mode,
+        "vllm_gpu_memory_utilization": spec.vllm_gpu_memory_utilization,
+    }
+    if spec.vllm_mode == "server" and spec.vllm_server_base_url:
+        fields["vllm_server_base_url"] = spec.vllm_server_base_url
+    if spec.vllm_max_model_len:
+        fields["vllm_max_model_length"] = spec.vllm_max_model_len
+    if stop:
+        fields["generation_kwargs"] = {"stop": list(stop)}
+    return fields
+
+
+def add_stop_tokens(model: Any, tokenizer: Any, stop: Sequence[str]) -> list[int]:
+    """Adds the ids of the single-token ``stop`` strings to the model's EOS ids; returns them all."""
+    config = model.generation_config
+    current = config.eos_token_id
+    ids = [] if current is None else [current] if isinstance(current, int) else list(current)
+    added = False
+    for text in stop:
+        token_ids = tokenizer.encode(text, add_special_tokens=False)
+        if len(token_ids) == 1 and token_ids[0] not in ids:
+            ids.append(token_ids[0])
+            added = True
+    if added:  # otherwise the config stays exactly as it was (the tiny world's tasks have no stops)
+        config.eos_token_id = ids
+    return ids
+
+
+def release_vllm(trainer: Any) -> None:
+    """Frees a colocated vLLM engine after training, so evaluation can take the GPU (best effort:
+    vLLM does not promise to release every byte inside a live process)."""
+    generation = getattr(trainer, "vllm_generation", None)
+    if getattr(generation, "llm", None) is None:
+        return
+    import gc
+
+    import torch
+
+    generation.llm = None
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
