@@ -6,7 +6,7 @@ TORCH_PIN := torch==2.13.0
 NAME ?= tiny
 FORCE ?=
 
-.PHONY: install suite claims test test-slow bench lint format clean
+.PHONY: install suite claims test test-slow bench bench-suite lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +39,17 @@ browser:
 test-slow: $(BIN)/prb
 	$(BIN)/pytest -q -m slow
 
-# Benchmarks (pytest-benchmark), apart from the tests; figures go to benchmarks/RESULTS.md.
+# Benchmarks (pytest-benchmark), apart from the tests; figures go to benchmarks/RESULTS.md
+# (`.venv/bin/python benchmarks/report.py` prints its tables from the JSON). QUICK=1: tiny sizes,
+# a smoke test of the benchmarks (its JSON is kept apart). `bench-suite` times a whole tiny suite.
+BENCH_FLAGS := --benchmark-only --benchmark-columns=mean,stddev,rounds
 bench: $(BIN)/prb
-	$(BIN)/pytest -q benchmarks --benchmark-only --benchmark-columns=mean,stddev,rounds \
-		--benchmark-json=benchmarks/latest.json
+	$(BIN)/pytest -q benchmarks $(BENCH_FLAGS) \
+		$(if $(QUICK),--quick --benchmark-json=benchmarks/latest-quick.json,--benchmark-json=benchmarks/latest.json)
+
+bench-suite: $(BIN)/prb
+	$(BIN)/pytest -q benchmarks/test_suite_walltime.py --bench-suite $(BENCH_FLAGS) \
+		$(if $(QUICK),--quick --benchmark-json=benchmarks/latest-suite-quick.json,--benchmark-json=benchmarks/latest-suite.json)
 
 lint: $(BIN)/prb
 	$(BIN)/ruff check peft_rlvr_bench tests benchmarks

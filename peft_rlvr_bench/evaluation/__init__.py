@@ -121,8 +121,12 @@ def _run_lm_eval(
     model.eval()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
     # lm-eval forces its tqdm bars on (disable= is passed explicitly), which would tear the
-    # runner's live display; the bars are the only thing it writes to stderr on success.
-    with contextlib.redirect_stderr(io.StringIO()):
+    # runner's live display; the bars are the only thing it writes to stderr on success. It also
+    # adds torch's environment report to every result (11 subprocesses, 0.5 s a call, over half
+    # of a learning-curve point; benchmarks/RESULTS.md), which the harness never reads.
+    from unittest import mock
+
+    with contextlib.redirect_stderr(io.StringIO()), mock.patch("lm_eval.evaluator.add_env_info"):
         output = simple_evaluate(
             model=lm,
             tasks=configs,

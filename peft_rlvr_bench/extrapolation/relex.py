@@ -165,4 +165,9 @@ def _delta_chunks(base: Tensor, rows: Sequence[Tensor], chunk_elements: int | No
     for start in range(0, flat_base.numel(), per_row):
         piece = slice(start, start + per_row)
         b = flat_base[piece].to(torch.float64)
-        yield torch.stack([r[piece].to(device=b.device, dtype=torch.float64) for r in flat_rows]) - b
+        # Filled row by row and centred in place: one chunk alive, not three (the converted rows,
+        # their stack and the difference; benchmarks/RESULTS.md).
+        chunk = torch.empty(len(flat_rows), b.numel(), dtype=torch.float64, device=b.device)
+        for i, r in enumerate(flat_rows):
+            chunk[i] = r[piece]
+        yield chunk.sub_(b)
