@@ -84,7 +84,8 @@ class HarnessGRPOTrainer(GRPOTrainer):
     - ``reference``: the KL reference is this separate copy of the original base. Without it,
       TRL's reference for a PEFT model is the adapter disabled (for PiSSA-like methods that is the
       residual, not the base) or a second "ref" adapter (which AdaLoRA cannot hold).
-    - ``extra_loss``: an adapter's term added to the RL loss (AdaLoRA's regulariser).
+    - ``extra_loss``: an adapter's term added to the RL loss (AdaLoRA's regulariser), weighted
+      once per optimizer update however many micro-batches make it (``accumulation_divisor``).
     """
 
     def __init__(
