@@ -173,5 +173,6 @@ for _name, _target in {
     "regrounding": "peft_rlvr_bench.extrapolation.regrounding:Regrounding",
     "next": "peft_rlvr_bench.extrapolation.next:NExt",
     "rank1": "peft_rlvr_bench.extrapolation.rank1_model:Rank1Model",
+    "blocks_only": "peft_rlvr_bench.extrapolation.rank1_model:BlocksOnlyModel",
 }.items():
     EXTRAPOLATORS.register_lazy(_name, _target)

@@ -13,11 +13,12 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -25,6 +26,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.extrapolation.rank1 import Rank1SubstitutionSpec
@@ -266,6 +268,24 @@ class ExtrapolationEntry(ComponentEntry):
         return self.label or self.name
 
 
+MAX_SEED = 2**32 - 1
+"""The largest run seed: ``transformers.set_seed`` seeds numpy, whose seeds are 32-bit unsigned."""
+
+
+def _check_seed(value: Any) -> int:
+    # Before pydantic's int coercion, which would take True as 1 and 2.0 as 2.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise PydanticCustomError(
+            "seed",
+            "not a seed; use whole numbers from 0 to {limit}, e.g. seeds: [0, 1, 2]",
+            {"limit": MAX_SEED},
+        )
+    return value
+
+
+Seed = Annotated[int, BeforeValidator(_check_seed)]
+
+
 class SuiteSpec(Strict):
     name: str
     description: str = ""
@@ -274,7 +294,7 @@ class SuiteSpec(Strict):
     eval: EvalSpec
     recipe: ComponentEntry
     adapters: list[AdapterEntry] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1)
+    seeds: list[Seed] = Field(min_length=1)
     budget: Budget
     trajectory: TrajectorySpec | None = None
     checkpoint: CheckpointSpec | None = Field(
@@ -301,8 +321,9 @@ class SuiteSpec(Strict):
     @field_validator("seeds")
     @classmethod
     def _unique_seeds(cls, value: list[int]) -> list[int]:
-        if len(set(value)) != len(value):
-            raise ValueError("seeds repeat; list each seed once")
+        repeated = sorted({seed for seed in value if value.count(seed) > 1})
+        if repeated:
+            raise ValueError(f"seeds repeat ({', '.join(map(str, repeated))}); list each seed once")
         return value
 
 

@@ -55,3 +55,63 @@ def test_rank_budget_is_reallocated_during_grpo(tmp_path: Path) -> None:
     assert ranks != {2} or len(pattern) == 1, "ranks were moved between matrices, not cut uniformly"
     pruned = [p for n, p in model.named_parameters() if "lora_E" in n]
     assert sum(int((p == 0).sum()) for p in pruned) >= 4 * len(pattern), "pruned singular values are zeroed"
+
+
+def _regulariser_gradient_of_one_update(tmp_path: Path, micro_batch_size: int) -> dict[str, torch.Tensor]:
+    """The gradient on AdaLoRA's A and B factors when the first optimizer update is taken.
+
+    AdaLoRA starts with its singular values ``E`` at zero, so the adapter's output, and with it the
+    policy loss, does not depend on A and B yet: their whole first gradient is the regulariser's.
+    """
+    from transformers import TrainerCallback
+
+    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.rlvr.train import train_rlvr
+
+    suite_file = tmp_path / f"mb{micro_batch_size}.yaml"
+    suite_file.write_text(
+        "name: adalora\ntrain_task: add\neval: {in_domain: [add], n_items: 8}\n"
+        "recipe: {name: grpo, prompts_per_step: 2, num_generations: 4, max_grad_norm: 1.0e9,"
+        f" micro_batch_size: {micro_batch_size}}}\nbudget: {{max_steps: 1}}\nseeds: [0]\n"
+        "adapters:\n  - {name: adalora, lr: 1.0e-2, init_r: 4, target_r: 2, orth_reg_weight: 0.5}\n"
+    )
+    run = load_suite(suite_file).runs[0]
+    adapter = ADAPTERS.get("adalora")()
+    params = adapter.Params.model_validate(run.adapter.params)
+    torch.manual_seed(0)  # the same initial factors in every call
+    model, tokenizer = load_base(run.model)
+    model = adapter.apply(model, params, ApplyContext(total_updates=run.budget.max_steps))
+    factors = {n: p for n, p in model.named_parameters() if "lora_A" in n or "lora_B" in n}
+    initial = {n: p.detach().clone() for n, p in factors.items()}
+    seen: dict[str, torch.Tensor] = {}
+
+    class Grab(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+            seen.update({n: p.grad.detach().clone() for n, p in factors.items()})
+
+    train_rlvr(
+        model,
+        tokenizer,
+        run,
+        tmp_path / f"trainer{micro_batch_size}",
+        adapter.hooks(model, params),
+        callbacks=[Grab()],
+    )
+    # The same term's gradient computed directly, at the weights the update started from.
+    with torch.no_grad():
+        for name, parameter in factors.items():
+            parameter.copy_(initial[name])
+    direct = torch.autograd.grad(0.5 * orthogonality_penalty(model), list(factors.values()))
+    seen.update({f"direct:{name}": grad for name, grad in zip(factors, direct, strict=True)})
+    return seen
+
+
+def test_the_regulariser_weighs_the_same_per_update_at_any_gradient_accumulation(tmp_path: Path) -> None:
+    whole = _regulariser_gradient_of_one_update(tmp_path, micro_batch_size=8)  # one micro-batch
+    split = _regulariser_gradient_of_one_update(tmp_path, micro_batch_size=2)  # 4 accumulated
+    names = [name for name in whole if not name.startswith("direct:")]
+    assert names
+    for name in names:
+        assert whole[name].abs().max() > 0
+        torch.testing.assert_close(whole[name], whole[f"direct:{name}"])
+        torch.testing.assert_close(split[name], whole[name])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from peft_rlvr_bench.extrapolation.rank1_model import Rank1Model
+from peft_rlvr_bench.extrapolation.rank1_model import BlocksOnlyModel, Rank1Model
 from peft_rlvr_bench.reporting.results import CurvePoint, RoleScore, RunResult, TaskScore
 from peft_rlvr_bench.runner import with_steps_saved
 
@@ -71,3 +71,58 @@ def test_derived_runs_report_the_share_of_the_gain_they_keep() -> None:
     assert info["real_at_target"] == 0.9 and info["updates_to_match"] == 50
     flat = _result("flat", 0.50, curve=[(0, 0.5), (100, 0.5)])
     assert with_steps_saved(rank1, flat, base).extrapolation["gain_recovery"] is None
+
+
+def test_blocks_only_keeps_the_tuned_blocks_and_puts_everything_else_back_at_w0() -> None:
+    from peft_rlvr_bench.extrapolation import extrapolate_state
+    from tests.tiny_models import tiny_llama
+
+    w0 = tiny_llama(0).state_dict()
+    generator = torch.Generator().manual_seed(3)
+    tuned = {name: t + 0.01 * torch.randn(t.shape, generator=generator) for name, t in w0.items()}
+    halfway = {name: (w0[name] + tuned[name]) / 2 for name in w0}
+    predicted = dict(
+        extrapolate_state(
+            BlocksOnlyModel(),
+            BlocksOnlyModel.Params(),
+            list(w0),
+            w0.__getitem__,
+            lambda name: [w0[name], halfway[name], tuned[name]],
+            [0, 50, 100],
+            100,
+        )
+    )
+    blocks = [name for name in w0 if "_proj" in name]
+    others = [name for name in w0 if name not in blocks]
+    assert len(blocks) == 14
+    assert {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight"} <= set(others)
+    for name in blocks:
+        assert torch.equal(predicted[name], tuned[name]) and not torch.equal(tuned[name], w0[name]), name
+    for name in others:
+        assert torch.equal(predicted[name], w0[name]) and not torch.equal(tuned[name], w0[name]), name
+    with pytest.raises(ValueError, match="blocks_only rebuilds a recorded checkpoint"):
+        BlocksOnlyModel().validate([0, 50, 100], 70, BlocksOnlyModel.Params())
+
+
+def test_blocks_only_is_registered_and_runs_next_to_rank1_in_the_claims_suite() -> None:
+    from pathlib import Path
+
+    from peft_rlvr_bench.registry import EXTRAPOLATORS
+    from peft_rlvr_bench.suite import load_suite
+
+    assert EXTRAPOLATORS.get("blocks_only") is BlocksOnlyModel
+    suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "claims.yaml")
+    sources = {
+        method: sorted(
+            (d.source.adapter.label, d.source.seed, d.target) for d in suite.derived if d.method == method
+        )
+        for method in ("rank1", "blocks_only")
+    }
+    assert sources["rank1"] and sources["blocks_only"] == sources["rank1"]
+
+
+def test_blocks_only_runs_get_their_gain_recovery_like_rank1() -> None:
+    base = _result("base", 0.50)
+    source = _result("full", 0.90, curve=[(0, 0.5), (100, 0.9)])
+    control = _result("full+blocks_only", 0.86, {"method": "blocks_only", "target": 100, "updates_used": 100})
+    assert with_steps_saved(control, source, base).extrapolation["gain_recovery"] == pytest.approx(0.9)

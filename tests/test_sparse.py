@@ -264,3 +264,95 @@ def test_rl_delta_without_dependency_is_a_clear_error(tmp_path: Path) -> None:
         SparseFineTuning().apply(
             tiny_llama(), SparseParams(mask="rl_delta"), ApplyContext(dependency_dirs={"rl_delta": tmp_path})
         )
+
+
+def _as_bf16_bits(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach().to(torch.bfloat16).view(torch.int16)
+
+
+def _synthetic_full_run(base: LlamaForCausalLM, directory: Path) -> dict[str, torch.Tensor]:
+    """A "finished full run": every coordinate drifts a little in fp32, as AdamW moves them all."""
+    generator = torch.Generator().manual_seed(7)
+    final = {
+        name: (p.detach() + 2e-4 * torch.randn(p.shape, generator=generator)).contiguous()
+        for name, p in base.state_dict().items()
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file(final, str(directory / "model.safetensors"))
+    return final
+
+
+def test_a_sparse_rl_run_trains_exactly_what_its_source_changed_at_bf16(tmp_path: Path) -> None:
+    from transformers import Trainer, TrainingArguments
+
+    from peft_rlvr_bench.geometry import GeometryParams, summarise
+
+    model = tiny_llama()
+    W0 = {name: p.detach().clone() for name, p in model.named_parameters()}
+    final = _synthetic_full_run(model, tmp_path / "full-run")
+    adapter = SparseFineTuning()
+    params = SparseParams(mask="rl_delta")
+    adapter.apply(model, params, ApplyContext(dependency_dirs={"rl_delta": tmp_path / "full-run"}))
+
+    changed_bf16 = {
+        w.name: _as_bf16_bits(W0[w.name]) != _as_bf16_bits(final[w.name]) for w in adapter.weights
+    }
+    numel = sum(mask.numel() for mask in changed_bf16.values())
+    share = sum(int(mask.sum()) for mask in changed_bf16.values()) / numel
+    changed_fp32 = sum(int((W0[w.name] != final[w.name]).sum()) for w in adapter.weights) / numel
+    assert changed_fp32 == 1.0 and 0.05 < share < 0.95, "the source is the case where fp32 and bf16 disagree"
+    for weight in adapter.weights:
+        assert torch.equal(weight.mask, changed_bf16[weight.name])
+    # The source run's "Unchanged %" (the geometry's headline over block matrices) is the complement.
+    source_geometry = summarise(((name, W0[name], final[name]) for name in W0), GeometryParams(ks=(4,)))
+    assert adapter.mask_stats()["mask_density"] == pytest.approx(share)
+    assert share == pytest.approx(1 - source_geometry.headline.update_sparsity)
+    assert adapter.trainable_coordinates(model) == round(share * numel)
+
+    data = [{"input_ids": batch(i)[0], "labels": batch(i)[0]} for i in range(4)]
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "trainer"),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        learning_rate=1e-2,
+        weight_decay=0.1,
+        lr_scheduler_type="constant",
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
+    Trainer(
+        model=model, args=args, train_dataset=data, callbacks=adapter.hooks(model, params).callbacks
+    ).train()
+    trained = dict(model.named_parameters())
+    moved = sum(int((trained[name].detach() != W0[name]).sum()) for name in changed_bf16)
+    assert all(
+        torch.equal(trained[name].detach()[~mask], W0[name][~mask]) for name, mask in changed_bf16.items()
+    )
+    assert moved == round(share * numel), "every coordinate the source changed at bf16 trains, no other"
+
+
+def test_rl_delta_can_still_compare_at_float32_and_delta_dtype_needs_rl_delta(tmp_path: Path) -> None:
+    model = tiny_llama()
+    _synthetic_full_run(model, tmp_path)
+    adapter = SparseFineTuning()
+    adapter.apply(
+        model,
+        SparseParams(mask="rl_delta", delta_dtype="float32"),
+        ApplyContext(dependency_dirs={"rl_delta": tmp_path}),
+    )
+    assert adapter.mask_stats()["mask_density"] == 1.0
+    with pytest.raises(ValidationError, match="delta_dtype applies to mask 'rl_delta' only"):
+        SparseParams(mask="random", delta_dtype="float32")
+
+
+def test_delta_dtype_is_in_the_resolved_spec_of_rl_delta_runs_only() -> None:
+    # Other masks keep the run ids they had before the field existed; rl_delta runs, whose mask
+    # changed with it, get new ones.
+    assert "delta_dtype" not in SparseParams(mask="random").model_dump(mode="json")
+    assert SparseParams(mask="rl_delta").model_dump(mode="json")["delta_dtype"] == "bfloat16"
+    assert (
+        SparseParams.model_validate(SparseParams(mask="off_principal").model_dump()).mask == "off_principal"
+    )

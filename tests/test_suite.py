@@ -260,3 +260,37 @@ def test_eval_depth_settings_enter_the_run_id_only_when_set(tmp_path: Path) -> N
         changed = GOOD.replace("forgetting: [copy]", f"forgetting: [copy]\n  {extra}")
         other = {r.run_id for r in load_suite(write(tmp_path, changed, f"changed{i}.yaml")).runs}
         assert other.isdisjoint(ids), extra
+
+
+@pytest.mark.parametrize(
+    ("seeds", "bad"),
+    [("[0, -1]", 1), ("[true]", 0), ("[1.0]", 0), ("['3']", 0), ("[0, 4294967296]", 1)],
+)
+def test_a_seed_the_seeding_functions_refuse_is_a_suite_error(tmp_path: Path, seeds: str, bad: int) -> None:
+    path = write(tmp_path, GOOD.replace("seeds: [0, 1]", f"seeds: {seeds}"))
+    with pytest.raises(UserError) as info:
+        load_suite(path)
+    assert str(info.value).startswith(
+        f"{path}:8: seeds.{bad}: not a seed; use whole numbers from 0 to 4294967295"
+    )
+
+
+def test_the_seed_range_is_the_one_set_seed_accepts(tmp_path: Path) -> None:
+    from transformers import set_seed
+
+    from peft_rlvr_bench.suite import MAX_SEED
+
+    runs = load_suite(write(tmp_path, GOOD.replace("seeds: [0, 1]", f"seeds: [0, {MAX_SEED}]"))).runs
+    assert sorted({run.seed for run in runs}) == [0, MAX_SEED]
+    set_seed(MAX_SEED)
+    for refused in (MAX_SEED + 1, -1):
+        with pytest.raises(ValueError):
+            set_seed(refused)
+    set_seed(0)
+
+
+def test_repeated_seeds_are_named(tmp_path: Path) -> None:
+    with pytest.raises(
+        UserError, match=r"suite.yaml:8: seeds: Value error, seeds repeat \(1\); list each seed once"
+    ):
+        load_suite(write(tmp_path, GOOD.replace("seeds: [0, 1]", "seeds: [1, 0, 1]")))

@@ -1,4 +1,4 @@
-"""Boolean masks for sparse subnetwork fine-tuning (METHODS.md §1.2).
+"""Boolean masks for sparse subnetwork fine-tuning (``docs/methods.md``, "Sparse subnetwork masks").
 
 Pure functions on tensors: each returns a ``bool`` tensor of the weight's shape, ``True`` where
 the coordinate trains. Counts are exact (``round(fraction * numel)``) and ties are broken
@@ -50,7 +50,7 @@ def rank_k_reconstruction(W: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def principal_mask(W: torch.Tensor, k: int = 16, alpha: float = 0.5) -> torch.Tensor:
-    """``M_princ`` (METHODS.md §1.2): the top-``alpha`` fraction of ``|rank-k reconstruction of W|``.
+    """``M_princ``: the top-``alpha`` fraction of ``|rank-k reconstruction of W|``.
 
     These are the coordinates the dominant singular directions load on; training only them is
     the negative control of the "safe" mask.
@@ -60,13 +60,13 @@ def principal_mask(W: torch.Tensor, k: int = 16, alpha: float = 0.5) -> torch.Te
 
 
 def low_magnitude_mask(W: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
-    """``M_low`` (METHODS.md §1.2): the bottom-``alpha`` fraction of ``|W|``."""
+    """``M_low``: the bottom-``alpha`` fraction of ``|W|``."""
     _check_fraction("alpha", alpha)
     return _extreme_fraction_mask(W.abs(), alpha, largest=False)
 
 
 def off_principal_mask(W: torch.Tensor, k: int = 16, alpha: float = 0.5) -> torch.Tensor:
-    """The "safe" mask of METHODS.md §1.2: ``M_low OR NOT M_princ``, from ``W0`` alone.
+    """The "safe" mask: ``M_low OR NOT M_princ``, from ``W0`` alone.
 
     Keeps the principal, large-magnitude coordinates frozen (about 70% of coordinates train in
     arXiv 2511.08567 at alpha 0.5).
@@ -79,7 +79,7 @@ def random_mask(
     density: float,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """A uniformly random mask with exactly ``round(density * numel)`` True coordinates (METHODS.md §1.2).
+    """A uniformly random mask with exactly ``round(density * numel)`` True coordinates.
 
     Reproducible given a ``generator`` seeded by the caller; built on the generator's device
     (CPU for a default ``torch.Generator()``), so move it to the weight's device afterwards.
@@ -95,11 +95,12 @@ def random_mask(
 
 
 def changed_mask(W0: torch.Tensor, W1: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Coordinates whose value stored as ``dtype`` differs bitwise from ``W0`` to ``W1`` (METHODS.md §1.2).
+    """Coordinates whose value stored as ``dtype`` differs bitwise from ``W0`` to ``W1``.
 
-    This is the ``rl_delta`` mask: "changed by the RL run" means changed in the checkpoint's
-    storage dtype, so an fp32 drift that rounds away in bf16 does not count. Bits, not values,
-    are compared: -0.0 vs 0.0 is a change, and a NaN equals itself only with the same payload.
+    The geometry's update sparsity and the sparse adapter's ``rl_delta`` mask both come from here
+    (through ``geometry.unchanged_mask``), at bf16 by default: an fp32 drift that rounds away in
+    bf16 does not count. Bits, not values, are compared: -0.0 vs 0.0 is a change, and a NaN
+    equals itself only with the same payload.
     """
     if W0.shape != W1.shape:
         raise ValueError(f"shape mismatch: {tuple(W0.shape)} vs {tuple(W1.shape)}")

@@ -1,4 +1,5 @@
-"""Sparse subnetwork fine-tuning (METHODS.md §1.2): full fine-tuning restricted by a mask per weight.
+"""Sparse subnetwork fine-tuning: full fine-tuning restricted by a mask per weight (``docs/methods.md``,
+"Sparse subnetwork masks").
 
 The mask binds twice. A gradient hook zeroes the gradient of frozen coordinates, so gradient
 clipping and the optimizer's moments see only the subnetwork. That alone is not enough: AdamW's
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_serializer, model_validator
 
 from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, TrainingHooks, block_linear_names
 from peft_rlvr_bench.registry import register_adapter
@@ -25,20 +26,44 @@ if TYPE_CHECKING:
     from transformers import TrainerCallback
 
 MaskSource = Literal["off_principal", "principal", "random", "rl_delta"]
+DeltaDType = Literal["bfloat16", "float16", "float32", "stored"]
+"""The choices of the geometry summary's ``sparsity_dtype``; "stored" is the base's dtype as loaded."""
 
 
 class SparseParams(AdapterParams):
     mask: MaskSource = Field(
         "off_principal",
         description="where the mask comes from: off_principal (M_low OR NOT M_princ), principal "
-        "(M_princ, negative control), random, or rl_delta (coordinates a finished full run changed)",
+        "(M_princ, negative control), random, or rl_delta (coordinates a finished full run changed, "
+        "compared at delta_dtype)",
     )
     density: float = Field(0.05, gt=0, le=1, description="fraction of coordinates trained by the random mask")
     k: int = Field(16, gt=0, description="rank of the reconstruction that defines M_princ")
     alpha: float = Field(0.5, ge=0, le=1, description="fraction taken by M_princ and by M_low")
+    delta_dtype: DeltaDType = Field(
+        "bfloat16",
+        description="rl_delta only: the dtype in which W0 and the full run's final weights are compared "
+        "bitwise (bfloat16, as the papers and the geometry's update sparsity; float32 marks nearly every "
+        "coordinate)",
+    )
 
     def required_runs(self) -> dict[str, str]:
         return {"rl_delta": "full"} if self.mask == "rl_delta" else {}
+
+    @model_validator(mode="after")
+    def _delta_dtype_needs_rl_delta(self) -> SparseParams:
+        if "delta_dtype" in self.model_fields_set and self.mask != "rl_delta":
+            raise ValueError(f"delta_dtype applies to mask 'rl_delta' only, not {self.mask!r}; remove it")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _delta_dtype_only_for_rl_delta(self, handler: Any) -> dict[str, Any]:
+        # Only rl_delta reads delta_dtype, so the other masks' resolved specs (and run ids) stay as
+        # they were before it existed; rl_delta runs get new ids, as their mask changed with it.
+        data = handler(self)
+        if self.mask != "rl_delta":
+            data.pop("delta_dtype", None)
+        return data
 
 
 @dataclass
@@ -202,7 +227,12 @@ class SparseFineTuning:
             raise ValueError(
                 f"rl_delta tensor {name!r} has shape {tuple(stored.shape)}, base has {tuple(weight.shape)}"
             )
-        return masks.changed_mask(weight, stored, stored.dtype)
+        # The geometry's own comparison, so the mask is exactly the coordinates its update
+        # sparsity counts as changed (at bf16 by default, where fp32 drift rounds away).
+        from peft_rlvr_bench.geometry import unchanged_mask
+
+        dtype = None if params.delta_dtype == "stored" else getattr(torch, params.delta_dtype)
+        return ~unchanged_mask(weight, stored, dtype)
 
     def hooks(self, model: nn.Module, params: SparseParams) -> TrainingHooks:
         if not self.weights:

@@ -84,7 +84,8 @@ class HarnessGRPOTrainer(GRPOTrainer):
     - ``reference``: the KL reference is this separate copy of the original base. Without it,
       TRL's reference for a PEFT model is the adapter disabled (for PiSSA-like methods that is the
       residual, not the base) or a second "ref" adapter (which AdaLoRA cannot hold).
-    - ``extra_loss``: an adapter's term added to the RL loss (AdaLoRA's regulariser).
+    - ``extra_loss``: an adapter's term added to the RL loss (AdaLoRA's regulariser), weighted
+      once per optimizer update however many micro-batches make it (``accumulation_divisor``).
     """
 
     def __init__(
@@ -120,8 +121,18 @@ class HarnessGRPOTrainer(GRPOTrainer):
     ) -> torch.Tensor:
         loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         if self.extra_loss is not None:
-            loss = loss + self.extra_loss(model)
+            loss = loss + self.extra_loss(model) / self.accumulation_divisor()
         return loss
+
+    def accumulation_divisor(self) -> int:
+        """What a per-micro-batch loss term is divided by so that it counts once per optimizer update.
+
+        GRPOTrainer divides its own loss by the accumulation count (``loss_is_scaled_for_ga``), so
+        the Trainer sums the micro-batch gradients unscaled. A term added whole to every micro-batch
+        would then weigh ``gradient_accumulation_steps`` times its coefficient; TRL divides its own
+        extra terms (router aux loss, entropy bonus) the same way, and not in evaluation.
+        """
+        return self.current_gradient_accumulation_steps if self.model.training else 1
 
 
 def train_rlvr(
