@@ -118,6 +118,10 @@ class EvalSpec(Strict):
     loss_items: int = Field(
         128, ge=0, description="items per forgetting task for the answer NLL (capped by the pool); 0 skips"
     )
+    keep_samples: bool = Field(
+        True,
+        description="write what the model answered on each item to results/<suite>/samples/<run_id>.jsonl.gz",
+    )
 
     @field_validator("n_items")
     @classmethod
@@ -147,8 +151,9 @@ class EvalSpec(Strict):
 
     def identity(self) -> dict[str, Any]:
         """The settings as JSON, less the ones added after run ids were first published while
-        they hold their defaults: those runs keep their ids (and base results stay current)."""
-        identity = self.model_dump(mode="json")
+        they hold their defaults: those runs keep their ids (and base results stay current).
+        Never ``keep_samples``: whether the answers are stored changes no score."""
+        identity = self.model_dump(mode="json", exclude={"keep_samples"})
         for name, default in _EVAL_FIELDS_ADDED_LATER.items():
             if identity[name] == default:
                 del identity[name]

@@ -76,6 +76,30 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
         assert run.spec["adapter"]["name"] == run.method and run.spec["seed"] == run.seed
 
 
+def test_every_result_keeps_per_item_scores_and_its_answers(smoke: Path) -> None:
+    from peft_rlvr_bench.reporting.samples import read_samples
+
+    suite_dir = smoke / "results" / "smoke"
+    paths = [suite_dir / "base.json", *sorted((suite_dir / "runs").glob("*.json"))]
+    digests: dict[str, set[str | None]] = {}
+    for path in paths:
+        result = load_result(path)
+        run_id = "base" if path.name == "base.json" else path.stem
+        lines = read_samples(suite_dir / "samples" / f"{run_id}.jsonl.gz")
+        tasks = {name: task for role in result.metrics.values() for name, task in role.tasks.items()}
+        assert len(lines) == 32 * len(tasks), run_id
+        for name, task in tasks.items():
+            assert task.items is not None and task.accuracy == sum(task.items) / len(task.items)
+            assert [line.score for line in lines if line.task == name] == task.items, (run_id, name)
+            digests.setdefault(name, set()).add(task.items_digest)
+    assert all(len(found) == 1 and None not in found for found in digests.values()), (
+        "the same items everywhere"
+    )
+    assert {p.name for p in (suite_dir / "samples").iterdir()} == {
+        f"{'base' if p.name == 'base.json' else p.stem}.jsonl.gz" for p in paths
+    }, "one sidecar per result (learning-curve points and validation write none)"
+
+
 def test_learning_curves_start_at_the_base_and_end_at_the_final_score(smoke: Path) -> None:
     base = load_result(smoke / "results" / "smoke" / "base.json")
     for path in (smoke / "results" / "smoke" / "runs").glob("*.json"):
@@ -133,9 +157,14 @@ def test_leaderboard_has_base_and_one_row_per_method(smoke: Path) -> None:
 
 def test_rerun_skips_finished_runs_and_changes_nothing(smoke: Path) -> None:
     runs_dir = smoke / "results" / "smoke" / "runs"
-    before = {p.name: p.read_bytes() for p in [*runs_dir.glob("*.json"), runs_dir.parent / "base.json"]}
+    samples_dir = runs_dir.parent / "samples"
+
+    def files() -> dict[str, bytes]:
+        written = [*runs_dir.glob("*.json"), runs_dir.parent / "base.json", *samples_dir.iterdir()]
+        return {p.name: p.read_bytes() for p in written}
+
+    before = files()
     done = prb("run", "suites/smoke.yaml", tmp_path=smoke)
     assert done.returncode == 0
     assert "2 finished run(s) skipped" in done.stderr
-    after = {p.name: p.read_bytes() for p in [*runs_dir.glob("*.json"), runs_dir.parent / "base.json"]}
-    assert after == before
+    assert files() == before

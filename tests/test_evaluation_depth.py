@@ -12,7 +12,7 @@ import torch
 
 from peft_rlvr_bench.evaluation.drift import answer_nll, encode_pair, kl_drift, token_kl, token_nll
 from peft_rlvr_bench.evaluation.estimators import avg_at_k, pass_at_k
-from peft_rlvr_bench.evaluation.lm_eval_tasks.scoring import process_results_sampled
+from peft_rlvr_bench.evaluation.lm_eval_tasks.scoring import mean_over_samples, process_results_sampled
 from peft_rlvr_bench.reporting.results import RoleScore, TaskScore, load_result
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,9 +61,22 @@ def test_avg_at_k_and_the_sampled_scoring_hook() -> None:
     with pytest.raises(ValueError):
         avg_at_k([])
     doc = {"answer": "85", "verifier": "int_match"}
-    assert process_results_sampled(doc, [["85", "84", " 85 ", "x"]]) == {"avg_at_k": 0.5, "pass_at_k": 1.0}
-    assert process_results_sampled(doc, [["1", "2"]]) == {"avg_at_k": 0.0, "pass_at_k": 0.0}
-    assert process_results_sampled(doc, [["85"]]) == {"avg_at_k": 1.0, "pass_at_k": 1.0}
+    assert process_results_sampled(doc, [["85", "84", " 85 ", "x"]]) == {
+        "avg_at_k": 0.5,
+        "pass_at_k": 1.0,
+        "sample_scores": [1.0, 0.0, 1.0, 0.0],
+    }
+    assert process_results_sampled(doc, [["1", "2"]]) == {
+        "avg_at_k": 0.0,
+        "pass_at_k": 0.0,
+        "sample_scores": [0.0, 0.0],
+    }
+    assert process_results_sampled(doc, [["85"]]) == {
+        "avg_at_k": 1.0,
+        "pass_at_k": 1.0,
+        "sample_scores": [1.0],
+    }
+    assert mean_over_samples([[1.0, 0.0], [1.0, 1.0, 1.0, 0.0]]) == 4 / 6, "every sample weighs the same"
 
 
 def test_role_scores_average_the_depth_figures_only_when_every_task_has_them() -> None:

@@ -102,12 +102,17 @@ def test_killed_in_training_evaluation_and_writing_completes_bitwise_on_rerun(
     assert killed.returncode == -9, killed.stderr[-3000:]
     runs = tmp_path / "results" / "resume" / "runs"
     assert not list(runs.glob("*.json")) and list(runs.glob(".*.tmp")), "killed between write and rename"
+    samples = tmp_path / "results" / "resume" / "samples"
+    assert [p.name for p in samples.glob("*-s0-*")] == [f"{run_dir(tmp_path).name}.jsonl.gz"], "answers first"
     assert "checkpoint-4" in killed.stderr, "the final checkpoint is kept until the result is written"
 
     done = prb_run(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert comparable(the_result(tmp_path)) == comparable(the_result(reference))
     assert not list(runs.glob(".*.tmp")) and not (directory / LOCK_FILE).exists()
+    assert (samples / f"{directory.name}.jsonl.gz").read_bytes() == (
+        reference / "results" / "resume" / "samples" / f"{directory.name}.jsonl.gz"
+    ).read_bytes(), "the rerun rewrote the same answers"
     assert not (directory / "trainer").exists(), "checkpoints go once the result is written"
     resumed, uninterrupted = directory / "trajectory", run_dir(reference) / "trajectory"
     assert json.loads((resumed / "manifest.json").read_text()) == json.loads(

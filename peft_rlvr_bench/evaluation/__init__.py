@@ -8,6 +8,8 @@ from disk (and transformers cannot re-resolve the tokenizer differently).
 
 ``evaluate_in_depth`` adds what a run's result reports besides greedy accuracy: the sampled
 scores, the answer NLL on the forgetting tasks and the KL drift from the base (``drift.py``).
+Every lm-eval call logs its samples, so accuracies come with per-item scores in item order and,
+when the caller collects them (``per_item.SampleLog``), with what the model answered.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from peft_rlvr_bench.evaluation.per_item import SampleLog, greedy_items, sampled_items
 from peft_rlvr_bench.paths import cache_dir
 from peft_rlvr_bench.registry import TASKS
 from peft_rlvr_bench.reporting.results import KLScore, RoleScore, TaskScore, write_text_atomic
@@ -109,9 +112,7 @@ def _run_lm_eval(
 ) -> dict[str, Any]:
     """One ``simple_evaluate`` call. It seeds python, numpy and torch globally (torch with
     ``torch_seed``, else its default), which later code (a driven segment) inherits."""
-    from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
     from peft_rlvr_bench.backends import active
 
@@ -120,22 +121,32 @@ def _run_lm_eval(
     was_training = model.training
     model.eval()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
+    output = _simple_evaluate(lm, configs, torch_seed)
+    model.train(was_training)
+    return output
+
+
+def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | None) -> dict[str, Any]:
+    """lm-eval's ``simple_evaluate`` on a ready model (HF or vLLM), with its per-item results
+    (``log_samples``: what the model answered and how each item scored; ``per_item.py``)."""
+    from unittest import mock
+
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
     # lm-eval forces its tqdm bars on (disable= is passed explicitly), which would tear the
     # runner's live display; the bars are the only thing it writes to stderr on success. It also
     # adds torch's environment report to every result (11 subprocesses, 0.5 s a call, over half
     # of a learning-curve point; benchmarks/RESULTS.md), which the harness never reads.
-    from unittest import mock
-
     with contextlib.redirect_stderr(io.StringIO()), mock.patch("lm_eval.evaluator.add_env_info"):
         output = simple_evaluate(
             model=lm,
             tasks=configs,
             task_manager=TaskManager(include_defaults=False),
-            log_samples=False,
+            log_samples=True,
             bootstrap_iters=0,
             **({} if torch_seed is None else {"torch_random_seed": torch_seed}),
         )
-    model.train(was_training)
     assert output is not None  # only None on non-zero ranks of a distributed run
     return output
 
@@ -151,9 +162,7 @@ def _run_lm_eval_vllm(
     import tempfile
 
     import torch
-    from lm_eval import simple_evaluate
     from lm_eval.models.vllm_causallms import VLLM
-    from lm_eval.tasks import TaskManager
 
     from peft_rlvr_bench.backends import active
     from peft_rlvr_bench.paths import outputs_dir
@@ -172,45 +181,55 @@ def _run_lm_eval_vllm(
             seed=1234 if torch_seed is None else torch_seed,
             batch_size="auto",
         )
-        with contextlib.redirect_stderr(io.StringIO()):
-            output = simple_evaluate(
-                model=lm,
-                tasks=configs,
-                task_manager=TaskManager(include_defaults=False),
-                log_samples=False,
-                bootstrap_iters=0,
-                **({} if torch_seed is None else {"torch_random_seed": torch_seed}),
-            )
+        output = _simple_evaluate(lm, configs, torch_seed)
         del lm
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    assert output is not None
     return output
 
 
 def greedy_scores(
-    model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu", split: Split = "eval"
+    model: Any,
+    tokenizer: Any,
+    spec: EvalSpec,
+    device: str = "cpu",
+    split: Split = "eval",
+    samples: SampleLog | None = None,
 ) -> dict[str, TaskScore]:
-    """Greedy accuracy of ``model`` on every task of ``spec``."""
+    """Greedy accuracy of ``model`` on every task of ``spec``, with every item's score in item
+    order and the items' digest; what the model answered goes into ``samples`` when given."""
     tasks = _all_tasks(spec)
     configs = [lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, split) for task in tasks]
     output = _run_lm_eval(model, tokenizer, spec, configs, device)
-    return {
-        task: TaskScore(
-            accuracy=float(output["results"][lm_eval_task_name(task)]["acc,none"]),
-            n=int(output["n-samples"][lm_eval_task_name(task)]["effective"]),
+    scores = {}
+    for task in tasks:
+        name = lm_eval_task_name(task)
+        items = greedy_items(task, output["samples"][name])
+        scores[task] = TaskScore(
+            accuracy=float(output["results"][name]["acc,none"]),
+            n=int(output["n-samples"][name]["effective"]),
+            items=items.scores,
+            items_digest=items.digest,
         )
-        for task in tasks
-    }
+        if samples is not None:
+            samples.add_greedy(items.samples)
+    return scores
 
 
 def sampled_scores(
-    model: Any, tokenizer: Any, spec: EvalSpec, sampling: SamplingSpec, device: str = "cpu"
-) -> dict[str, dict[str, float]]:
-    """avg@k and pass@k of ``model`` on the tasks of ``sampling.roles``: ``{task: {avg_at_k, pass_at_k}}``.
+    model: Any,
+    tokenizer: Any,
+    spec: EvalSpec,
+    sampling: SamplingSpec,
+    device: str = "cpu",
+    samples: SampleLog | None = None,
+) -> dict[str, dict[str, float | list[float]]]:
+    """avg@k and pass@k of ``model`` on the tasks of ``sampling.roles``, and each item's mean
+    sample score in item order: ``{task: {avg_at_k, pass_at_k, sampled_items}}``. The k answers
+    and their scores go into ``samples`` (which must hold the same items' greedy answers).
 
     lm-eval seeds torch with ``sampling.seed`` before generating, so the same model and settings
     give the same samples (on one device and thread count); the caller's random state is
@@ -230,11 +249,19 @@ def sampled_scores(
         output = _run_lm_eval(model, tokenizer, spec, configs, device, torch_seed=sampling.seed)
     random.setstate(python_state)
     np.random.set_state(numpy_state)
-    results = {task: output["results"][lm_eval_task_name(task) + "_sampled"] for task in tasks}
-    return {
-        task: {"avg_at_k": float(r["avg_at_k,samples"]), "pass_at_k": float(r["pass_at_k,samples"])}
-        for task, r in results.items()
-    }
+    scores: dict[str, dict[str, float | list[float]]] = {}
+    for task in tasks:
+        name = lm_eval_task_name(task) + "_sampled"
+        items = sampled_items(output["samples"][name])
+        results = output["results"][name]
+        scores[task] = {
+            "avg_at_k": float(results["avg_at_k,samples"]),
+            "pass_at_k": float(results["pass_at_k,samples"]),
+            "sampled_items": items.means,
+        }
+        if samples is not None:
+            samples.add_sampled(task, items)
+    return scores
 
 
 def by_role(scores: dict[str, TaskScore], spec: EvalSpec) -> dict[str, RoleScore]:
@@ -262,21 +289,24 @@ def evaluate_in_depth(
     device: str = "cpu",
     reference: Callable[[], Any] | None = None,
     timings: dict[str, float] | None = None,
+    samples: SampleLog | None = None,
 ) -> tuple[dict[str, RoleScore], KLScore | None]:
-    """Everything a result reports about ``model``: greedy accuracy per role and task (timing
-    ``eval``), avg@k and pass@k with ``spec.sampling`` (``eval_sampling``), the answer NLL of the
-    forgetting tasks (``eval_nll``), and, given a loader of the base model as ``reference``, the
-    KL drift from it (``eval_kl``). Seconds per phase go into ``timings``."""
+    """Everything a result reports about ``model``: greedy accuracy per role and task with its
+    per-item scores (timing ``eval``), avg@k and pass@k with ``spec.sampling``
+    (``eval_sampling``), the answer NLL of the forgetting tasks (``eval_nll``), and, given a
+    loader of the base model as ``reference``, the KL drift from it (``eval_kl``). Seconds per
+    phase go into ``timings``; what the model answered (greedy and sampled) into ``samples``."""
     from peft_rlvr_bench.evaluation.drift import answer_nll, kl_drift
 
     timings = {} if timings is None else timings
     clock = time.perf_counter()
-    scores = greedy_scores(model, tokenizer, spec, device)
+    scores = greedy_scores(model, tokenizer, spec, device, samples=samples)
     timings["eval"] = time.perf_counter() - clock
 
     if spec.sampling is not None:
         clock = time.perf_counter()
-        for task, sampled in sampled_scores(model, tokenizer, spec, spec.sampling, device).items():
+        sampled_by_task = sampled_scores(model, tokenizer, spec, spec.sampling, device, samples=samples)
+        for task, sampled in sampled_by_task.items():
             scores[task] = scores[task].model_copy(update={"k": spec.sampling.k, **sampled})
         timings["eval_sampling"] = time.perf_counter() - clock
 

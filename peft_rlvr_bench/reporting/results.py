@@ -2,18 +2,21 @@
 
 Files live at ``results/<suite>/runs/<run_id>.json``; the base model's evaluation lives at
 ``results/<suite>/base.json`` with the same shape and ``method == "base"``. Files are written
-atomically (temporary file plus rename), so a half-written result never exists.
+atomically (temporary file plus rename), so a half-written result never exists. What the model
+answered item by item goes to a gzipped sidecar next to them (``reporting/samples.py``,
+``docs/results.md``), never into the JSON.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from peft_rlvr_bench.crashpoints import crash_point
 
@@ -41,6 +44,26 @@ class TaskScore(BaseModel):
     )
     nll_items: int | None = None
     nll_tokens: int | None = None
+    items: list[float] | None = Field(
+        None,
+        description="the greedy verifier score of every eval item, in eval-item order (lm-eval doc_id); "
+        "their mean is accuracy",
+    )
+    sampled_items: list[float] | None = Field(
+        None, description="per eval item, the mean verifier score of its k samples; their mean is avg_at_k"
+    )
+    items_digest: str | None = Field(
+        None,
+        description="sha256 (12 hex) of the eval items' prompts and answers in order: item scores of two "
+        "results pair up only when their digests are equal",
+    )
+
+    @field_serializer("items", "sampled_items", when_used="json")
+    def _short_numbers(self, values: list[float] | None) -> list[float | int] | None:
+        # Shipped verifiers score 0 or 1: written as 0 and 1, not 0.0 and 1.0 (read back as floats).
+        if values is None:
+            return None
+        return [int(v) if v.is_integer() else v for v in values]
 
 
 def _mean_if_all(values: list[float | None]) -> float | None:
@@ -112,6 +135,25 @@ class CurvePoint(BaseModel):
     in_domain: float
 
 
+class ItemSample(BaseModel):
+    """What the model answered on one eval item: one line of a run's samples sidecar.
+
+    ``response`` and ``score`` are the greedy answer (as the verifier saw it, cut at the stop
+    strings) and its verifier score; ``responses`` and ``scores`` the ``k`` sampled answers, on
+    tasks that ``eval.sampling`` covers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    index: int = Field(description="position among the task's eval items (lm-eval's doc_id)")
+    prompt: str
+    target: str
+    response: str
+    score: float
+    responses: list[str] | None = None
+    scores: list[float] | None = None
+
+
 class RunResult(BaseModel):
     """Everything needed to trust, reproduce and tabulate one run."""
 
@@ -169,6 +211,12 @@ class RunResult(BaseModel):
     versions: dict[str, str] = Field(default_factory=dict)
     git: dict[str, Any] = Field(default_factory=dict)
     created_at: str | None = None
+    samples: list[ItemSample] | None = Field(
+        None,
+        exclude=True,
+        description="what the model answered, item by item; travels from the evaluation to the writer, "
+        "which puts it in the samples sidecar (reporting/samples.py), never in the JSON",
+    )
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -188,9 +236,20 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+_ITEM_LIST = re.compile(r'("(?:items|sampled_items)": )\[\n([-+.eE\d,\s]*?)\]')
+"""An indented list of per-item scores. The newline after ``[`` cannot occur inside a JSON string
+(json escapes it), so only real lists match."""
+
+
+def _inline_item_lists(text: str) -> str:
+    """Puts every per-item score list on one line: 500 items are one line, not 500."""
+    return _ITEM_LIST.sub(lambda m: m.group(1) + "[" + "".join(m.group(2).split()) + "]", text)
+
+
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Writes ``payload`` to ``path`` as indented, key-sorted JSON, atomically."""
-    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    """Writes ``payload`` to ``path`` as indented, key-sorted JSON, atomically; per-item score
+    lists stay on one line each."""
+    write_text_atomic(path, _inline_item_lists(json.dumps(payload, indent=2, sort_keys=True)) + "\n")
 
 
 def save_result(result: RunResult, path: Path) -> None:

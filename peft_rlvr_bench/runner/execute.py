@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peft_rlvr_bench.crashpoints import crash_point
 from peft_rlvr_bench.distributed import is_main_process, local_rank, world_size
 from peft_rlvr_bench.paths import outputs_dir
 from peft_rlvr_bench.reporting.results import CurvePoint, RunResult, StepRecord
-from peft_rlvr_bench.suite import DerivedRun, RunSpec, SuiteSpec
+from peft_rlvr_bench.suite import DerivedRun, EvalSpec, RunSpec, SuiteSpec
+
+if TYPE_CHECKING:
+    from peft_rlvr_bench.evaluation.per_item import SampleLog
 
 _VERSIONED = ("torch", "transformers", "trl", "peft", "lm_eval", "accelerate", "datasets", "peft_rlvr_bench")
 
@@ -95,7 +98,10 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
     device = _device()
     model, tokenizer = load_base(suite.model, device=device)
     timings = {"load": time.perf_counter() - started}
-    metrics, _ = evaluate_in_depth(model, tokenizer, suite.eval, device=device, timings=timings)
+    samples = sample_log(suite.eval)
+    metrics, _ = evaluate_in_depth(
+        model, tokenizer, suite.eval, device=device, timings=timings, samples=samples
+    )
     total = sum(p.numel() for p in model.parameters())
     return RunResult(
         suite=suite.name,
@@ -109,8 +115,16 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
         backends=backends,
+        samples=None if samples is None else samples.samples(),
         **_provenance(),
     )
+
+
+def sample_log(spec: EvalSpec) -> SampleLog | None:
+    """A collector of the final evaluation's answers, unless the suite says ``keep_samples: false``."""
+    from peft_rlvr_bench.evaluation.per_item import SampleLog
+
+    return SampleLog() if spec.keep_samples else None
 
 
 def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) -> RunResult:
@@ -228,6 +242,7 @@ def _extrapolate_and_evaluate(
         state, figures, model, tokenizer = _predict_from_trajectory(derived, device)
     load_weights_(model, state)
     timings["extrapolate"] = time.perf_counter() - clock
+    samples = sample_log(source.eval)
     metrics, kl = evaluate_in_depth(
         model,
         tokenizer,
@@ -235,6 +250,7 @@ def _extrapolate_and_evaluate(
         device=device,
         reference=lambda: load_base(source.model, device=device)[0],
         timings=timings,
+        samples=samples,
     )
     curve = []
     if not drives_training(EXTRAPOLATORS.get(derived.method)):
@@ -256,6 +272,7 @@ def _extrapolate_and_evaluate(
         "extrapolation": extrapolation,
         "learning_curve": curve,
         "backends": backends,
+        "samples": None if samples is None else samples.samples(),
     }
 
 
@@ -470,6 +487,7 @@ def _train_and_evaluate(
     clock = time.perf_counter()
     merged = trained.adapter.merge(trained.model)
     timings["merge"] = time.perf_counter() - clock
+    samples = sample_log(run.eval)
     metrics, kl = evaluate_in_depth(
         merged,
         tokenizer,
@@ -477,6 +495,7 @@ def _train_and_evaluate(
         device=device,
         reference=lambda: load_base(run.model, device=device)[0],
         timings=timings,
+        samples=samples,
     )
 
     clock = time.perf_counter()
@@ -498,6 +517,7 @@ def _train_and_evaluate(
         "learning_curve": learning_curve,
         "geometry": geometry,
         "backends": backends,
+        "samples": None if samples is None else samples.samples(),
     }
 
 

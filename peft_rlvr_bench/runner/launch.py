@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.reporting.results import RunResult, load_result, run_result_path, save_result
+from peft_rlvr_bench.reporting.results import RunResult, load_result, run_result_path
+from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
 from peft_rlvr_bench.suite import LaunchSpec, RunSpec
 
 CONFIGS = Path(__file__).parent / "accelerate_configs"
@@ -84,6 +85,6 @@ def run_launched(run: RunSpec, launch: LaunchSpec, results_root: Path) -> RunRes
     reason = f"accelerate launch exited with code {done.returncode} without a result (log: {log})"
     if tail:
         reason += f"; last line: {tail[-1][:300]}"
-    result = failed_result(run, reason)
-    save_result(result, path)
-    return result
+    return save_result_and_samples(
+        failed_result(run, reason), path, samples_path(results_root, run.suite, run.run_id)
+    )

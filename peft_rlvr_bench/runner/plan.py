@@ -13,13 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peft_rlvr_bench.reporting.results import (
-    RunResult,
-    base_result_path,
-    load_result,
-    run_result_path,
-    save_result,
-)
+from peft_rlvr_bench.reporting.results import RunResult, base_result_path, load_result, run_result_path
+from peft_rlvr_bench.reporting.samples import remove_stale_temporaries, samples_path, save_result_and_samples
 from peft_rlvr_bench.suite import DerivedRun, RunSpec, Suite
 
 
@@ -106,23 +101,26 @@ def plan_suite(suite: Suite, results_root: Path, force: bool = False) -> Plan:
 def evaluate_and_save_base(suite: Suite, results_root: Path) -> RunResult:
     from peft_rlvr_bench.runner.execute import evaluate_base
 
-    result = evaluate_base(suite.spec)
-    save_result(result, base_result_path(results_root, suite.spec.name))
-    return result
+    name = suite.spec.name
+    return save_result_and_samples(
+        evaluate_base(suite.spec),
+        base_result_path(results_root, name),
+        samples_path(results_root, name, "base"),
+    )
 
 
 def execute_work(
     work: Work, suite: Suite, results_root: Path, on_update: Callable[[int], None] | None = None
 ) -> RunResult:
     """Runs one unit of the plan under its run directory's lock (``runner.lock``: one runner per
-    run), writes its result file, then prunes what the result makes redundant (``tidy_run_dir``)."""
+    run), writes its samples sidecar and result file, then prunes what the result makes
+    redundant (``tidy_run_dir``)."""
     from peft_rlvr_bench.runner.execute import run_dir, tidy_run_dir
     from peft_rlvr_bench.runner.lock import run_lock
 
     with run_lock(run_dir(suite.spec.name, work.run_id), work.run_id):
-        path = run_result_path(results_root, suite.spec.name, work.run_id)
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # a writer killed before its rename
-            stale.unlink()
+        remove_stale_temporaries(run_result_path(results_root, suite.spec.name, work.run_id))
+        remove_stale_temporaries(samples_path(results_root, suite.spec.name, work.run_id))
         result = _execute_work(work, suite, results_root, on_update)
         tidy_run_dir(work.run, result)
     return result
@@ -131,7 +129,8 @@ def execute_work(
 def _execute_work(
     work: Work, suite: Suite, results_root: Path, on_update: Callable[[int], None] | None = None
 ) -> RunResult:
-    """Runs one unit of the plan and writes its result file; returns the result.
+    """Runs one unit of the plan and writes its samples sidecar and result file; returns the
+    result as a reader would load it (without its samples).
 
     A trained run of a suite with ``launch: {processes: N > 1}`` goes through ``accelerate launch``
     (``runner.launch``), whose rank 0 writes the file; everything else runs in this process.
@@ -152,5 +151,4 @@ def _execute_work(
         return run_launched(work.run, suite.spec.launch, results_root)
     else:
         result = execute_run(work.run, on_update=on_update)
-    save_result(result, path)
-    return result
+    return save_result_and_samples(result, path, samples_path(results_root, name, work.run_id))

@@ -21,7 +21,8 @@ from typing import Any
 from rich.console import Console
 
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.reporting.results import RunResult, run_result_path, save_result
+from peft_rlvr_bench.reporting.results import RunResult, run_result_path
+from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
 from peft_rlvr_bench.runner import SuiteOutcome
 from peft_rlvr_bench.runner.plan import Work, evaluate_and_save_base, execute_work, plan_suite
 from peft_rlvr_bench.suite import Suite
@@ -144,5 +145,9 @@ def _result_of(ref: Any, work: Work, suite: Suite, results_root: Path) -> RunRes
     except ray.exceptions.RayError as exc:
         first_line = next(iter(str(exc).splitlines()), "")[:400]
         result = failed_result(work.run, f"Ray task failed: {type(exc).__name__}: {first_line}")
-        save_result(result, run_result_path(results_root, suite.spec.name, work.run_id))
-        return result
+        name = suite.spec.name
+        return save_result_and_samples(
+            result,
+            run_result_path(results_root, name, work.run_id),
+            samples_path(results_root, name, work.run_id),
+        )

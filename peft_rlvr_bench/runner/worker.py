@@ -5,7 +5,8 @@ its result file.
         -m peft_rlvr_bench.runner.worker --spec RUN.json --results-dir results --strategy ddp
 
 Every rank trains (the trainer synchronises them); rank 0 alone saves the checkpoint, records the
-trajectory and evaluates (``runner.execute``), then writes ``results/<suite>/runs/<run_id>.json``.
+trajectory and evaluates (``runner.execute``), then writes ``results/<suite>/runs/<run_id>.json``
+after its samples sidecar (``reporting.samples``).
 A rank other than 0 whose run failed exits non-zero, so torchrun stops the job instead of leaving
 rank 0 waiting on a collective that never comes.
 """
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_libraries()
     from peft_rlvr_bench.distributed import is_main_process, rank, world_size
-    from peft_rlvr_bench.reporting.results import run_result_path, save_result
+    from peft_rlvr_bench.reporting.results import run_result_path
+    from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
     from peft_rlvr_bench.runner.execute import execute_run
     from peft_rlvr_bench.suite import RunSpec
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     result = result.model_copy(update={"launch": {"strategy": args.strategy, "world_size": world_size()}})
     path = run_result_path(args.results_dir, run.suite, run.run_id)
-    save_result(result, path)
+    save_result_and_samples(result, path, samples_path(args.results_dir, run.suite, run.run_id))
     print(f"wrote {path} ({result.status})", flush=True)
     return 0
 
