@@ -41,6 +41,15 @@ class TaskScore(BaseModel):
     )
     nll_items: int | None = None
     nll_tokens: int | None = None
+    items: list[float] | None = Field(
+        None, description="greedy verifier score of every eval item, in the task's eval-item order"
+    )
+    sampled_items: list[float] | None = Field(
+        None, description="per item, the mean verifier score over the k samples"
+    )
+    items_digest: str | None = Field(
+        None, description="short hash of the eval items (prompts + answers); items pair only when equal"
+    )
 
 
 def _mean_if_all(values: list[float | None]) -> float | None:
