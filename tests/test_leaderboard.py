@@ -7,6 +7,7 @@ import io
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from peft_rlvr_bench.errors import UserError
@@ -588,3 +589,48 @@ def test_html_embeds_the_learning_curve_plot_when_there_is_one(tmp_path: Path) -
 
 def test_percent_never_shows_minus_zero() -> None:
     assert percent(-0.0001) == "0.0" and percent(0.9172) == "91.7"
+
+
+# Per-item scores -----------------------------------------------------------------------------
+
+
+def _with_items(run: RunResult, role: str, scores: list[float], digest: str = "abc") -> RunResult:
+    from peft_rlvr_bench.reporting.results import RoleScore, TaskScore
+
+    task = TaskScore(accuracy=sum(scores) / len(scores), n=len(scores), items=scores, items_digest=digest)
+    metrics = {**run.metrics, role: RoleScore.from_tasks({"task": task})}
+    return run.model_copy(update={"metrics": metrics})
+
+
+def _item_runs(digests: tuple[str, ...] = ("abc", "abc", "abc")) -> tuple[RunResult, list[RunResult]]:
+    rng = np.random.default_rng(0)
+    difficulty = rng.random(200)
+    base = _with_items(_base(), "in_domain", [float(x) for x in rng.random(200) < difficulty])
+    runs = []
+    for seed, digest in enumerate(digests):
+        scores = [float(x) for x in rng.random(200) < difficulty + 0.1]
+        runs.append(_with_items(result("lora", seed, 0.0, 0.4, 0.7), "in_domain", scores, digest))
+    return base, runs
+
+
+def test_item_scores_give_a_seeds_x_items_interval_and_the_base_an_items_one() -> None:
+    base, runs = _item_runs()
+    board = build_leaderboard(SUITE, base, runs)
+    rows = _by_method(board.rows)
+    cell = rows["lora"]["in_domain"]
+    values = [run.metrics["in_domain"].score for run in runs]
+    assert cell.kind == "seeds x items" and cell.value == pytest.approx(sum(values) / 3)
+    assert rows["base"]["in_domain"].kind == "items" and rows["base"]["in_domain"].ci_low is not None
+    assert rows["lora"]["out_of_domain"].kind == "t over seeds", "no item scores there"
+    text = render_markdown(board)
+    assert "- seeds x items variance components with Satterthwaite df" in text
+    assert "In-domain (lora)" in text, "a column mixing kinds names its rows"
+    parsed = {row["method"]: row for row in csv.DictReader(io.StringIO(render_csv(board)))}
+    assert parsed["lora"]["in_domain_ci_kind"] == "seeds x items"
+    assert parsed["lora"]["out_of_domain_ci_kind"] == "t over seeds"
+
+
+def test_item_scores_with_different_digests_fall_back_to_the_seed_t() -> None:
+    base, runs = _item_runs(("abc", "abc", "other"))
+    cell = _by_method(build_leaderboard(SUITE, base, runs).rows)["lora"]["in_domain"]
+    assert cell.kind == "t over seeds"

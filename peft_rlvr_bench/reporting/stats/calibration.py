@@ -17,6 +17,7 @@ population and seed distribution, ``E[sigmoid(logit + b + u)]`` (Gauss-Hermite q
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -201,6 +202,7 @@ def rliable_coverage(
     from rliable import library as rly
     from rliable import metrics
 
+    warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
     covered = 0
     for _ in range(experiments):
         matrix = rng.normal(0.0, 1.0, size=(seeds, tasks))
