@@ -12,10 +12,9 @@ import io
 import math
 from typing import TYPE_CHECKING
 
+from peft_rlvr_bench.reporting.best import pairs_text
 from peft_rlvr_bench.reporting.metrics import METRICS_BY_NAME, cell_text
 from peft_rlvr_bench.reporting.stats import ALPHA, MIN_BOOTSTRAP_SEEDS
-
-from peft_rlvr_bench.reporting.best import pairs_text
 
 if TYPE_CHECKING:
     from peft_rlvr_bench.reporting.best import Comparison
