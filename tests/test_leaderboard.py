@@ -7,6 +7,7 @@ import io
 from html import escape
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from peft_rlvr_bench.errors import UserError
@@ -28,25 +29,31 @@ from tests.hand_results import SUITE, result, seeded, write_suite
 from tests.hand_results import base as _base
 from tests.hand_results import runs as _runs
 
+CI_SUFFIXES = ("ci_low", "ci_high", "ci_kind", "pi_low", "pi_high")
 CORE_CSV = (
     "method",
     "n_seeds",
     "best",
     "in_domain",
-    "in_domain_ci_low",
-    "in_domain_ci_high",
+    *(f"in_domain_{suffix}" for suffix in CI_SUFFIXES),
     "out_of_domain",
-    "out_of_domain_ci_low",
-    "out_of_domain_ci_high",
+    *(f"out_of_domain_{suffix}" for suffix in CI_SUFFIXES),
     "forgetting",
-    "forgetting_ci_low",
-    "forgetting_ci_high",
+    *(f"forgetting_{suffix}" for suffix in CI_SUFFIXES),
     "trainable_params",
     "learning_rate",
     "train_seconds",
     "updates",
 )
-COMPARISON_CSV = ("vs_top_diff", "vs_top_ci_low", "vs_top_ci_high", "vs_top_p", "vs_top_seeds")
+COMPARISON_CSV = (
+    "vs_top_diff",
+    "vs_top_ci_low",
+    "vs_top_ci_high",
+    "vs_top_p",
+    "vs_top_p_holm",
+    "vs_top_seeds",
+    "vs_top_ci_kind",
+)
 GEOMETRY = ("update_sparsity", "top1_energy_share", "spectral_shift", "principal_angle_16")
 
 
@@ -64,7 +71,14 @@ def test_rows_group_by_method_with_known_means_and_cis() -> None:
     lora = rows["lora"]
     assert lora.n_seeds == 3
     assert lora.value("in_domain") == pytest.approx(0.6)
-    assert 0.5 <= lora["in_domain"].ci_low <= 0.6 <= lora["in_domain"].ci_high <= 0.7
+    # Student t over 3 seeds: 0.6 +- t[0.975, 2] * 0.1 / sqrt(3) = 0.6 +- 4.3027 * 0.057735.
+    half = 4.302653 * 0.1 / 3**0.5
+    assert lora["in_domain"].ci_low == pytest.approx(0.6 - half) and lora[
+        "in_domain"
+    ].ci_high == pytest.approx(0.6 + half)
+    assert lora["in_domain"].kind == "t over seeds"
+    # A new seed: 0.6 +- 4.3027 * 0.1 * sqrt(1 + 1/3).
+    assert lora["in_domain"].pi_low == pytest.approx(0.6 - 4.302653 * 0.1 * (4 / 3) ** 0.5)
     assert lora.value("out_of_domain") == pytest.approx(0.45)
     assert lora.value("train_seconds") == pytest.approx(12.0)
     assert lora.value("trainable_params") == 662_400
@@ -77,7 +91,7 @@ def test_forgetting_is_base_minus_tuned_per_seed() -> None:
     # Base 0.8 on the forgetting tasks; lora seeds score 0.78, 0.75, 0.72.
     lora = rows["lora"]["forgetting"]
     assert lora.value == pytest.approx((0.02 + 0.05 + 0.08) / 3)
-    assert 0.02 - 1e-12 <= lora.ci_low <= lora.ci_high <= 0.08 + 1e-12
+    assert lora.ci_low == pytest.approx(0.05 - 4.302653 * 0.03 / 3**0.5)
     assert rows["pissa"].value("forgetting") == pytest.approx(0.1)
     assert rows["base"].value("forgetting") == 0.0
 
@@ -198,9 +212,12 @@ def test_csv_values_round_trip() -> None:
         assert cells["method"] == row.method and cells["best"] == str(row.best)
         for metric in board.columns:
             cell = row[metric.name]
-            for column, value in zip(metric.columns, (cell.value, cell.ci_low, cell.ci_high), strict=False):
+            values = (cell.value, cell.ci_low, cell.ci_high, cell.kind, cell.pi_low, cell.pi_high)
+            for column, value in zip(metric.columns, values, strict=False):
                 if value is None:
                     assert cells[column] == ""
+                elif isinstance(value, str):
+                    assert cells[column] == value
                 else:
                     assert float(cells[column]) == value
     lora = next(cells for cells in parsed if cells["method"] == "lora")
@@ -275,14 +292,25 @@ def _best(board: Leaderboard) -> list[str]:
     return [row.method for row in board.rows if row.best]
 
 
-def test_best_mark_needs_six_seeds_of_a_consistent_lead() -> None:
-    runs = seeded("top", [0.55, 0.65, 0.75, 0.60, 0.70, 0.80]) + seeded(
-        "other", [0.5, 0.6, 0.7, 0.55, 0.65, 0.75]
-    )
-    runs += seeded("third", [0.2] * 6)
+def _paired_t_p(differences: list[float]) -> float:
+    """The two-sided paired t p-value, computed independently of the package."""
+    from scipy import stats
+
+    return float(stats.ttest_1samp(differences, 0.0).pvalue)
+
+
+def test_best_mark_needs_every_pair_separated_after_holm() -> None:
+    other = [0.5, 0.6, 0.7, 0.55, 0.65, 0.75]
+    lead = [0.04, 0.06, 0.05, 0.05, 0.04, 0.06]
+    runs = seeded("top", [o + d for o, d in zip(other, lead, strict=True)]) + seeded("other", other)
+    runs += seeded("third", [0.2, 0.25, 0.2, 0.3, 0.2, 0.25])
     board = build_leaderboard(SUITE, _base(), runs)
     assert _best(board) == ["top"] and board.verdict.best == "top"
-    assert all(c.separated and c.paired.p_value == pytest.approx(2 / 64) for c in board.verdict.comparisons)
+    assert board.verdict.family == 3, "every pair of trained methods, not only the top's"
+    versus_other = board.verdict.comparisons[0]
+    assert versus_other.method == "other"
+    assert versus_other.paired.p_value == pytest.approx(_paired_t_p(lead))
+    assert versus_other.p_holm >= versus_other.paired.p_value and versus_other.separated
     assert board.verdict.note.startswith("★ top is the best method on in-domain")
     text = render_markdown(board)
     assert "| top ★ | 6 |" in text and "| other | 6 |" in text
@@ -291,43 +319,65 @@ def test_best_mark_needs_six_seeds_of_a_consistent_lead() -> None:
     assert '<tr data-order="1" data-method="top" class="best">' in render_html(board)
 
 
-def test_three_seeds_of_a_constant_lead_are_not_enough() -> None:
-    runs = seeded("top", [0.55, 0.65, 0.75]) + seeded("other", [0.5, 0.6, 0.7])
-    board = build_leaderboard(SUITE, _base(), runs)
+def test_holm_takes_away_a_mark_single_tests_would_give() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    other = [0.60, 0.61, 0.62, 0.63, 0.64]
+    runs = seeded("top", [o + d for o, d in zip(other, [0.0, 0.03, 0.02, 0.035, 0.015], strict=True)])
+    runs += seeded("other", other)
+    runs += seeded("c", [o + d for o, d in zip(other, [0.005, -0.005, 0.0, 0.01, -0.01], strict=True)])
+    board = build_leaderboard(SUITE, None, runs)
+    assert board.verdict.family == 3
+    raw = [c.paired.p_value for c in board.verdict.comparisons]
+    assert all(p < 0.05 for p in raw), "each test alone would separate top from the other two"
+    everything = [*raw, _paired_t_p([0.005, -0.005, 0.0, 0.01, -0.01])]
+    expected = multipletests(everything, method="holm")[1]
+    assert [c.p_holm for c in board.verdict.comparisons] == pytest.approx(list(expected[:2]))
+    assert all(c.p_holm > 0.05 and not c.separated for c in board.verdict.comparisons)
+    assert _best(board) == []
+    assert "| other | 5 |" in render_markdown(board) and "p (Holm)" in render_markdown(board)
+
+
+def test_three_seeds_of_a_noisy_lead_are_not_enough_and_the_note_says_how_many() -> None:
+    # Paired differences 0, 2, 4 points: mean 2, SD 2; t = 1.73 on 2 df, p = 0.23.
+    runs = seeded("top", [0.60, 0.62, 0.64]) + seeded("other", [0.60, 0.60, 0.60])
+    board = build_leaderboard(SUITE, None, runs)
     (comparison,) = board.verdict.comparisons
-    # The bootstrap CI excludes 0, but the exact sign-flip test cannot go below 2/2^3.
-    assert comparison.paired.ci_low == pytest.approx(0.05) and comparison.paired.p_value == 0.25
+    assert comparison.paired.p_value == pytest.approx(_paired_t_p([0.0, 0.02, 0.04]))
     assert not comparison.separated and _best(board) == []
     note = board.verdict.note
     assert note.startswith("No method is marked best: top has the highest mean in-domain")
-    assert "not separated from other" in note
-    assert "would take about 6 seeds" in note and "cannot give p below 0.25" in note
+    # statsmodels: effect size 1 at 80% power, two-sided 0.05 needs 9.94 pairs -> 10 seeds.
+    assert "Not separated at this power: needs 10 seeds to separate top from other" in note
+    assert "the observed difference of 2.0 points" in note and "they share 3" in note
     assert "\n| top | 3 |" in render_markdown(board), "no mark in the table"
 
 
-def test_power_note_gives_the_normal_approximation_seed_count() -> None:
-    # Paired differences 0, 2, 4 points: mean 2, SD 2 -> (1.96 + 0.84)^2 = 7.85 -> 8 seeds.
-    runs = seeded("top", [0.60, 0.62, 0.64]) + seeded("other", [0.60, 0.60, 0.60])
+def test_a_difference_below_the_minimum_detectable_effect_is_planned_at_that_effect() -> None:
+    # Differences 1, -1, 0.3 points: mean 0.1 point, below the 1-point effect the note plans for.
+    runs = seeded("a", [0.51, 0.59, 0.703]) + seeded("b", [0.5, 0.6, 0.7])
     note = build_leaderboard(SUITE, None, runs).verdict.note
-    assert "mean paired difference +2.0 points, SD 2.0 points, over 3 seeds) would take about 8 seeds" in note
+    assert "a 1.0 points difference (the observed 0.1 points is below that minimum detectable effect)" in note
+    assert "needs" in note and "seeds to separate a from b" in note
 
 
-def test_identical_methods_tie_and_no_seed_count_can_separate_them() -> None:
+def test_identical_methods_tie() -> None:
     runs = seeded("a", [0.5, 0.6, 0.7]) + seeded("b", [0.5, 0.6, 0.7])
     board = build_leaderboard(SUITE, None, runs)
     (comparison,) = board.verdict.comparisons
     assert comparison.paired.difference == 0 and comparison.paired.p_value == 1 and not comparison.separated
-    assert _best(board) == [] and "mean paired difference of 0 over 3 seeds" in board.verdict.note
+    assert _best(board) == []
 
 
-def test_too_few_shared_seeds_say_so() -> None:
-    runs = seeded("top", [0.9, 0.9]) + seeded("other", [0.5, 0.5])
-    note = build_leaderboard(SUITE, None, runs).verdict.note
-    assert "share 2 seed(s): too few to tell how many seeds would separate them" in note
+def test_one_shared_seed_cannot_be_tested() -> None:
+    runs = seeded("top", [0.9]) + seeded("other", [0.5])
+    board = build_leaderboard(SUITE, None, runs)
+    assert _best(board) == [] and board.verdict.family == 0
+    assert "share 1 seed(s): a paired test needs at least 2" in board.verdict.note
 
 
 def test_extrapolations_and_base_are_never_best() -> None:
-    runs = seeded("lora", [0.55, 0.65, 0.75, 0.60, 0.70, 0.80]) + seeded(
+    runs = seeded("lora", [0.54, 0.66, 0.75, 0.60, 0.69, 0.81]) + seeded(
         "full", [0.5, 0.6, 0.7, 0.55, 0.65, 0.75]
     )
     derived = [
@@ -352,7 +402,8 @@ def test_markdown_lists_the_paired_comparisons() -> None:
     text = render_markdown(_board())
     assert "Paired in-domain differences: pissa minus each trained method" in text
     # pissa 0.8, 0.8 vs lora 0.5, 0.6 on seeds 0 and 1: +30 and +20 points.
-    assert "| lora | 2 | +25.0 [20.0, 30.0] | 0.5 | no |" in text
+    # t over 2 seeds: 25 +- 12.706 * 5 points, p = 0.13 (one pair: Holm changes nothing).
+    assert "| lora | 2 | +25.0 [-38.5, 88.5] | 0.13 | 0.13 | no |" in text
 
 
 # Files ---------------------------------------------------------------------------------------
@@ -538,3 +589,48 @@ def test_html_embeds_the_learning_curve_plot_when_there_is_one(tmp_path: Path) -
 
 def test_percent_never_shows_minus_zero() -> None:
     assert percent(-0.0001) == "0.0" and percent(0.9172) == "91.7"
+
+
+# Per-item scores -----------------------------------------------------------------------------
+
+
+def _with_items(run: RunResult, role: str, scores: list[float], digest: str = "abc") -> RunResult:
+    from peft_rlvr_bench.reporting.results import RoleScore, TaskScore
+
+    task = TaskScore(accuracy=sum(scores) / len(scores), n=len(scores), items=scores, items_digest=digest)
+    metrics = {**run.metrics, role: RoleScore.from_tasks({"task": task})}
+    return run.model_copy(update={"metrics": metrics})
+
+
+def _item_runs(digests: tuple[str, ...] = ("abc", "abc", "abc")) -> tuple[RunResult, list[RunResult]]:
+    rng = np.random.default_rng(0)
+    difficulty = rng.random(200)
+    base = _with_items(_base(), "in_domain", [float(x) for x in rng.random(200) < difficulty])
+    runs = []
+    for seed, digest in enumerate(digests):
+        scores = [float(x) for x in rng.random(200) < difficulty + 0.1]
+        runs.append(_with_items(result("lora", seed, 0.0, 0.4, 0.7), "in_domain", scores, digest))
+    return base, runs
+
+
+def test_item_scores_give_a_seeds_x_items_interval_and_the_base_an_items_one() -> None:
+    base, runs = _item_runs()
+    board = build_leaderboard(SUITE, base, runs)
+    rows = _by_method(board.rows)
+    cell = rows["lora"]["in_domain"]
+    values = [run.metrics["in_domain"].score for run in runs]
+    assert cell.kind == "seeds x items" and cell.value == pytest.approx(sum(values) / 3)
+    assert rows["base"]["in_domain"].kind == "items" and rows["base"]["in_domain"].ci_low is not None
+    assert rows["lora"]["out_of_domain"].kind == "t over seeds", "no item scores there"
+    text = render_markdown(board)
+    assert "- seeds x items variance components with Satterthwaite df" in text
+    assert "In-domain (lora)" in text, "a column mixing kinds names its rows"
+    parsed = {row["method"]: row for row in csv.DictReader(io.StringIO(render_csv(board)))}
+    assert parsed["lora"]["in_domain_ci_kind"] == "seeds x items"
+    assert parsed["lora"]["out_of_domain_ci_kind"] == "t over seeds"
+
+
+def test_item_scores_with_different_digests_fall_back_to_the_seed_t() -> None:
+    base, runs = _item_runs(("abc", "abc", "other"))
+    cell = _by_method(build_leaderboard(SUITE, base, runs).rows)["lora"]["in_domain"]
+    assert cell.kind == "t over seeds"

@@ -1,21 +1,34 @@
-"""The seed statistics behind every leaderboard cell, on inputs with known answers."""
+"""The statistics behind every leaderboard cell and comparison, on inputs with known answers."""
 
 from __future__ import annotations
 
 import math
-import warnings
 
+import numpy as np
 import pytest
+from scipy import stats as scipy_stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
 
 from peft_rlvr_bench.reporting.stats import (
-    bootstrap_ci,
+    TaskItems,
+    binomial_half_width,
+    crossed_interval,
+    holm,
+    item_limited,
+    item_tables,
+    items_interval,
     mean,
-    min_pairs_for_sign_flip,
     paired_comparison,
     paired_differences,
+    prediction_interval,
     seeds_needed,
-    sign_flip_p_value,
+    t_interval,
+    updates_to_match,
 )
+from peft_rlvr_bench.reporting.stats.calibration import holm_batch
+
+T2 = 4.302653  # t[0.975, 2 df]
 
 
 def test_mean_of_values_and_of_nothing() -> None:
@@ -23,65 +36,96 @@ def test_mean_of_values_and_of_nothing() -> None:
     assert math.isnan(mean([]))
 
 
-def test_ci_brackets_the_mean_and_stays_within_the_data() -> None:
-    low, high = bootstrap_ci([0.5, 0.6, 0.7])
-    assert 0.5 <= low <= 0.6 <= high <= 0.7
-    assert low < high
-
-
-def test_ci_is_deterministic_and_depends_on_the_seed() -> None:
+def test_t_interval_is_scipys_student_t() -> None:
     values = [0.41, 0.47, 0.52, 0.55, 0.61]
-    assert bootstrap_ci(values) == bootstrap_ci(values)
-    # Few resamples of irregular values, so that a different seed visibly moves the interval.
-    irregular = [0.05, 0.1, 0.2, 0.35, 0.55, 0.6, 0.77, 0.9]
-    assert bootstrap_ci(irregular, n_resamples=200, seed=1) == bootstrap_ci(
-        irregular, n_resamples=200, seed=1
-    )
-    assert bootstrap_ci(irregular, n_resamples=200, seed=0) != bootstrap_ci(
-        irregular, n_resamples=200, seed=1
-    )
+    interval = t_interval(values)
+    low, high = scipy_stats.ttest_1samp(values, 0.0).confidence_interval(0.95)
+    assert (interval.low, interval.high) == pytest.approx((low, high))
+    assert interval.kind == "t over seeds" and interval.df == 4 and interval.n == 5
+    # Three seeds: far wider than their [min, max], which a percentile bootstrap would about give.
+    three = t_interval([0.5, 0.6, 0.7])
+    assert three.low == pytest.approx(0.6 - T2 * 0.1 / math.sqrt(3)) and three.low < 0.5
 
 
-def test_wider_confidence_gives_a_wider_interval() -> None:
-    values = [0.41, 0.47, 0.52, 0.55, 0.61]
-    narrow_low, narrow_high = bootstrap_ci(values, confidence=0.5)
-    wide_low, wide_high = bootstrap_ci(values, confidence=0.99)
-    assert wide_low <= narrow_low and narrow_high <= wide_high
+@pytest.mark.parametrize("values", [[], [0.5], [0.5, float("nan"), 0.7]])
+def test_no_interval_below_two_values_or_with_a_nan(values: list[float]) -> None:
+    interval = t_interval(values)
+    assert math.isnan(interval.low) and math.isnan(interval.high)
+    assert all(math.isnan(bound) for bound in prediction_interval(values))
 
 
-@pytest.mark.parametrize("values", [[], [0.5]])
-def test_fewer_than_two_values_give_nan(values: list[float]) -> None:
-    low, high = bootstrap_ci(values)
-    assert math.isnan(low) and math.isnan(high)
+def test_identical_values_give_a_zero_width_interval() -> None:
+    interval = t_interval([0.3, 0.3, 0.3])
+    assert (interval.low, interval.high) == (0.3, 0.3)
 
 
-def test_a_nan_value_gives_nan() -> None:
-    low, high = bootstrap_ci([0.5, float("nan"), 0.7])
-    assert math.isnan(low) and math.isnan(high)
-
-
-def test_identical_values_give_a_degenerate_interval_without_warnings() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert bootstrap_ci([0.3, 0.3, 0.3]) == (0.3, 0.3)
-
-
-def test_two_values_do_not_warn() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        low, high = bootstrap_ci([0.2, 0.4])
-    assert 0.2 <= low <= high <= 0.4
+def test_prediction_interval_of_a_new_seed() -> None:
+    low, high = prediction_interval([0.5, 0.6, 0.7])
+    half = T2 * 0.1 * math.sqrt(1 + 1 / 3)
+    assert (low, high) == pytest.approx((0.6 - half, 0.6 + half))
+    ci = t_interval([0.5, 0.6, 0.7])
+    assert high - low == pytest.approx(2 * (ci.high - ci.low)), "sqrt(1 + 1/3) / sqrt(1/3) = 2"
 
 
 def test_updates_to_match_uses_the_binomial_interval() -> None:
-    from peft_rlvr_bench.reporting.stats import binomial_half_width, updates_to_match
-
     curve = [(0, 0.50), (10, 0.70), (20, 0.80), (30, 0.90)]
     assert binomial_half_width(0.8, 400) == pytest.approx(1.96 * 0.02)
     assert updates_to_match(curve, 0.80, 400) == 20
     assert updates_to_match(curve, 0.82, 400) == 20, "0.80 is within 0.82's interval (+-0.0376)"
     assert updates_to_match(curve, 0.85, 400) == 30
     assert updates_to_match(curve, 0.97, 10_000) is None
+
+
+# Seeds x items ------------------------------------------------------------------------------
+
+
+def _anova_variance(y: np.ndarray) -> float:
+    """(MS_seed + MS_item - MS_resid) / (S * I) straight from the two-way ANOVA sums of squares."""
+    s, i = y.shape
+    grand = y.mean()
+    ms_seed = i * ((y.mean(axis=1) - grand) ** 2).sum() / (s - 1)
+    ms_item = s * ((y.mean(axis=0) - grand) ** 2).sum() / (i - 1)
+    resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + grand
+    ms_resid = (resid**2).sum() / ((s - 1) * (i - 1))
+    return (ms_seed + ms_item - ms_resid) / (s * i)
+
+
+def test_crossed_interval_is_the_two_way_random_effects_variance() -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random((4, 60)) < rng.random(60)).astype(float)
+    interval = crossed_interval([y])
+    assert interval.kind == "seeds x items" and interval.n == 4
+    assert interval.estimate == pytest.approx(y.mean())
+    assert interval.se**2 == pytest.approx(_anova_variance(y))
+    assert interval.df > 3, "item noise adds degrees of freedom to the seeds' 3"
+    # Item noise adds to the standard error of the seed-only t over the same seeds.
+    assert interval.se > t_interval(list(y.mean(axis=1))).se
+
+
+def test_crossed_interval_over_tasks_weights_them_equally() -> None:
+    rng = np.random.default_rng(1)
+    big, small = (rng.random((3, 500)) < 0.9).astype(float), (rng.random((3, 30)) < 0.3).astype(float)
+    interval = crossed_interval([big, small])
+    assert interval.estimate == pytest.approx((big.mean() + small.mean()) / 2), "unweighted mean of tasks"
+    # The 30-item task dominates the item noise: its items weigh 500/30 times as much each.
+    alone = crossed_interval([small])
+    assert interval.se == pytest.approx(alone.se / 2, rel=0.35)
+
+
+def test_one_fixed_model_has_item_noise_only() -> None:
+    scores = np.array([1.0] * 90 + [0.0] * 10)
+    interval = items_interval([scores])
+    assert interval.kind == "items" and interval.estimate == pytest.approx(0.9)
+    assert interval.se == pytest.approx(math.sqrt(0.9 * 0.1 * 100 / 99 / 100))
+
+
+def test_item_tables_pair_only_matching_digests_and_lengths() -> None:
+    run = {"add": TaskItems("d1", (1.0, 0.0, 1.0))}
+    assert item_tables([run, run])["add"].shape == (2, 3)
+    assert item_tables([run, {"add": TaskItems("d2", (1.0, 0.0, 1.0))}]) is None
+    assert item_tables([run, {"add": TaskItems("d1", (1.0, 0.0))}]) is None
+    assert item_tables([run, None]) is None
+    assert item_tables([run, {"add": run["add"], "max": run["add"]}]) is None
 
 
 # Paired comparisons -------------------------------------------------------------------------
@@ -91,75 +135,83 @@ def _seeds(*values: float) -> dict[int, float]:
     return dict(enumerate(values))
 
 
-def test_identical_methods_differ_by_zero_and_are_not_separated() -> None:
+def test_paired_comparison_is_the_paired_t() -> None:
+    a, b = _seeds(0.55, 0.64, 0.78, 0.60), _seeds(0.5, 0.6, 0.7, 0.58)
+    result = paired_comparison(a, b)
+    differences = paired_differences(a, b)
+    expected = scipy_stats.ttest_1samp(differences, 0.0)
+    assert result.p_value == pytest.approx(expected.pvalue)
+    low, high = expected.confidence_interval(0.95)
+    assert (result.ci_low, result.ci_high) == pytest.approx((low, high))
+    assert result.kind == "t over seeds" and result.separated() == (expected.pvalue < 0.05)
+
+
+def test_identical_arms_are_not_separated() -> None:
     result = paired_comparison(_seeds(0.5, 0.6, 0.7), _seeds(0.5, 0.6, 0.7))
     assert (result.n, result.difference, result.ci_low, result.ci_high, result.sd) == (3, 0.0, 0.0, 0.0, 0.0)
     assert result.p_value == 1.0 and not result.separated()
-
-
-def test_a_constant_lead_on_three_seeds_has_a_ci_above_zero_but_p_025() -> None:
-    result = paired_comparison(_seeds(0.55, 0.65, 0.75), _seeds(0.5, 0.6, 0.7))
-    assert result.difference == pytest.approx(0.05)
-    assert result.ci_low == pytest.approx(0.05) and result.ci_high == pytest.approx(0.05)
-    # Exact: of the 8 sign patterns, +++ and --- are as extreme as the data.
-    assert result.p_value == 0.25
-    assert not result.separated(), "the CI alone would call it; the exact test cannot at 3 seeds"
-
-
-def test_a_constant_lead_on_six_seeds_is_separated() -> None:
-    result = paired_comparison(_seeds(*[0.55] * 6), _seeds(*[0.5] * 6))
-    assert result.p_value == pytest.approx(2 / 64) and result.separated()
-    assert not result.separated(alpha=0.01)
-    flipped = paired_comparison(_seeds(*[0.5] * 6), _seeds(*[0.55] * 6))
-    assert flipped.difference == pytest.approx(-0.05) and flipped.separated(), "either sign"
-
-
-@pytest.mark.parametrize(
-    ("differences", "p"),
-    [
-        ([1.0, 2.0, 3.0], 2 / 8),  # sums of +-1 +-2 +-3: only +6 and -6 reach |6|
-        ([1.0, -2.0, 3.0], 6 / 8),  # |sum| >= 2 for 6 of the 8 patterns
-        ([0.0, 0.0], 1.0),
-        ([0.3], 1.0),
-        ([1.0, 1.0, 1.0, 1.0, 1.0], 2 / 32),
-    ],
-)
-def test_sign_flip_p_values_are_exact(differences: list[float], p: float) -> None:
-    assert sign_flip_p_value(differences) == pytest.approx(p)
-
-
-def test_sign_flip_beyond_the_exact_limit_is_deterministic_monte_carlo() -> None:
-    differences = [0.01 * (i % 5 - 1) for i in range(24)]
-    assert sign_flip_p_value(differences) == sign_flip_p_value(differences)
-    assert 0 < sign_flip_p_value([0.01] * 24) < 1e-4
-    assert math.isnan(sign_flip_p_value([])) and math.isnan(sign_flip_p_value([0.1, float("nan")]))
 
 
 def test_pairs_are_matched_by_seed() -> None:
     a = {0: 0.5, 1: 0.6, 2: 0.7, 3: 0.9}
     b = {1: 0.5, 2: 0.5, 3: 0.5, 7: 0.0}
     assert paired_differences(a, b) == pytest.approx([0.1, 0.2, 0.4])
-    result = paired_comparison(a, b)
-    assert result.n == 3 and result.difference == pytest.approx(0.7 / 3)
+    assert paired_comparison(a, b).n == 3
     empty = paired_comparison({0: 0.5}, {1: 0.5})
-    assert (
-        empty.n == 0 and math.isnan(empty.difference) and math.isnan(empty.p_value) and not empty.separated()
-    )
+    assert empty.n == 0 and math.isnan(empty.difference) and math.isnan(empty.p_value)
     single = paired_comparison({0: 0.6}, {0: 0.5})
-    assert single.n == 1 and math.isnan(single.ci_low) and math.isnan(single.sd) and not single.separated()
+    assert single.n == 1 and math.isnan(single.ci_low) and not single.separated()
 
 
-def test_the_exact_test_needs_six_pairs_at_alpha_005() -> None:
-    assert min_pairs_for_sign_flip() == 6  # 2 / 2**5 = 0.0625, 2 / 2**6 = 0.031
-    assert min_pairs_for_sign_flip(0.01) == 8  # 2 / 2**7 = 0.0156, 2 / 2**8 = 0.0078
+def test_paired_items_carry_item_noise_that_seeds_do_not_shrink() -> None:
+    rng = np.random.default_rng(2)
+    a_items = (rng.random((3, 200)) < 0.8).astype(float)
+    b_items = (rng.random((3, 200)) < 0.75).astype(float)
+    a = {s: float(a_items[s].mean()) for s in range(3)}
+    b = {s: float(b_items[s].mean()) for s in range(3)}
+    items_a = {s: {"add": TaskItems("d", tuple(a_items[s]))} for s in range(3)}
+    items_b = {s: {"add": TaskItems("d", tuple(b_items[s]))} for s in range(3)}
+    with_items = paired_comparison(a, b, items_a, items_b)
+    assert with_items.kind == "seeds x items" and with_items.item_variance > 0
+    assert with_items.difference == pytest.approx(paired_comparison(a, b).difference)
+    assert with_items.se**2 == pytest.approx(_anova_variance(a_items - b_items))
+    other_items = {s: {"add": TaskItems("other", tuple(b_items[s]))} for s in range(3)}
+    assert paired_comparison(a, b, items_a, other_items).kind == "t over seeds", "digests differ: no pairing"
 
 
-def test_seeds_needed_is_the_normal_approximation() -> None:
-    # (z_0.975 + z_0.8)^2 = (1.95996 + 0.84162)^2 = 7.8489
-    assert seeds_needed(0.02, 0.02) == 8
-    assert seeds_needed(-0.02, 0.02) == 8, "only the size of the difference matters"
-    assert seeds_needed(0.01, 0.05) == 197  # 7.8489 * 25 = 196.2
-    assert seeds_needed(0.05, 0.0) == 6, "never below what the exact test needs"
-    assert seeds_needed(0.05, 0.01, alpha=0.01) == 8
+# Holm and power -----------------------------------------------------------------------------
+
+
+def test_holm_is_statsmodels_and_skips_untestable_pairs() -> None:
+    p = [0.01, 0.04, 0.03, 0.2]
+    assert holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]))
+    adjusted = holm([0.01, float("nan"), 0.04])
+    assert (
+        math.isnan(adjusted[1]) and adjusted[0] == pytest.approx(0.02) and adjusted[2] == pytest.approx(0.04)
+    )
+
+
+def test_the_vectorised_holm_of_the_calibration_matches_statsmodels() -> None:
+    rng = np.random.default_rng(3)
+    p = rng.random((50, 6)) ** 3
+    expected = np.array([multipletests(row, method="holm")[1] for row in p])
+    assert holm_batch(p) == pytest.approx(expected)
+
+
+def test_seeds_needed_is_statsmodels_paired_t_power() -> None:
+    # Effect size 1 (difference = SD): statsmodels solves 9.94 pairs at 80% power -> 10.
+    solved = TTestPower().solve_power(effect_size=1.0, alpha=0.05, power=0.8)
+    assert seeds_needed(0.02, 0.02) == math.ceil(solved) == 10
+    assert seeds_needed(-0.02, 0.02) == 10, "only the size of the difference matters"
+    assert seeds_needed(0.01, 0.05) > 190
+    assert seeds_needed(0.05, 0.0) == 2, "no noise: the fewest seeds a paired t can use"
+    assert seeds_needed(0.02, 0.02, alpha=0.01) > 10
     assert seeds_needed(0.0, 0.02) is None
     assert seeds_needed(float("nan"), 0.02) is None and seeds_needed(0.02, float("nan")) is None
+
+
+def test_item_noise_can_cap_the_power_at_any_seed_count() -> None:
+    # Item part of the variance 0.01^2: a 1-point difference never reaches 80% power.
+    assert seeds_needed(0.01, 0.01, item_variance=0.01**2) is None
+    assert item_limited(0.01, 0.01**2)
+    assert not item_limited(0.01, 0.001**2) and seeds_needed(0.01, 0.01, item_variance=0.001**2) is not None

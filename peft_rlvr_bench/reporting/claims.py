@@ -11,7 +11,7 @@ fixed rules, stated in the report, so a rerun cannot talk itself into a differen
 - order claims (A > B) need the paired difference's CI above 0; wholly at or below 0 is "not
   reproduced".
 
-CIs are percentile bootstraps over seeds (``stats.bootstrap_ci``); with 3 seeds they are coarse,
+CIs are 95% Student-t intervals over seeds (``stats.t_interval``); with 3 seeds they are wide,
 which is what "inconclusive at this power" reports.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.reporting.results import RunResult, write_text_atomic
-from peft_rlvr_bench.reporting.stats import bootstrap_ci, mean
+from peft_rlvr_bench.reporting.stats import mean, t_interval
 
 Verdict = Literal["reproduced", "not reproduced", "inconclusive at this power", "not measured"]
 
@@ -41,7 +41,7 @@ LAYERS_PLOT = "claims_layers.png"
 
 @dataclass(frozen=True)
 class Estimate:
-    """A mean over seeds with its 95% bootstrap CI."""
+    """A mean over seeds with its 95% Student-t interval (nan bounds below two values)."""
 
     mean: float
     low: float
@@ -50,8 +50,8 @@ class Estimate:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Estimate:
-        low, high = bootstrap_ci(values)
-        return cls(mean(values), low, high, len(values))
+        interval = t_interval(values)
+        return cls(interval.estimate, interval.low, interval.high, len(values))
 
     def text(self, scale: float = 100.0, unit: str = "", digits: int = 1) -> str:
         spread = f" [{self.low * scale:.{digits}f}, {self.high * scale:.{digits}f}]" if self.n > 1 else ""
@@ -380,7 +380,7 @@ def render(suite: str, claims: Sequence[Claim], plots: Sequence[str], command: s
         f"# Claims: {suite}",
         "",
         "Each claim from the papers this harness starts from, measured in the tiny world: our figure "
-        "with its 95% bootstrap CI over seeds, and a verdict by a fixed rule (module "
+        "with its 95% Student-t interval over seeds, and a verdict by a fixed rule (module "
         "`peft_rlvr_bench/reporting/claims.py`). A claim that does not reproduce here is a finding "
         "about this world, not a failure of the harness.",
         "",

@@ -2,7 +2,8 @@
 
 Rows are method labels (the base row first, then in the order the suites' leaderboards rank
 them, first suite first); each suite contributes a group of columns: in-domain, out-of-domain
-and forgetting, with their 95% bootstrap CIs over seeds. A method a suite does not have reads
+and forgetting, with the 95% intervals their own leaderboards show (Student t over seeds, or seeds x
+items where the runs stored per-item scores). A method a suite does not have reads
 ``-``; ★ marks a suite's best method exactly as its own leaderboard does.
 """
 
@@ -50,9 +51,11 @@ def render_comparison(boards: Sequence[Leaderboard]) -> str:
     lines = [
         f"# Comparison: {', '.join(board.suite for board in boards)}",
         "",
-        "Means over seeds with the 95% percentile-bootstrap CI over seeds in brackets, per suite; - where "
-        f"a suite has no such row. {BEST_MARK} marks a suite's best in-domain method (its leaderboard "
-        "says how it is decided). Seeds, costs and paired comparisons are on each suite's leaderboard.",
+        "Means over seeds with a 95% interval in brackets, per suite: Student t over seeds, or seeds x items "
+        "variance components where every run stored per-item scores (each suite's leaderboard lists which "
+        f"column has which); - where a suite has no such row. {BEST_MARK} marks a suite's best in-domain "
+        "method (paired tests, Holm-corrected over every pair; its leaderboard says how). Seeds, costs, "
+        "paired comparisons and prediction intervals are on each suite's leaderboard.",
         "",
         "| Method | " + " | ".join(headers) + " |",
         "|:--|" + "--:|" * len(headers),

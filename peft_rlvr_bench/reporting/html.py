@@ -18,6 +18,7 @@ from peft_rlvr_bench.reporting.markdown import (
     LEGEND,
     comparison_caption,
     comparison_cells,
+    interval_lines,
 )
 from peft_rlvr_bench.reporting.metrics import DIRECTION_ARROW, DIRECTION_TEXT, cell_text
 
@@ -151,9 +152,9 @@ def _leaderboard_table(board: Leaderboard) -> list[str]:
 
 
 def _comparison_table(board: Leaderboard) -> list[str]:
-    kinds = ("text", "number", "number", "number", "text")
-    keys = ("method", "seeds", "difference", "p", "separated")
-    firsts = ("asc", "desc", "asc", "asc", "asc")
+    kinds = ("text", "number", "number", "number", "number", "text")
+    keys = ("method", "seeds", "difference", "p", "p_holm", "separated")
+    firsts = ("asc", "desc", "asc", "asc", "asc", "asc")
     headers = "".join(
         _header(key, text, kind, first, text)
         for key, text, kind, first in zip(keys, COMPARISON_HEADERS, kinds, firsts, strict=True)
@@ -167,7 +168,7 @@ def _comparison_table(board: Leaderboard) -> list[str]:
     for order, comparison in enumerate(board.verdict.comparisons):
         texts = comparison_cells(board, comparison)
         paired = comparison.paired
-        values = (comparison.method, paired.n, paired.difference, paired.p_value, texts[4])
+        values = (comparison.method, paired.n, paired.difference, paired.p_value, comparison.p_holm, texts[5])
         cells = "".join(_cell(text, value) for text, value in zip(texts, values, strict=True))
         lines.append(f'<tr data-order="{order}">{cells}</tr>')
     lines += ["</tbody>", "</table>"]
@@ -210,7 +211,9 @@ def render_html(board: Leaderboard) -> str:
             f"<p>{len(board.stale)} result file(s) under <code>runs/</code> belong to an earlier version of "
             f"the suite and are left out: {escape(', '.join(board.stale))}.</p>"
         )
-    lines += ["<h2>Columns</h2>", "<dl>"]
+    lines += ["<h2>Intervals</h2>", '<ul id="intervals">']
+    lines += [f"<li>{escape(line.removeprefix('- '))}</li>" for line in interval_lines(board)]
+    lines += ["</ul>", "<h2>Columns</h2>", "<dl>"]
     for metric in board.columns:
         meaning = f"{metric.description} ({DIRECTION_TEXT[metric.direction]})"
         lines.append(f"<dt>{escape(metric.header)}</dt><dd>{escape(meaning)}</dd>")

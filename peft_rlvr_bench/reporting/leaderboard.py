@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from pydantic import ValidationError
 
 from peft_rlvr_bench.errors import UserError
@@ -37,7 +38,22 @@ from peft_rlvr_bench.reporting.plots import (
     plot_reward_curves,
 )
 from peft_rlvr_bench.reporting.results import RunResult, load_result, write_text_atomic
-from peft_rlvr_bench.reporting.stats import bootstrap_ci, mean
+from peft_rlvr_bench.reporting.stats import (
+    MIN_BOOTSTRAP_SEEDS,
+    Aggregate,
+    Interval,
+    IntervalKind,
+    aggregates,
+    bootstrap_valid,
+    crossed_interval,
+    fixed_minus_runs,
+    interval_around,
+    item_tables,
+    items_interval,
+    mean,
+    prediction_interval,
+    t_interval,
+)
 
 MARKDOWN_NAME = "leaderboard.md"
 CSV_NAME = "leaderboard.csv"
@@ -52,9 +68,14 @@ class Cell:
     """None: no seed of the row has the metric."""
     ci_low: float | None = None
     ci_high: float | None = None
-    """95% percentile bootstrap CI over seeds; None with fewer than two seeds or no CI."""
+    """95% interval of the mean (``kind`` says which); None with fewer than two seeds or no CI."""
     n: int = 0
     """Seeds with a value."""
+    kind: IntervalKind | None = None
+    """``t over seeds``, ``seeds x items`` or ``items`` (the base row); None without an interval."""
+    pi_low: float | None = None
+    pi_high: float | None = None
+    """95% prediction interval of one new seed (same eval items): where a rerun should land."""
 
 
 EMPTY = Cell()
@@ -96,6 +117,11 @@ class Leaderboard:
     """Run ids of result files that belong to an earlier version of the suite."""
     plots: tuple[tuple[str, str], ...] = ()
     """``(file name, caption)`` of the plots next to the leaderboard."""
+    aggregates: tuple[Aggregate, ...] = ()
+    """rliable's IQM and mean over seeds x in-domain tasks per trained method, with stratified-bootstrap
+    CIs; empty below :data:`~peft_rlvr_bench.reporting.stats.MIN_BOOTSTRAP_SEEDS` seeds (see
+    ``aggregate_note``)."""
+    aggregate_note: str = ""
 
 
 class LeaderboardFiles(NamedTuple):
@@ -139,10 +165,40 @@ def _none_if_nan(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+ITEM_TOLERANCE = 1e-6
+"""Per-item scores must average to the stored score within this, or they are not the numbers the
+table shows and the interval falls back to the seed-level t."""
+
+
+def _item_interval(
+    metric: Metric, used: Sequence[RunResult], base: RunResult | None, centre: float
+) -> Interval | None:
+    """The seeds x items interval of the metric over ``used`` runs, when their item scores line up."""
+    if metric.items is None or len(used) < 2:
+        return None
+    per_run = [metric.items(run) for run in used]
+    if metric.versus_base:
+        tables = fixed_minus_runs(metric.items(base) if base is not None else None, per_run)
+    else:
+        tables = item_tables(per_run)
+    if tables is None:
+        return None
+    crossed = crossed_interval([tables[task] for task in sorted(tables)])
+    if abs(crossed.estimate - centre) > ITEM_TOLERANCE:
+        return None
+    return interval_around(centre, crossed.se, crossed.df, crossed.kind, crossed.n)
+
+
 def summarise(metric: Metric, runs: Sequence[RunResult], base: RunResult | None) -> Cell:
-    """One metric over a method's ok runs (in seed order), as the metric's ``aggregate`` says."""
+    """One metric over a method's ok runs (in seed order), as the metric's ``aggregate`` says.
+
+    A ``ci`` metric gets the Student-t interval over seeds, or the seeds x items interval when every
+    run stored per-item scores on the same items (:mod:`peft_rlvr_bench.reporting.stats`), and
+    the prediction interval of a new seed.
+    """
     base_value = metric.read(base) if metric.versus_base and base is not None else None
     values: list[float] = []
+    used: list[RunResult] = []
     for run in runs:
         value = metric.read(run)
         if value is None:
@@ -152,6 +208,7 @@ def summarise(metric: Metric, runs: Sequence[RunResult], base: RunResult | None)
                 continue
             value = base_value - value
         values.append(value)
+        used.append(run)
     if not values:
         return EMPTY
     if metric.aggregate == "max":
@@ -161,18 +218,36 @@ def summarise(metric: Metric, runs: Sequence[RunResult], base: RunResult | None)
         # number would lie.
         shared = len(values) == len(runs) and len(set(values)) == 1
         return Cell(values[0], n=len(values)) if shared else EMPTY
-    if not metric.ci:
-        return Cell(mean(values), n=len(values))
-    low, high = bootstrap_ci(values)
-    return Cell(mean(values), _none_if_nan(low), _none_if_nan(high), n=len(values))
+    centre = mean(values)
+    if not metric.ci or len(values) < 2:
+        return Cell(centre, n=len(values))
+    interval = _item_interval(metric, used, base, centre) or t_interval(values)
+    pi_low, pi_high = prediction_interval(values)
+    return Cell(
+        centre,
+        _none_if_nan(interval.low),
+        _none_if_nan(interval.high),
+        n=len(values),
+        kind=interval.kind,
+        pi_low=_none_if_nan(pi_low),
+        pi_high=_none_if_nan(pi_high),
+    )
 
 
 def _base_cell(metric: Metric, base: RunResult) -> Cell:
     value = metric.read(base) if metric.on_base else None
     if value is None:
         return EMPTY
-    # A single greedy evaluation of a fixed model: there is nothing to resample.
-    return Cell(0.0 if metric.versus_base else value, n=1)
+    if metric.versus_base:
+        return Cell(0.0, n=1)
+    items = metric.items(base) if metric.ci and metric.items is not None else None
+    tables = item_tables([items]) if items is not None else None
+    if tables is not None:
+        # A deterministic model evaluated once: the only noise is which items the eval set drew.
+        interval = items_interval([tables[task][0] for task in sorted(tables)])
+        if abs(interval.estimate - value) <= ITEM_TOLERANCE:
+            return Cell(value, _none_if_nan(interval.low), _none_if_nan(interval.high), n=1, kind="items")
+    return Cell(value, n=1)
 
 
 def _seed_order(run: RunResult) -> tuple[bool, int, str]:
@@ -199,8 +274,7 @@ def _ok_by_method(runs: Iterable[RunResult]) -> tuple[dict[str, list[RunResult]]
             ok_by_method[run.method].append(run)
         else:
             not_ok_by_method[run.method] += 1
-    # The bootstrap draws resample indices from a fixed seed, so the values' order must not
-    # depend on how the files were listed.
+    # Seed order, so that nothing downstream depends on how the files were listed.
     return {m: sorted(ok, key=_seed_order) for m, ok in ok_by_method.items()}, not_ok_by_method
 
 
@@ -217,6 +291,37 @@ def _method_rows(base: RunResult | None, runs: Sequence[RunResult], metrics: Seq
         return (value is None, -(value or 0.0), source, row.method in source_of, row.method)
 
     return sorted(rows, key=order)
+
+
+AGGREGATE_ROLE = "in_domain"
+"""The role whose tasks rliable aggregates across."""
+
+
+def _task_matrix(runs: Sequence[RunResult]) -> np.ndarray | None:
+    """``(seeds, tasks)`` accuracies of the runs on the aggregate role's tasks (None if they differ)."""
+    tasks = [sorted(run.metrics[AGGREGATE_ROLE].tasks) for run in runs if AGGREGATE_ROLE in run.metrics]
+    if not tasks or len(tasks) != len(runs) or any(names != tasks[0] for names in tasks):
+        return None
+    return np.array([[run.metrics[AGGREGATE_ROLE].tasks[t].accuracy for t in tasks[0]] for run in runs])
+
+
+def across_tasks(
+    rows: Sequence[Row], ok_by_method: Mapping[str, Sequence[RunResult]]
+) -> tuple[tuple[Aggregate, ...], str]:
+    """rliable's aggregates of the trained methods, or why they are not shown."""
+    trained = [row.method for row in rows if not row.derived and row.method in ok_by_method]
+    matrices = {method: _task_matrix(ok_by_method[method]) for method in trained}
+    scores = {method: matrix for method, matrix in matrices.items() if matrix is not None}
+    if len(scores) < 2:
+        return (), ""
+    if not bootstrap_valid(scores):
+        fewest = min(matrix.shape[0] for matrix in scores.values())
+        return (), (
+            f"rliable's across-task aggregates (IQM, stratified-bootstrap CIs) are shown from "
+            f"{MIN_BOOTSTRAP_SEEDS} seeds per method; the fewest here is {fewest}, where a percentile "
+            "bootstrap under-covers (docs/statistics.md)."
+        )
+    return tuple(aggregates(scores)), ""
 
 
 def build_leaderboard(
@@ -242,7 +347,9 @@ def build_leaderboard(
         listed_base = base
     ranking = METRICS_BY_NAME[RANKING_METRIC]
     rows = _method_rows(base, runs, metrics)
-    decided = verdict(rows, _ok_by_method(runs)[0], ranking)
+    ok_by_method = _ok_by_method(runs)[0]
+    decided = verdict(rows, ok_by_method, ranking)
+    summary, summary_note = across_tasks(rows, ok_by_method)
     rows = [replace(row, best=row.method == decided.best) for row in rows]
     if base is not None:
         rows.insert(0, Row("base", n_seeds=1, cells={m.name: _base_cell(m, base) for m in metrics}))
@@ -257,6 +364,8 @@ def build_leaderboard(
         not_ok=tuple(not_ok_runs([listed_base, *runs])),
         stale=tuple(sorted(stale)),
         plots=plots,
+        aggregates=summary,
+        aggregate_note=summary_note,
     )
 
 

@@ -12,22 +12,58 @@ import io
 import math
 from typing import TYPE_CHECKING
 
+from peft_rlvr_bench.reporting.best import pairs_text
 from peft_rlvr_bench.reporting.metrics import METRICS_BY_NAME, cell_text
-from peft_rlvr_bench.reporting.stats import ALPHA
+from peft_rlvr_bench.reporting.stats import ALPHA, MIN_BOOTSTRAP_SEEDS
 
 if TYPE_CHECKING:
     from peft_rlvr_bench.reporting.best import Comparison
     from peft_rlvr_bench.reporting.leaderboard import Leaderboard, Row
 
 BEST_MARK = "★"
-COMPARISON_COLUMNS = ("vs_top_diff", "vs_top_ci_low", "vs_top_ci_high", "vs_top_p", "vs_top_seeds")
+COMPARISON_COLUMNS = (
+    "vs_top_diff",
+    "vs_top_ci_low",
+    "vs_top_ci_high",
+    "vs_top_p",
+    "vs_top_p_holm",
+    "vs_top_seeds",
+    "vs_top_ci_kind",
+)
 """CSV: the top method minus the row on the ranking metric over shared seeds (empty where not compared)."""
 
 LEGEND = (
-    "Means over seeds with the 95% percentile-bootstrap CI over seeds in brackets; - where not measured. "
+    'Means over seeds with a 95% confidence interval in brackets (which interval: see "Intervals" below '
+    "the table); - where not measured. "
     f"{BEST_MARK} marks the best method on in-domain accuracy, only where the statistics separate it "
-    "from every other trained method (see under the table)."
+    "from every other trained method after Holm's correction (see under the table)."
 )
+
+KIND_TEXT = {
+    "t over seeds": "Student t over seeds (seed noise on these eval items)",
+    "seeds x items": "seeds x items variance components with Satterthwaite df (seed noise and which items "
+    "the eval set drew)",
+    "items": "over items (one deterministic model: which items the eval set drew)",
+}
+
+
+def interval_lines(board: Leaderboard) -> list[str]:
+    """Which interval each column's brackets show, from the cells themselves."""
+    by_kind: dict[str, list[str]] = {}
+    for metric in board.columns:
+        kinds = {row[metric.name].kind for row in board.rows if row[metric.name].kind is not None}
+        for kind in sorted(kinds):
+            rows = [r.method for r in board.rows if r[metric.name].kind == kind]
+            label = metric.header if len(kinds) == 1 else f"{metric.header} ({', '.join(rows)})"
+            by_kind.setdefault(kind, []).append(label)
+    lines = [f"- {KIND_TEXT[kind]}: {', '.join(columns)}" for kind, columns in by_kind.items()]
+    lines.append(
+        "- The CSV adds each interval's kind and the 95% prediction interval of one new seed "
+        "(`*_pi_low`, `*_pi_high`): a rerun on the same eval items should land inside it. "
+        f"No percentile bootstrap is shown below {MIN_BOOTSTRAP_SEEDS} seeds (it under-covers; "
+        "docs/statistics.md)."
+    )
+    return lines
 
 
 def p_text(p: float) -> str:
@@ -40,7 +76,7 @@ def method_text(row: Row) -> str:
 
 
 def comparison_cells(board: Leaderboard, comparison: Comparison) -> list[str]:
-    """Method, shared seeds, difference [CI], p, separated: the paired-comparison table's cells."""
+    """Method, shared seeds, difference [CI], p, Holm p, separated: the paired-comparison table's cells."""
     metric = METRICS_BY_NAME[board.verdict.metric]
     paired = comparison.paired
     difference = cell_text(metric, paired.difference, paired.ci_low, paired.ci_high)
@@ -51,20 +87,45 @@ def comparison_cells(board: Leaderboard, comparison: Comparison) -> list[str]:
         str(paired.n),
         difference,
         p_text(paired.p_value),
+        p_text(comparison.p_holm),
         "yes" if comparison.separated else "no",
     ]
 
 
 def comparison_caption(board: Leaderboard) -> str:
     metric = METRICS_BY_NAME[board.verdict.metric]
+    kinds = sorted({c.paired.kind for c in board.verdict.comparisons if c.paired.n >= 2})
+    interval = " or ".join(KIND_TEXT[kind].split(" (")[0] for kind in kinds) or "none"
     return (
         f"Paired {metric.header.lower()} differences: {board.verdict.top} minus each trained method on the "
-        f"seeds both have, with the 95% bootstrap CI over seeds and the exact two-sided sign-flip p "
-        f"(separated: CI excludes 0 and p < {ALPHA:g})."
+        f"seeds both have, with the 95% interval ({interval}) and its two-sided p, then p Holm-adjusted "
+        f"over {pairs_text(board.verdict.family)} of trained methods (separated: Holm p < {ALPHA:g})."
     )
 
 
-COMPARISON_HEADERS = ("Method", "Shared seeds", "Difference [95% CI]", "p (sign-flip)", "Separated")
+COMPARISON_HEADERS = ("Method", "Shared seeds", "Difference [95% CI]", "p", "p (Holm)", "Separated")
+
+
+def aggregate_lines(board: Leaderboard) -> list[str]:
+    """rliable's across-task aggregates as a small table, or the sentence saying why not."""
+    if board.aggregate_note:
+        return ["", board.aggregate_note]
+    if not board.aggregates:
+        return []
+    lines = [
+        "",
+        "Across in-domain tasks (rliable: interquartile mean and mean over seeds x tasks, 95% stratified-"
+        "bootstrap CIs):",
+        "",
+        "| Method | Seeds | Tasks | IQM [95% CI] | Mean [95% CI] |",
+        "|:--|--:|--:|--:|--:|",
+    ]
+    metric = METRICS_BY_NAME["in_domain"]
+    for item in board.aggregates:
+        iqm = cell_text(metric, item.iqm, item.iqm_low, item.iqm_high)
+        average = cell_text(metric, item.mean, item.mean_low, item.mean_high)
+        lines.append(f"| {_escape(item.method)} | {item.runs} | {item.tasks} | {iqm} | {average} |")
+    return lines
 
 
 def _escape(text: str) -> str:
@@ -92,9 +153,11 @@ def render_markdown(board: Leaderboard) -> str:
         lines += ["", verdict.note]
     if verdict.comparisons:
         lines += ["", comparison_caption(board), ""]
-        lines += ["| " + " | ".join(COMPARISON_HEADERS) + " |", "|:--|--:|--:|--:|:--|"]
+        lines += ["| " + " | ".join(COMPARISON_HEADERS) + " |", "|:--|--:|--:|--:|--:|:--|"]
         for comparison in verdict.comparisons:
             lines.append("| " + " | ".join(map(_escape, comparison_cells(board, comparison))) + " |")
+    lines += aggregate_lines(board)
+    lines += ["", "Intervals:", "", *interval_lines(board)]
     lines += ["", "Columns:", ""]
     lines += [f"- {metric.legend}" for metric in columns]
     if board.not_ok:
@@ -137,13 +200,25 @@ def csv_values(board: Leaderboard, row: Row) -> dict[str, object]:
         if metric.ci:
             values[f"{metric.name}_ci_low"] = cell.ci_low
             values[f"{metric.name}_ci_high"] = cell.ci_high
-    compared = {c.method: c.paired for c in board.verdict.comparisons}
+            values[f"{metric.name}_ci_kind"] = cell.kind
+            values[f"{metric.name}_pi_low"] = cell.pi_low
+            values[f"{metric.name}_pi_high"] = cell.pi_high
+    compared = {c.method: c for c in board.verdict.comparisons}
     if row.method in compared:
-        paired = compared[row.method]
+        comparison = compared[row.method]
+        paired = comparison.paired
         values.update(
             zip(
                 COMPARISON_COLUMNS,
-                (paired.difference, paired.ci_low, paired.ci_high, paired.p_value, paired.n),
+                (
+                    paired.difference,
+                    paired.ci_low,
+                    paired.ci_high,
+                    paired.p_value,
+                    comparison.p_holm,
+                    paired.n,
+                    paired.kind,
+                ),
                 strict=True,
             )
         )

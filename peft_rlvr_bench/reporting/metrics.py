@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from peft_rlvr_bench.reporting.results import RunResult
+from peft_rlvr_bench.reporting.stats import RunItems, TaskItems
 
 Direction = Literal["higher", "lower", "diagnostic"]
 """``higher``/``lower``: which way is better; ``diagnostic``: no better way (budgets, geometry)."""
@@ -97,6 +98,28 @@ def role_score(role: str) -> Callable[[RunResult], float | None]:
     return field("metrics", role, "score")
 
 
+def role_items(role: str, scores: str = "items") -> Callable[[RunResult], RunItems | None]:
+    """A reader of a role's per-item scores by task (``items`` greedy, ``sampled_items`` avg@k).
+
+    None when any task of the role lacks them or their digest (results written before per-item
+    scores existed): the statistics then fall back to the seed-level t.
+    """
+
+    def read(run: RunResult) -> RunItems | None:
+        role_score = run.metrics.get(role)
+        if role_score is None or not role_score.tasks:
+            return None
+        found: dict[str, TaskItems] = {}
+        for task, score in role_score.tasks.items():
+            values = getattr(score, scores)
+            if values is None or score.items_digest is None:
+                return None
+            found[task] = TaskItems(score.items_digest, tuple(values))
+        return found
+
+    return read
+
+
 def _learning_rate(run: RunResult) -> float | None:
     adapter = run.spec.get("adapter")
     rate = adapter.get("lr") if isinstance(adapter, dict) else None
@@ -128,7 +151,10 @@ class Metric:
     format: Callable[[float], str] = general
     """Value -> table text (the CSV keeps the raw value)."""
     ci: bool = False
-    """Mean over seeds with its 95% percentile bootstrap CI over seeds."""
+    """Mean over seeds with its 95% interval (Student t over seeds, or seeds x items with ``items``)
+    and the 95% prediction interval of a new seed."""
+    items: Callable[[RunResult], RunItems | None] | None = None
+    """Per-item scores behind the value (by task), so the interval can carry item noise too."""
     aggregate: Aggregate = "mean"
     versus_base: bool = False
     """The value is the base model's minus the run's, per seed (the base row shows 0)."""
@@ -139,8 +165,12 @@ class Metric:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The metric's CSV columns."""
-        return (self.name, f"{self.name}_ci_low", f"{self.name}_ci_high") if self.ci else (self.name,)
+        """The metric's CSV columns: the value, and with ``ci`` the interval, what kind it is and the
+        prediction interval of a new seed."""
+        if not self.ci:
+            return (self.name,)
+        suffixes = ("ci_low", "ci_high", "ci_kind", "pi_low", "pi_high")
+        return (self.name, *(f"{self.name}_{suffix}" for suffix in suffixes))
 
     @property
     def legend(self) -> str:
@@ -157,6 +187,7 @@ METRICS: tuple[Metric, ...] = (
         role_score("in_domain"),
         percent,
         ci=True,
+        items=role_items("in_domain"),
         optional=False,
     ),
     Metric(
@@ -167,6 +198,7 @@ METRICS: tuple[Metric, ...] = (
         role_score("out_of_domain"),
         percent,
         ci=True,
+        items=role_items("out_of_domain"),
         optional=False,
     ),
     Metric(
@@ -178,6 +210,7 @@ METRICS: tuple[Metric, ...] = (
         role_score("forgetting"),
         percent,
         ci=True,
+        items=role_items("forgetting"),
         versus_base=True,
         optional=False,
     ),
@@ -252,6 +285,7 @@ METRICS: tuple[Metric, ...] = (
         field("metrics", "in_domain", "avg_at_k"),
         percent,
         ci=True,
+        items=role_items("in_domain", "sampled_items"),
     ),
     Metric(
         "pass_at_k",

@@ -166,13 +166,13 @@ def plot_pareto(suite: str, points: Sequence[ParetoPoint], out_dir: Path) -> Pat
         axis.set_xscale("log")
         axis.set_xlabel(label)
         axis.grid(alpha=0.3)
-    axes[0].set_ylabel("in-domain accuracy (%, 95% CI over seeds)")
+    axes[0].set_ylabel("in-domain accuracy (%, 95% interval as on the leaderboard)")
     figure.suptitle(f"{suite}: accuracy against cost (dotted: the Pareto frontier)")
     return _save(figure, plt, out_dir / PARETO_NAME)
 
 
 def plot_forgetting(suite: str, points: Sequence[ForgettingPoint], out_dir: Path) -> Path | None:
-    """Forgetting against in-domain gain over the base, per method, with CIs over seeds."""
+    """Forgetting against in-domain gain over the base, per method, with the leaderboard's 95% intervals."""
     if not points:
         return None
     plt = _pyplot()
