@@ -1,4 +1,4 @@
-"""Regrounding and NExt: methods that alternate prediction with more RL.
+"""Regrounding and NExt: methods that alternate prediction with more RL (NExt's maths: test_next.py).
 
 The runner's side (real TRL segments) is exercised end to end by the smoke suite; here a fake
 session makes RL a known function, so each method's arithmetic can be checked exactly.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -16,15 +15,6 @@ import torch
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.extrapolation import drives_training
 from peft_rlvr_bench.extrapolation.checkpoints import extrapolate_checkpoints
-from peft_rlvr_bench.extrapolation.next import (
-    NExt,
-    NExtParams,
-    extend,
-    factor_vector,
-    outer_of,
-    pair_steps,
-    predicted_updates,
-)
 from peft_rlvr_bench.extrapolation.regrounding import (
     Regrounding,
     RegroundingParams,
@@ -136,128 +126,6 @@ def test_regrounding_without_real_progress_does_not_drift() -> None:
 def test_regrounding_needs_its_first_segment_recorded() -> None:
     with pytest.raises(ValueError, match=r"multiple of trajectory\.every"):
         Regrounding().validate(observe=12, target=100, every=5, params=RegroundingParams(jump=10))
-
-
-# --- NExt -------------------------------------------------------------------------------------
-
-
-def test_factor_vectors_rebuild_a_rank1_matrix_and_align_signs() -> None:
-    generator = torch.Generator().manual_seed(1)
-    u, v = (
-        torch.randn(7, generator=generator, dtype=torch.float64),
-        torch.randn(4, generator=generator, dtype=torch.float64),
-    )
-    delta = 0.3 * torch.outer(u, v)
-    vector = factor_vector(delta, v_ref=v)
-    torch.testing.assert_close(outer_of(vector, 7), delta)
-    assert float(vector[7:] @ v) > 0
-    assert float(factor_vector(delta, v_ref=-v)[7:] @ v) < 0
-
-
-def test_pair_steps_need_the_local_start_and_the_future_recorded() -> None:
-    assert pair_steps([0, 5, 10, 15, 20, 25, 30], interval=5, horizon=10) == [5, 10, 15, 20]
-    assert pair_steps([0, 10, 20], interval=5, horizon=10) == []
-
-
-def _trajectory(
-    coefficient: Callable[[int], float], n_tensors: int = 6
-) -> tuple[State, dict[str, list[torch.Tensor]], dict[str, torch.Tensor]]:
-    """Tensors of one shape moving along fixed rank-1 directions, ``W_t = W0 + g(t) u v^T``, plus a
-    norm vector moving linearly."""
-    generator = torch.Generator().manual_seed(2)
-    base, directions = {}, {}
-    for i in range(n_tensors):
-        name = f"layers.{i}.proj.weight"
-        base[name] = torch.randn(8, 6, generator=generator, dtype=torch.float64)
-        u = torch.randn(8, generator=generator, dtype=torch.float64)
-        v = torch.randn(6, generator=generator, dtype=torch.float64)
-        directions[name] = torch.outer(u / u.norm(), v / v.norm()) * (1 + 0.2 * i)
-    base["norm.weight"] = torch.ones(6, dtype=torch.float64)
-    directions["norm.weight"] = torch.linspace(-1, 1, 6, dtype=torch.float64)
-    return base, directions, {}
-
-
-def _series(
-    base: State, directions: State, g: Callable[[int], float], steps: list[int]
-) -> dict[str, list[torch.Tensor]]:
-    return {name: [base[name] + g(t) * directions[name] for t in steps] for name in base}
-
-
-def _nexp_params(**overrides) -> NExtParams:
-    fields = {"interval": 5, "horizon": 10, "hidden": 64, "epochs": 1500, "lr": 3e-3, "coefs": [1.0]}
-    return NExtParams(**{**fields, **overrides})
-
-
-def test_next_learns_an_accelerating_rank1_pattern_better_than_a_straight_line() -> None:
-    """On ``g(t) = (t / 10)^2`` the future delta grows with t: a line through the last two records
-    undershoots it, the predictor learns the growth from the earlier pairs."""
-    steps = list(range(0, 45, 5))
-    g = lambda t: 1e-3 * (t / 10) ** 2  # noqa: E731
-    base, directions, _ = _trajectory(g)
-    series = _series(base, directions, g, steps)
-    updates = predicted_updates(list(base), base.__getitem__, series.__getitem__, steps, _nexp_params())
-
-    last, ahead = steps[-1], steps[-1] + 10
-    next_errors, line_errors = [], []
-    for name in base:
-        if name == "norm.weight":
-            continue
-        truth = (g(ahead) - g(last)) * directions[name]
-        line = 2 * (series[name][-1] - series[name][-2])  # the last local delta carried 10 updates
-        next_errors.append(float((updates[name] - truth).norm() / truth.norm()))
-        line_errors.append(float((line - truth).norm() / truth.norm()))
-    assert max(next_errors) < 0.1, next_errors
-    assert max(next_errors) < 0.5 * min(line_errors), (next_errors, line_errors)
-
-
-def test_next_carries_1d_tensors_linearly_and_skips_untouched_ones() -> None:
-    steps = list(range(0, 45, 5))
-    g = lambda t: 1e-3 * t  # noqa: E731
-    base, directions, _ = _trajectory(g)
-    series = _series(base, directions, g, steps)
-    series["frozen.weight"] = [torch.ones(3, 3, dtype=torch.float64)] * len(steps)
-    base["frozen.weight"] = torch.ones(3, 3, dtype=torch.float64)
-    updates = predicted_updates(
-        list(base), base.__getitem__, series.__getitem__, steps, _nexp_params(epochs=10)
-    )
-    torch.testing.assert_close(updates["norm.weight"], g(10) * directions["norm.weight"])
-    assert "frozen.weight" not in updates
-
-
-class ValidatingSession(FakeSession):
-    """Validation accuracy falls with the distance to a known best state."""
-
-    def __init__(self, path, recorded, best: State) -> None:
-        super().__init__(path, recorded)
-        self.best = best
-
-    def validation_accuracy(self, state: Mapping[str, torch.Tensor]) -> float:
-        return -sum(float((state[name] - self.best[name]).norm()) for name in self.best)
-
-
-def test_next_picks_the_coefficient_validation_prefers_then_continues_rl(monkeypatch) -> None:
-    path, _ = linear_path()
-    updates = {"layer.weight": path(10)["layer.weight"] - path(0)["layer.weight"]}
-    monkeypatch.setattr("peft_rlvr_bench.extrapolation.next.predicted_updates", lambda *args: updates)
-    monkeypatch.setattr(
-        "peft_rlvr_bench.trajectory.effective_weight_names", lambda trajectory: ["layer.weight"]
-    )
-    session = ValidatingSession(path, recorded=[0, 20, 40], best=path(70))
-
-    session.trajectory = SimpleNamespace(updates=[0, 20, 40])
-    params = NExtParams(coefs=[0.5, 1.0, 3.0, 4.0], continue_steps=15)
-    outcome = NExt().run(session, observe=40, target=100, params=params)
-    assert outcome.details["coef"] == 3.0  # 40 + 3 * 10 lands on the best state, update 70
-    assert session.trained == [(15, 1)]
-    assert outcome.updates_used == 55
-    torch.testing.assert_close(outcome.state["layer.weight"], extend(path(40), updates, 3.0)["layer.weight"])
-
-
-def test_next_validates_its_windows_against_the_recording_interval() -> None:
-    with pytest.raises(ValueError, match="at least interval \\+ horizon"):
-        NExt().validate(observe=40, target=100, every=5, params=NExtParams(interval=10, horizon=50))
-    with pytest.raises(ValueError, match="horizon \\(12\\) must be a multiple"):
-        NExt().validate(observe=40, target=100, every=5, params=NExtParams(interval=5, horizon=12))
 
 
 # --- suites and the CLI -----------------------------------------------------------------------

@@ -184,6 +184,8 @@ class TrainingSession(Protocol):
 
     base_state: Mapping[str, Tensor]
     trajectory: Trajectory
+    device: str
+    """Where the method runs its own computations (NExt's predictors)."""
 
     def state_at(self, update: int) -> dict[str, Tensor]:
         """The source run's effective weights after ``update`` recorded updates."""

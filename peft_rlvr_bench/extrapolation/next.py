@@ -1,123 +1,128 @@
-"""NExt: a learned, nonlinear step along rank-1 factors, then more RL (METHODS.md §2, arXiv 2604.11446).
+"""NExt: a learned, nonlinear step along rank-1 factors, then more RL (arXiv 2604.11446).
 
-Per touched matrix and recorded update ``t``, the *global* delta ``W_t - W0`` and the *local*
-delta ``W_t - W_{t-interval}`` are each compressed to their top singular triple. A small MLP per
-tensor shape learns to map those two triples to the triple of the *future* delta
-``W_{t+horizon} - W_t`` (L1 loss, AdamW, full batch), on every ``t`` of the observed window
-whose future is also observed. At the window's end ``T`` it predicts the future delta
-``sigma u v^T`` and the model is extended to ``W_T + coef * sigma u v^T``, with ``coef`` chosen on
-validation items of the training task; then RL continues from there.
+Computed as the authors' public code does (github.com/RUCAIBox/NExt: ``src/compute_global_delta.py``,
+``src/compute_local_delta.py``, ``src/compute_target_delta.py``, ``src/train.py``,
+``src/extrapolate.py`` with the settings of ``scripts/run_train.sh`` and
+``scripts/run_extrapolate.sh``); ``docs/methods.md`` ("NExt") lists every option and departure.
 
-How the paper's description is made concrete here (the public code was not available offline):
-
-- A triple enters the MLP as the balanced factor vector ``[sqrt(sigma) u, sqrt(sigma) v]``, so the
-  predicted delta is ``outer(a, b)`` of the output's two halves, and every factor of a tensor is
-  sign-aligned to the right singular vector of its last global delta (a triple's sign is
-  arbitrary; unaligned targets would contradict each other).
-- Inputs and targets are scaled by their mean absolute value per shape group, since RL deltas
-  are ~1e-3 and the paper's learning rate assumes unit-scale features.
-- 1-D tensors (norms, biases) keep full deltas: their future delta is the local one extended
-  linearly, ``(horizon / interval) (W_T - W_{T-interval})``.
-- Only tensors the run changed take part: under LoRA, the adapter's target matrices.
+- **Checkpoints** every ``interval`` updates (the authors save every 10). At each checkpoint
+  ``t`` every tensor has a *global* delta ``W_t - W0``, a *local* delta ``W_t - W_{t-interval}``
+  and, where ``t + horizon`` was observed, a *target* delta ``W_{t+horizon} - W_t`` (horizon 50).
+- **Features**: a matrix delta is cut into its top singular triple, a 1-D delta is kept whole
+  (``next_features``); the pieces of one kind and length from every tensor share one predictor
+  (``next_predictor``), trained on every checkpoint with a target (L1, AdamW at 2e-5 on a cosine
+  schedule, 1000 full-batch epochs).
+- **Extension**: at the last observed checkpoint ``T`` the predictors give each tensor's future
+  delta ``sigma u v^T`` (``u``, ``v`` re-normalised; a 1-D tensor's vector as predicted), and the
+  model becomes ``W_T + coef * delta`` for every tensor, coefficients 0.5 to 4 in steps of 0.5.
+  The code writes one model per coefficient; the harness picks one on validation items of the
+  training task (never the eval items), then RL continues for ``continue_steps`` updates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from peft_rlvr_bench.extrapolation import DrivenOutcome, ExtrapolatorParams, TrainingSession
-from peft_rlvr_bench.extrapolation.alpharl import top_singular_triple
+from peft_rlvr_bench.extrapolation.next_features import (
+    PieceKey,
+    Pieces,
+    as_matrix,
+    joint_delta,
+    joint_pieces,
+    separate_delta,
+    separate_pieces,
+    top_triple,
+)
 from peft_rlvr_bench.registry import register_extrapolator
 
 if TYPE_CHECKING:
-    from torch import Tensor
+    from torch import Size, Tensor
+
+AUTHORS_COEFS = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+"""``--min_coef 0.5 --max_coef 4.0 --inter_coef 0.5`` in ``scripts/run_extrapolate.sh``."""
 
 
 class NExtParams(ExtrapolatorParams):
-    interval: int = Field(10, gt=0, description="updates spanned by a local delta (the paper: 10)")
+    interval: int = Field(
+        10,
+        gt=0,
+        description="updates between the predictor's checkpoints = a local delta's span (the authors: 10)",
+    )
     horizon: int = Field(
-        50, gt=0, description="updates ahead whose delta the predictor learns (the paper: 50)"
+        50, gt=0, description="updates ahead whose delta the predictor learns (the authors: 50)"
     )
     coefs: list[float] = Field(
-        default_factory=lambda: [0.5, 1.0, 2.0, 3.0, 4.0],
+        default_factory=lambda: list(AUTHORS_COEFS),
         min_length=1,
-        description="extension coefficients tried on validation (the paper: 0.5 to 4)",
+        description="extension coefficients tried on validation (the authors: 0.5 to 4 in steps of 0.5)",
     )
     continue_steps: int = Field(0, ge=0, description="real RL updates after the extension")
-    hidden: int = Field(256, gt=0, description="width of the predictor's hidden layer")
-    epochs: int = Field(1000, gt=0, description="full-batch AdamW steps of the predictor (the paper: 1000)")
-    lr: float = Field(2e-5, gt=0, description="the predictor's AdamW learning rate (the paper: 2e-5)")
+    predictor: Literal["separate", "joint"] = Field(
+        "separate",
+        description=(
+            "separate: the authors' predictors of u, sigma and v, shared by length; "
+            "joint: one GELU MLP per matrix shape on [sqrt(sigma) u, sqrt(sigma) v]"
+        ),
+    )
+    hidden: int = Field(256, gt=0, description="the predictor's hidden width (the authors: 256)")
+    epochs: int = Field(
+        1000, gt=0, description="full-batch AdamW steps of each predictor (the authors: 1000)"
+    )
+    lr: float = Field(
+        2e-5, gt=0, description="the predictor's peak AdamW rate, cosine down to a tenth (the authors: 2e-5)"
+    )
+    vectors: Literal["predict", "linear"] = Field(
+        "predict",
+        description=(
+            "1-D tensors: predict (the authors: the predictor of their length) or "
+            "linear ((horizon / interval) times the last local delta)"
+        ),
+    )
+    untouched: Literal["predict", "keep"] = Field(
+        "predict",
+        description="tensors the run never changed: predict (the authors: every tensor) or keep them at W0",
+    )
+    align_signs: bool = Field(
+        False,
+        description=(
+            "flip each singular pair so v points along the last global delta's v "
+            "(the authors: LAPACK's arbitrary signs)"
+        ),
+    )
+    normalise: bool = Field(
+        False,
+        description="divide each predictor's inputs and targets by their mean |value| (the authors: raw)",
+    )
     validation_items: int = Field(200, gt=0, description="training-task items that choose the coefficient")
-    seed: int = Field(0, description="seeds the predictor's initialisation")
-
-
-def factor_vector(delta: Tensor, v_ref: Tensor | None) -> Tensor:
-    """``[sqrt(sigma) u, sqrt(sigma) v]`` of ``delta``'s top triple, signed so ``v . v_ref >= 0``."""
-    import torch
-
-    sigma, u, v = top_singular_triple(delta.to(torch.float64))
-    if v_ref is not None and float(v @ v_ref) < 0:
-        u, v = -u, -v
-    root = sigma.clamp_min(0).sqrt()
-    return torch.cat([root * u, root * v])
-
-
-def outer_of(vector: Tensor, rows: int) -> Tensor:
-    """The matrix ``outer(a, b)`` of a factor vector ``[a, b]`` with ``len(a) == rows``."""
-    import torch
-
-    return torch.outer(vector[:rows], vector[rows:])
+    seed: int = Field(0, description="seeds the predictors' initialisation")
 
 
 def pair_steps(steps: Sequence[int], interval: int, horizon: int) -> list[int]:
-    """Updates ``t`` usable as training pairs: ``t - interval`` and ``t + horizon`` were recorded."""
+    """The checkpoints the predictor trains on: recorded multiples ``t`` of ``interval`` whose
+    ``t - interval`` and ``t + horizon`` were recorded too."""
     recorded = set(steps)
-    return [t for t in steps if t >= interval and t - interval in recorded and t + horizon in recorded]
+    return [
+        t
+        for t in steps
+        if t >= interval and t % interval == 0 and t - interval in recorded and t + horizon in recorded
+    ]
 
 
-def fit_predictor(
-    inputs: Tensor,
-    targets: Tensor,
-    hidden: int,
-    epochs: int,
-    lr: float,
-    seed: int,
-    queries: Tensor | None = None,
-) -> Callable[[Tensor], Tensor]:
-    """An MLP ``inputs -> targets`` fitted with L1 loss by full-batch AdamW; deterministic in ``seed``.
+@dataclass
+class _Group:
+    """The rows of one predictor: per member tensor, its samples and its query at ``T``."""
 
-    Both sides are scaled by their mean absolute value, and the returned function undoes it. The
-    input scale also covers ``queries``, the inputs it will be asked about: early in RL a window
-    can hold only zero deltas (no group with mixed rewards yet), and a scale taken from those alone
-    would blow a later, non-zero query up by orders of magnitude.
-    """
-    import torch
-
-    seen = inputs if queries is None else torch.cat([inputs, queries])
-    x_scale = seen.abs().mean().clamp_min(1e-30)
-    y_scale = targets.abs().mean().clamp_min(1e-30)
-    x, y = (inputs / x_scale).float(), (targets / y_scale).float()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        mlp = torch.nn.Sequential(
-            torch.nn.Linear(x.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, y.shape[1])
-        )
-    optimizer = torch.optim.AdamW(mlp.parameters(), lr=lr)
-    with torch.enable_grad():
-        for _ in range(epochs):
-            optimizer.zero_grad()
-            loss = torch.nn.functional.l1_loss(mlp(x), y)
-            loss.backward()
-            optimizer.step()
-    mlp.requires_grad_(False)
-
-    def predict(features: Tensor) -> Tensor:
-        return mlp((features / x_scale).float()).to(torch.float64) * y_scale
-
-    return predict
+    members: list[str] = field(default_factory=list)
+    global_rows: list[Tensor] = field(default_factory=list)
+    local_rows: list[Tensor] = field(default_factory=list)
+    target_rows: list[Tensor] = field(default_factory=list)
+    query_global: list[Tensor] = field(default_factory=list)
+    query_local: list[Tensor] = field(default_factory=list)
 
 
 def predicted_updates(
@@ -126,13 +131,17 @@ def predicted_updates(
     series_of: Callable[[str], Sequence[Tensor]],
     steps: Sequence[int],
     params: NExtParams,
+    device: str = "cpu",
 ) -> dict[str, Tensor]:
-    """The predicted delta ``W_{T+horizon} - W_T`` of every changed tensor, ``T = steps[-1]``.
+    """The predicted delta ``W_{T+horizon} - W_T`` of every tensor it covers, ``T = steps[-1]``.
 
     ``series_of(name)`` gives the tensor at each of ``steps``; it is read once per name, and only
-    the factor vectors are kept, so memory is one tensor's trajectory plus small vectors.
+    the pieces are kept, so memory is one tensor's trajectory plus small vectors. Predictors are
+    trained on ``device``.
     """
     import torch
+
+    from peft_rlvr_bench.extrapolation.next_predictor import train_and_predict
 
     steps = list(steps)
     index = {step: i for i, step in enumerate(steps)}
@@ -140,34 +149,61 @@ def predicted_updates(
     pairs = pair_steps(steps, params.interval, params.horizon)
     if not pairs or last - params.interval not in index:
         raise ValueError(
-            f"next needs records at t - {params.interval}, t and t + {params.horizon} for some t, and "
-            f"at {last - params.interval}; recorded updates: {steps}"
+            f"next needs records at t - {params.interval}, t and t + {params.horizon} for some multiple t "
+            f"of {params.interval}, and at {last - params.interval}; recorded updates: {steps}"
         )
     updates: dict[str, Tensor] = {}
-    groups: dict[tuple[int, int], list[tuple[str, Tensor, Tensor, Tensor]]] = {}
+    shapes: dict[str, Size] = {}
+    groups: dict[PieceKey, _Group] = {}
     for name in names:
-        w0 = base_of(name).to(torch.float64)
-        series = [weight.to(torch.float64) for weight in series_of(name)]
-        if bool((series[-1] == w0).all()):
-            continue  # never touched: the adapter does not reach it
-        if w0.ndim != 2:
+        # An untouched tensor's series repeats W0 itself: convert each distinct tensor once.
+        raw = [base_of(name), *series_of(name)]
+        converted: dict[int, Tensor] = {}
+        for weight in raw:
+            if id(weight) not in converted:
+                converted[id(weight)] = weight.to(torch.float64)
+        w0, *series = (converted[id(weight)] for weight in raw)
+        if params.untouched == "keep" and bool((series[-1] == w0).all()):
+            continue
+        if w0.ndim == 1 and params.vectors == "linear":
             local = series[-1] - series[index[last - params.interval]]
             updates[name] = (params.horizon / params.interval) * local
             continue
-        x, y, at_last = _samples(w0, series, index, pairs, params)
-        groups.setdefault(tuple(w0.shape), []).append((name, x, y, at_last))
-    for (rows, _), members in sorted(groups.items()):
-        predict = fit_predictor(
-            torch.cat([x for _, x, _, _ in members]),
-            torch.cat([y for _, _, y, _ in members]),
-            params.hidden,
-            params.epochs,
-            params.lr,
-            params.seed,
-            queries=torch.stack([at_last for _, _, _, at_last in members]),
+        shapes[name] = w0.shape
+        for key, rows in _samples(w0, series, index, pairs, params).items():
+            group = groups.setdefault(key, _Group())
+            group.members.append(name)
+            for column, value in zip(
+                (
+                    group.global_rows,
+                    group.local_rows,
+                    group.target_rows,
+                    group.query_global,
+                    group.query_local,
+                ),
+                rows,
+                strict=True,
+            ):
+                column.append(value)
+    predicted: dict[str, Pieces] = {}
+    for key, group in sorted(groups.items()):
+        out = train_and_predict(
+            params.predictor,
+            (torch.cat(group.global_rows), torch.cat(group.local_rows), torch.cat(group.target_rows)),
+            (torch.stack(group.query_global), torch.stack(group.query_local)),
+            len(pairs),
+            width=params.hidden,
+            epochs=params.epochs,
+            lr=params.lr,
+            seed=params.seed,
+            normalise=params.normalise,
+            device=device,
         )
-        for name, _, _, at_last in members:
-            updates[name] = outer_of(predict(at_last.unsqueeze(0))[0], rows)
+        for name, row in zip(group.members, out, strict=True):
+            predicted.setdefault(name, {})[key] = row
+    rebuild = separate_delta if params.predictor == "separate" else joint_delta
+    for name, pieces in predicted.items():
+        updates[name] = rebuild(shapes[name], pieces)
     broken = [name for name, update in updates.items() if not bool(torch.isfinite(update).all())]
     if broken:
         raise ValueError(f"next predicted non-finite updates for {len(broken)} tensor(s), e.g. {broken[0]}")
@@ -176,22 +212,36 @@ def predicted_updates(
 
 def _samples(
     w0: Tensor, series: Sequence[Tensor], index: Mapping[int, int], pairs: Sequence[int], params: NExtParams
-) -> tuple[Tensor, Tensor, Tensor]:
-    """One matrix's predictor inputs and targets at each pair step, and its input at the last step."""
+) -> dict[PieceKey, tuple[Tensor, Tensor, Tensor, Tensor, Tensor]]:
+    """Per piece key of one tensor: global, local and target rows at the pair checkpoints
+    (``[len(pairs), d]`` each), then the global and local query at the last step (``[d]``)."""
     import torch
 
-    v_ref = top_singular_triple(series[-1] - w0)[2]
+    v_ref = top_triple(as_matrix(series[-1] - w0))[2] if params.align_signs and w0.ndim > 1 else None
+    split = separate_pieces if params.predictor == "separate" else joint_pieces
+
+    def pieces_of(delta: Tensor) -> Pieces:
+        return split(delta, v_ref)
 
     def at(t: int) -> Tensor:
         return series[index[t]]
 
-    def features(t: int) -> Tensor:
-        global_delta, local_delta = at(t) - w0, at(t) - at(t - params.interval)
-        return torch.cat([factor_vector(global_delta, v_ref), factor_vector(local_delta, v_ref)])
+    def features(t: int) -> tuple[Pieces, Pieces]:
+        return pieces_of(at(t) - w0), pieces_of(at(t) - at(t - params.interval))
 
-    x = torch.stack([features(t) for t in pairs])
-    y = torch.stack([factor_vector(at(t + params.horizon) - at(t), v_ref) for t in pairs])
-    return x, y, features(max(index))
+    inputs = [features(t) for t in pairs]
+    targets = [pieces_of(at(t + params.horizon) - at(t)) for t in pairs]
+    query_global, query_local = features(max(index))
+    return {
+        key: (
+            torch.stack([g[key] for g, _ in inputs]),
+            torch.stack([local[key] for _, local in inputs]),
+            torch.stack([y[key] for y in targets]),
+            query_global[key],
+            query_local[key],
+        )
+        for key in query_global
+    }
 
 
 def extend(state: Mapping[str, Tensor], updates: Mapping[str, Tensor], coef: float) -> dict[str, Tensor]:
@@ -199,7 +249,7 @@ def extend(state: Mapping[str, Tensor], updates: Mapping[str, Tensor], coef: flo
     extended = dict(state)
     for name, update in updates.items():
         weight = state[name]
-        extended[name] = (weight.to(update.dtype) + coef * update).to(weight.dtype)
+        extended[name] = (weight.to(update.dtype) + coef * update.to(weight.device)).to(weight.dtype)
     return extended
 
 
@@ -210,10 +260,11 @@ class NExt:
 
     def validate(self, observe: int, target: int, every: int, params: NExtParams) -> None:
         windows = {"observe": observe, "interval": params.interval, "horizon": params.horizon}
-        for field, value in windows.items():
+        for field_name, value in windows.items():
             if value % every:
                 raise ValueError(
-                    f"{field} ({value}) must be a multiple of trajectory.every ({every}) so its records exist"
+                    f"{field_name} ({value}) must be a multiple of trajectory.every ({every}) "
+                    "so its records exist"
                 )
         if observe < params.interval + params.horizon:
             raise ValueError(
@@ -225,12 +276,18 @@ class NExt:
         from peft_rlvr_bench.trajectory import effective_series, effective_weight_names
 
         trajectory = session.trajectory
+        touched = effective_weight_names(trajectory)
+        names = list(session.base_state) if params.untouched == "predict" else touched
+        touched_set = set(touched)
+        steps = trajectory.updates
+
+        def series_of(name: str) -> list[Tensor]:
+            if name not in touched_set:  # outside the adapter: W0 at every step
+                return [session.base_state[name]] * len(steps)
+            return [w for _, w in effective_series(trajectory, session.base_state, name)]
+
         updates = predicted_updates(
-            effective_weight_names(trajectory),
-            session.base_state.__getitem__,
-            lambda name: [w for _, w in effective_series(trajectory, session.base_state, name)],
-            trajectory.updates,
-            params,
+            names, session.base_state.__getitem__, series_of, steps, params, device=session.device
         )
         observed = session.state_at(observe)
         validation = {0.0: session.validation_accuracy(observed)}
