@@ -21,6 +21,7 @@ from peft_rlvr_bench.reporting.stats import (
     mean,
     paired_comparison,
     paired_differences,
+    power_at,
     prediction_interval,
     seeds_needed,
     t_interval,
@@ -215,3 +216,23 @@ def test_item_noise_can_cap_the_power_at_any_seed_count() -> None:
     assert seeds_needed(0.01, 0.01, item_variance=0.01**2) is None
     assert item_limited(0.01, 0.01**2)
     assert not item_limited(0.01, 0.001**2) and seeds_needed(0.01, 0.01, item_variance=0.001**2) is not None
+
+
+def test_power_is_statsmodels_noncentral_t_and_finite_where_scipy_returns_nan() -> None:
+    # C1's figures on the first claims run: a large effect at 2-6 seeds and alpha 0.05 / 15, where
+    # scipy's far tail (and so statsmodels' sum of both tails) comes back nan.
+    effect, sd, alpha = 0.99 - 0.8755, 0.020728, 0.05 / 15
+    ours = [power_at(seeds, effect, sd, 0.0, alpha) for seeds in range(2, 7)]
+    theirs = [
+        TTestPower().power(effect_size=effect / sd, nobs=seeds, alpha=alpha, alternative="two-sided")
+        for seeds in range(2, 7)
+    ]
+    assert all(0 <= p <= 1 for p in ours) and ours == sorted(ours)
+    assert all(math.isnan(t) or t == pytest.approx(o) for t, o in zip(theirs, ours, strict=True))
+    finite = [(seeds, 0.8 * sd, sd) for seeds in (3, 5, 10)]  # effects where statsmodels is finite
+    for seeds, difference, spread in finite:
+        expected = TTestPower().power(
+            effect_size=difference / spread, nobs=seeds, alpha=0.05, alternative="two-sided"
+        )
+        assert power_at(seeds, difference, spread) == pytest.approx(expected, rel=1e-9)
+    assert seeds_needed(effect, sd, alpha=alpha) > 3

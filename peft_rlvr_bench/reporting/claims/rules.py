@@ -37,6 +37,8 @@ from peft_rlvr_bench.reporting.stats import (
     POWER,
     PairedComparison,
     holm,
+    power_at,
+    smallest_seeds,
 )
 
 Status = Literal["reproduced", "contradicted", "not separated", "incomplete"]
@@ -198,40 +200,6 @@ def interval(part: Part) -> tuple[float, float, float]:
 # Seeds needed ----------------------------------------------------------------------------------
 
 
-def power(seeds: int, effect: float, sd: float, item_variance: float, alpha: float, sides: int) -> float:
-    """Power of the paired t at ``alpha`` (one- or two-sided) with ``seeds`` pairs, for a true ``effect``.
-
-    The statistics module's model (``stats.power_at``): the mean difference has variance
-    ``sd**2 / seeds + item_variance`` and the test is Student t with ``seeds - 1`` df, so the
-    statistic is noncentral t with noncentrality ``effect / sqrt(variance)`` (scipy's ``nct``).
-    Computed here rather than through ``power_at`` for two reasons: margin tests are one-sided,
-    and at 2-3 seeds with a large effect scipy returns nan for the negligible lower tail, which
-    ``power_at`` (statsmodels' sum of both tails) passes on as a nan power; it is taken as 0 here.
-    """
-    variance = sd**2 / seeds + item_variance
-    if variance == 0:
-        return 1.0
-    df, noncentrality = seeds - 1, abs(effect) / math.sqrt(variance)
-    critical = float(scipy_stats.t.ppf(1 - alpha / sides, df))
-    upper = float(scipy_stats.nct.sf(critical, df, noncentrality))
-    lower = float(scipy_stats.nct.cdf(-critical, df, noncentrality)) if sides == 2 else 0.0
-    return upper + (0.0 if math.isnan(lower) else lower)
-
-
-def smallest_seeds(power_at_seeds: Callable[[int], float], target: float = POWER) -> int | None:
-    """The fewest seeds (at least 2) at which ``power_at_seeds``, rising with seeds, reaches ``target``;
-    None when :data:`MAX_SEEDS` do not."""
-    if not power_at_seeds(MAX_SEEDS) >= target:
-        return None
-    low, high = 1, 2
-    while not power_at_seeds(high) >= target:
-        low, high = high, min(2 * high, MAX_SEEDS)
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (low, middle) if power_at_seeds(middle) >= target else (middle, high)
-    return high
-
-
 def _planned(effect: float, scale: Scale) -> float:
     return max(effect, scale.mde) if scale.mde is not None else effect
 
@@ -248,14 +216,14 @@ def power_function(part: Part, alpha: float) -> Callable[[int, float], float] | 
     variance = c.item_variance
     if h.kind != "within":
         effect = _planned(abs(c.difference - h.bound), part.scale)
-        return lambda seeds, sd: power(seeds, effect, sd, variance, alpha, 2)
+        return lambda seeds, sd: power_at(seeds, effect, sd, variance, alpha, 2)
     if abs(c.difference) >= h.bound:
         beyond = _planned(abs(c.difference) - h.bound, part.scale)
-        return lambda seeds, sd: power(seeds, beyond, sd, variance, alpha, 1)
+        return lambda seeds, sd: power_at(seeds, beyond, sd, variance, alpha, 1)
     near, far = _planned(h.bound - abs(c.difference), part.scale), h.bound + abs(c.difference)
 
     def tost(seeds: int, sd: float) -> float:
-        both = power(seeds, near, sd, variance, alpha, 1) + power(seeds, far, sd, variance, alpha, 1)
+        both = power_at(seeds, near, sd, variance, alpha, 1) + power_at(seeds, far, sd, variance, alpha, 1)
         return max(both - 1.0, 0.0)
 
     return tost

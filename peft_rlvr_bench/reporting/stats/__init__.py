@@ -14,8 +14,8 @@ What it computes (``docs/statistics.md`` says why, with the calibration that cho
   observed difference or, when that is below :data:`MIN_DETECTABLE_EFFECT`, for that effect).
 - **A family of pairs**: :func:`holm` (statsmodels ``multipletests(method="holm")``). A page that
   picks its top method by looking at every method tests every pair, so its family is all pairs.
-- **Power**: :func:`seeds_needed`, :func:`power_at` (statsmodels ``TTestPower``; item noise does
-  not shrink with seeds, :func:`item_limited`).
+- **Power**: :func:`seeds_needed`, :func:`power_at` (noncentral t, as statsmodels ``TTestPower``;
+  item noise does not shrink with seeds, :func:`item_limited`).
 - **Across tasks**: :func:`aggregates` and :func:`probabilities_of_improvement` (rliable's IQM,
   mean and probability of improvement with its stratified bootstrap), valid only from
   :data:`MIN_BOOTSTRAP_SEEDS` runs per method (:func:`bootstrap_valid`).
@@ -72,6 +72,7 @@ from peft_rlvr_bench.reporting.stats.paired import (
     paired_differences,
     power_at,
     seeds_needed,
+    smallest_seeds,
 )
 
 __all__ = [
@@ -106,6 +107,7 @@ __all__ = [
     "prediction_interval",
     "probabilities_of_improvement",
     "seeds_needed",
+    "smallest_seeds",
     "t_interval",
     "updates_to_match",
 ]

@@ -5,12 +5,12 @@ comparison would need (power of the paired t).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestPower
 
 from peft_rlvr_bench.reporting.stats.intervals import (
     NAN,
@@ -138,19 +138,43 @@ def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[float]:
 
 
 def power_at(
-    seeds: int, difference: float, sd: float, item_variance: float = 0.0, alpha: float = ALPHA
+    seeds: int,
+    difference: float,
+    sd: float,
+    item_variance: float = 0.0,
+    alpha: float = ALPHA,
+    sides: int = 2,
 ) -> float:
-    """Power of the two-sided paired t at ``alpha`` with ``seeds`` pairs, for a true ``difference``.
+    """Power of the paired t at ``alpha`` (``sides`` 2 or 1) with ``seeds`` pairs, for a true ``difference``.
 
     The variance of the mean difference at ``seeds`` is ``sd**2 / seeds + item_variance``; the
-    item part does not shrink with seeds. statsmodels' ``TTestPower`` (noncentral t, df = seeds - 1)
-    with the standardised effect that gives that variance.
+    item part does not shrink with seeds. The statistic is noncentral t with ``seeds - 1`` df and
+    noncentrality ``|difference| / sqrt(variance)`` (scipy's ``nct``; the same model as
+    statsmodels' ``TTestPower``, which a test checks). At 2-3 seeds and a large effect scipy
+    returns nan for the negligible far tail: it is taken as 0, not passed on as a nan power.
     """
     variance = sd**2 / seeds + item_variance
     if variance == 0:
         return 1.0
-    effect = abs(difference) / math.sqrt(variance * seeds)
-    return float(TTestPower().power(effect_size=effect, nobs=seeds, alpha=alpha, alternative="two-sided"))
+    df, noncentrality = seeds - 1, abs(difference) / math.sqrt(variance)
+    critical = float(scipy_stats.t.ppf(1 - alpha / sides, df))
+    upper = float(scipy_stats.nct.sf(critical, df, noncentrality))
+    lower = float(scipy_stats.nct.cdf(-critical, df, noncentrality)) if sides == 2 else 0.0
+    return (0.0 if math.isnan(upper) else upper) + (0.0 if math.isnan(lower) else lower)
+
+
+def smallest_seeds(power_with: Callable[[int], float], target: float = POWER) -> int | None:
+    """The fewest seeds (at least 2) at which ``power_with(seeds)``, rising with seeds, reaches
+    ``target``; None when :data:`MAX_SEEDS` do not."""
+    if not power_with(MAX_SEEDS) >= target:
+        return None
+    low, high = 1, 2
+    while not power_with(high) >= target:
+        low, high = high, min(2 * high, MAX_SEEDS)
+    while high - low > 1:  # power rises with seeds: bisect for the first that reaches it
+        middle = (low + high) // 2
+        low, high = (low, middle) if power_with(middle) >= target else (middle, high)
+    return high
 
 
 def seeds_needed(
@@ -164,16 +188,7 @@ def seeds_needed(
     """
     if math.isnan(difference) or math.isnan(sd) or math.isnan(item_variance) or difference == 0:
         return None
-    if power_at(MAX_SEEDS, difference, sd, item_variance, alpha) < power:
-        return None
-    low, high = 1, 2
-    while power_at(high, difference, sd, item_variance, alpha) < power:
-        low, high = high, min(high * 2, MAX_SEEDS)
-    while high - low > 1:  # power rises with seeds: bisect for the first that reaches it
-        middle = (low + high) // 2
-        enough = power_at(middle, difference, sd, item_variance, alpha) >= power
-        low, high = (low, middle) if enough else (middle, high)
-    return high
+    return smallest_seeds(lambda seeds: power_at(seeds, difference, sd, item_variance, alpha), power)
 
 
 def item_limited(difference: float, item_variance: float, alpha: float = ALPHA, power: float = POWER) -> bool:
