@@ -366,15 +366,17 @@ def world_build(
     ] = None,
 ) -> None:
     """Rebuild a tiny world from its recipe (minutes) and compare it with the committed one."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from peft_rlvr_bench.world.commands import build_command, load_recipe
+    from peft_rlvr_bench.world.commands import build_command, build_target, load_recipe
 
-    steps = load_recipe(recipe).sft_steps
+    loaded = load_recipe(recipe)
+    target = build_target(out, loaded)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task("tiny world: SFT pretraining", total=steps)
-        report = build_command(out, recipe, lambda step: progress.update(task, completed=step))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("tiny world: SFT pretraining", total=loaded.sft_steps)
+        report = build_command(target, loaded, lambda step: progress.update(task, completed=step))
     print(report)
 
 
@@ -395,6 +397,28 @@ def world_check(
     report, same = check_command(directory, against)
     print(report)
     if not same:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+@user_errors_exit_2
+def verify(
+    suite: Annotated[str, typer.Argument(help="suite name")],
+    results_dir: Annotated[
+        Path, typer.Option("--results-dir", help="where the fresh results/<suite>/ lives")
+    ],
+    against: Annotated[
+        Path, typer.Option("--against", help="where the committed results/<suite>/ lives")
+    ] = Path("results"),
+) -> None:
+    """Compare a fresh run of a suite with its committed results: base metrics equal, each run
+    inside its method's 95% prediction interval for a new seed; exit code 1 when one differs."""
+    from peft_rlvr_bench.reporting.reproduce import verify as verify_results
+
+    name = _suite_name(suite)
+    report, ok = verify_results(name, results_dir, against)
+    print(report)
+    if not ok:
         raise typer.Exit(code=1)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from peft_rlvr_bench.crashpoints import crash_point
+from peft_rlvr_bench.environment import Environment
 
 SCHEMA_VERSION = 1
 ROLES = ("in_domain", "out_of_domain", "forgetting")
@@ -169,6 +170,11 @@ class RunResult(BaseModel):
     versions: dict[str, str] = Field(default_factory=dict)
     git: dict[str, Any] = Field(default_factory=dict)
     created_at: str | None = None
+    environment: Environment | None = Field(
+        None,
+        description="the world's hash, the lock and the hardware (environment.Environment); None in "
+        "results written before it was recorded",
+    )
 
 
 def write_text_atomic(path: Path, text: str) -> None:

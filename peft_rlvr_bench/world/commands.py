@@ -53,15 +53,19 @@ def comparison_line(digests: dict[str, str], reference: Path, label: str) -> tup
     return f"differs from {label} (hash {hash_of(theirs)[:12]}) in {', '.join(differ)}", False
 
 
-def build_command(out: Path | None, recipe_file: Path | None, on_step: Callable[[int], None] | None) -> str:
-    """Builds the recipe's world into ``out`` (default ``outputs/world/<recipe key>``) and says
-    how it compares with the committed world of the same recipe."""
-    from peft_rlvr_bench.world.build import build_world
-
-    recipe = load_recipe(recipe_file)
+def build_target(out: Path | None, recipe: WorldRecipe) -> Path:
+    """Where ``prb world build`` writes: ``out`` (absent or empty), default ``outputs/world/<key>``."""
     out = out or outputs_dir() / "world" / recipe.key()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"--out {out}: exists and is not an empty directory; remove it or give a new one")
+    return out
+
+
+def build_command(out: Path, recipe: WorldRecipe, on_step: Callable[[int], None] | None) -> str:
+    """Builds the recipe's world into ``out`` (checked by ``build_target``) and says how it
+    compares with the committed world of the same recipe."""
+    from peft_rlvr_bench.world.build import build_world
+
     try:
         digest = build_world(recipe, out, on_step=on_step)
     except BaseException:
