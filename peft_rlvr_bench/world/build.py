@@ -100,7 +100,8 @@ def sft_rows(recipe: WorldRecipe) -> list[dict[str, str]]:
 
 def build_world(recipe: WorldRecipe, out_dir: Path, on_step: Callable[[int], None] | None = None) -> str:
     """Trains tokenizer and model from scratch into ``out_dir`` with its ``SHA256SUMS``; returns
-    the world hash. The same recipe gives the same bytes on the same machine and library versions."""
+    the world hash. The same recipe gives the same bytes on the same machine, thread count and
+    library versions."""
     import torch
     from datasets import Dataset
     from transformers import LlamaConfig, LlamaForCausalLM, set_seed
