@@ -111,6 +111,7 @@ def fake(run: Any) -> RunResult:
 def test_prb_run_reruns_stale_results_says_so_and_keeps_those_from_another_cpu(
     suite: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))  # run locks live there
     results = tmp_path / "results"
     base = RunResult(
         suite="unit", run_id="base", method="base", seed=None, status="ok", spec=execute.base_spec(suite.spec)
