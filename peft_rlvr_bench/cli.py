@@ -349,6 +349,79 @@ def claims(
     print(f"wrote {path}", file=sys.stderr)
 
 
+world_app = typer.Typer(
+    no_args_is_help=True, help="Rebuild the tiny world and check it against the committed one."
+)
+app.add_typer(world_app, name="world")
+
+
+@world_app.command("build")
+@user_errors_exit_2
+def world_build(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="new directory (default: outputs/world/<recipe key>)")
+    ] = None,
+    recipe: Annotated[
+        Path | None, typer.Option("--recipe", help="YAML of recipe fields (default: the committed world's)")
+    ] = None,
+) -> None:
+    """Rebuild a tiny world from its recipe (minutes) and compare it with the committed one."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from peft_rlvr_bench.world.commands import build_command, build_target, load_recipe
+
+    loaded = load_recipe(recipe)
+    target = build_target(out, loaded)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("tiny world: SFT pretraining", total=loaded.sft_steps)
+        report = build_command(target, loaded, lambda step: progress.update(task, completed=step))
+    print(report)
+
+
+@world_app.command("check")
+@user_errors_exit_2
+def world_check(
+    directory: Annotated[
+        Path | None, typer.Argument(help="a world directory (default: the committed ones)")
+    ] = None,
+    against: Annotated[
+        Path | None, typer.Option("--against", help="compare with this world (default: the committed one)")
+    ] = None,
+) -> None:
+    """Check the committed worlds' files against their SHA256SUMS, or compare a world with one;
+    exit code 1 when they differ."""
+    from peft_rlvr_bench.world.commands import check_command
+
+    report, same = check_command(directory, against)
+    print(report)
+    if not same:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+@user_errors_exit_2
+def verify(
+    suite: Annotated[str, typer.Argument(help="suite name")],
+    results_dir: Annotated[
+        Path, typer.Option("--results-dir", help="where the fresh results/<suite>/ lives")
+    ],
+    against: Annotated[
+        Path, typer.Option("--against", help="where the committed results/<suite>/ lives")
+    ] = Path("results"),
+) -> None:
+    """Compare a fresh run of a suite with its committed results: base metrics equal, each run
+    inside its method's 95% prediction interval for a new seed; exit code 1 when one differs."""
+    from peft_rlvr_bench.reporting.reproduce import verify as verify_results
+
+    name = _suite_name(suite)
+    report, ok = verify_results(name, results_dir, against)
+    print(report)
+    if not ok:
+        raise typer.Exit(code=1)
+
+
 def quiet_libraries() -> None:
     """Silences library progress bars and chatter that would tear rich's live display apart."""
     os.environ.setdefault("TQDM_DISABLE", "1")

@@ -91,7 +91,7 @@ def _count(value: int | None) -> str:
 def render_plan(suite: Suite, results_dir: Path, force: bool = False) -> str:
     """The plan as text: one line per run in execution order, with its dependencies and memory."""
     from peft_rlvr_bench.backends import select_backends
-    from peft_rlvr_bench.runner.plan import plan_suite
+    from peft_rlvr_bench.runner.plan import environment_notes, plan_suite
 
     spec = suite.spec
     plan = plan_suite(suite, results_dir, force=force)
@@ -116,6 +116,7 @@ def render_plan(suite: Suite, results_dir: Path, force: bool = False) -> str:
         f"  {len(suite.runs)} trained runs, {len(suite.derived)} derived; "
         f"{pending} to run, {len(plan.skipped)} finished"
     )
+    lines += [f"  {note}" for note in environment_notes(spec.name, plan)]
     lines += [
         "  GiB (training peak with vLLM rollouts): model = fp32 weights + adapter; grads+adam = fp32",
         "  gradients and AdamW moments of the trainable weights (+ sparse masks); ref = fp32 base copy",

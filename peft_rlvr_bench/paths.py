@@ -17,3 +17,18 @@ def cache_dir() -> Path:
 def outputs_dir() -> Path:
     """Checkpoints and trainer scratch: ``$PRB_OUTPUTS_DIR`` or the ignored ``outputs/``."""
     return Path(os.environ.get("PRB_OUTPUTS_DIR", "outputs"))
+
+
+LOCK_FILE = "requirements/cpu.txt"
+"""The committed pip constraints `make install` uses, relative to the repository root."""
+
+
+def repo_root() -> Path:
+    """The directory above the package: the repository for a checkout or an editable install."""
+    return Path(__file__).resolve().parents[1]
+
+
+def lock_file() -> Path | None:
+    """The committed lock next to the package, or None (a wheel install ships none)."""
+    path = repo_root() / LOCK_FILE
+    return path if path.is_file() else None

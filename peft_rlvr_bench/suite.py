@@ -32,7 +32,7 @@ from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.extrapolation.rank1 import Rank1SubstitutionSpec
 from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, TASKS, did_you_mean
 from peft_rlvr_bench.tasks.hf_datasets import TEMPLATES, DataSpec
-from peft_rlvr_bench.world.build import WorldRecipe
+from peft_rlvr_bench.world.recipe import WorldRecipe
 
 TINY_MODEL = "tiny"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")  # \Z: "$" would let a trailing newline in

@@ -211,6 +211,13 @@ def render_html(board: Leaderboard) -> str:
             f"<p>{len(board.stale)} result file(s) under <code>runs/</code> belong to an earlier version of "
             f"the suite and are left out: {escape(', '.join(board.stale))}.</p>"
         )
+    if board.other_environment:
+        lines += ["<h2>Made under another world or package versions than the base (left out)</h2>", "<ul>"]
+        lines += [
+            f"<li><code>{escape(run_id)}</code>: {escape(found)}</li>"
+            for run_id, found in board.other_environment
+        ]
+        lines.append("</ul>")
     lines += ["<h2>Intervals</h2>", '<ul id="intervals">']
     lines += [f"<li>{escape(line.removeprefix('- '))}</li>" for line in interval_lines(board)]
     lines += ["</ul>", "<h2>Columns</h2>", "<dl>"]

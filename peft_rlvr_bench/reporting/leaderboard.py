@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from pydantic import ValidationError
 
+from peft_rlvr_bench.environment import differences
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.reporting.best import Verdict, verdict
 from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
@@ -115,6 +116,9 @@ class Leaderboard:
     """``(run_id, status, reason)`` of every run left out, by run id."""
     stale: tuple[str, ...] = ()
     """Run ids of result files that belong to an earlier version of the suite."""
+    other_environment: tuple[tuple[str, str], ...] = ()
+    """``(run_id, what differs)`` of results made under another world or package versions than
+    the base evaluation (``environment.differences``): left out, never mixed into the means."""
     plots: tuple[tuple[str, str], ...] = ()
     """``(file name, caption)`` of the plots next to the leaderboard."""
     aggregates: tuple[Aggregate, ...] = ()
@@ -331,6 +335,7 @@ def build_leaderboard(
     *,
     metrics: Sequence[Metric] = METRICS,
     stale: Sequence[str] = (),
+    other_environment: Sequence[tuple[str, str]] = (),
     plots: tuple[tuple[str, str], ...] = (),
 ) -> Leaderboard:
     """The whole leaderboard of ``runs`` (and ``base``), as a pure function of the results.
@@ -363,6 +368,7 @@ def build_leaderboard(
         verdict=decided,
         not_ok=tuple(not_ok_runs([listed_base, *runs])),
         stale=tuple(sorted(stale)),
+        other_environment=tuple(sorted(other_environment)),
         plots=plots,
         aggregates=summary,
         aggregate_note=summary_note,
@@ -393,8 +399,10 @@ def load_leaderboard(
     """Reads a suite's result files into its leaderboard (and the runs it was built from).
 
     With ``current_run_ids``, result files of runs the suite no longer contains (an edited
-    suite changes run ids) are left out of the table and listed as stale. An existing
-    plot is referenced; nothing is written.
+    suite changes run ids) are left out of the table and listed as stale. So are results made
+    under another world or package versions than the base evaluation: one table never mixes
+    environments (a different CPU alone does not count). An existing plot is referenced;
+    nothing is written.
 
     Raises UserError when the suite has no result files or one of them does not parse.
     """
@@ -403,8 +411,14 @@ def load_leaderboard(
         raise UserError(f"no results under {suite_dir}; run `prb run suites/{suite}.yaml` first")
     stale = [] if current_run_ids is None else [r.run_id for r in runs if r.run_id not in current_run_ids]
     runs = [r for r in runs if r.run_id not in stale]
+    other = {} if base is None else {r.run_id: "; ".join(differences(r, base)) for r in runs}
+    other = {run_id: found for run_id, found in other.items() if found}
+    runs = [r for r in runs if r.run_id not in other]
     plots = tuple((name, caption) for name, caption in PLOTS if (suite_dir / name).is_file())
-    return build_leaderboard(suite, base, runs, stale=stale, plots=plots), runs
+    board = build_leaderboard(
+        suite, base, runs, stale=stale, other_environment=list(other.items()), plots=plots
+    )
+    return board, runs
 
 
 PLOTS: tuple[tuple[str, str], ...] = (

@@ -169,6 +169,13 @@ def render_markdown(board: Leaderboard) -> str:
             f"{len(board.stale)} result file(s) under `runs/` belong to an earlier version of the suite "
             f"and are left out: {', '.join(board.stale)}.",
         ]
+    if board.other_environment:
+        lines += [
+            "",
+            "Left out, made under another world or package versions than the base (rerun them):",
+            "",
+        ]
+        lines += [f"- `{run_id}`: {found}" for run_id, found in board.other_environment]
     for name, caption in board.plots:
         lines += ["", f"![{caption}]({name})"]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from peft_rlvr_bench.crashpoints import crash_point
+from peft_rlvr_bench.environment import Environment
 
 SCHEMA_VERSION = 1
 ROLES = ("in_domain", "out_of_domain", "forgetting")
@@ -216,6 +217,11 @@ class RunResult(BaseModel):
         exclude=True,
         description="what the model answered, item by item; travels from the evaluation to the writer, "
         "which puts it in the samples sidecar (reporting/samples.py), never in the JSON",
+    )
+    environment: Environment | None = Field(
+        None,
+        description="the world's hash, the lock and the hardware (environment.Environment); None in "
+        "results written before it was recorded",
     )
 
 

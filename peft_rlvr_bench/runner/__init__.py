@@ -23,11 +23,15 @@ class SuiteOutcome:
 
 
 def _build_world_with_progress(suite: Suite, progress: Progress) -> None:
-    """Builds the tiny world on first use, with a progress bar over its SFT steps (minutes)."""
-    from peft_rlvr_bench.world.build import ensure_world, world_dir
+    """Builds a tiny world that is neither committed nor cached, with a progress bar over its SFT
+    steps (minutes); a committed world is hash-checked instead (UserError on a mismatch)."""
+    from peft_rlvr_bench.world.build import ensure_world, world_is_built
 
     recipe = suite.spec.model.world
-    if recipe is None or (world_dir(recipe) / "model.safetensors").exists():
+    if recipe is None:
+        return
+    if world_is_built(recipe):
+        ensure_world(recipe)
         return
     task = progress.add_task("tiny world: SFT pretraining (first use only)", total=recipe.sft_steps)
     ensure_world(recipe, on_step=lambda step: progress.update(task, completed=step))
@@ -76,18 +80,18 @@ def run_suite(
     The order and the skips come from ``plan.plan_suite``, shared with the Ray backend
     (``runner.ray_backend``); each unit runs through ``plan.execute_work``.
     """
-    from peft_rlvr_bench.runner.plan import evaluate_and_save_base, execute_work, plan_suite
+    from peft_rlvr_bench.runner.plan import evaluate_and_save_base, execute_work, plan_notes, plan_suite
 
     console = console or Console(stderr=True)
     name = suite.spec.name
-    plan = plan_suite(suite, results_root, force)
-    outcome = SuiteOutcome(skipped=plan.skipped)
-    if outcome.skipped:
-        console.print(f"[dim]{len(outcome.skipped)} finished run(s) skipped; --force reruns them[/dim]")
-
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
+        # The world first: existing results are judged against its hash.
         _build_world_with_progress(suite, progress)
+        plan = plan_suite(suite, results_root, force)
+        outcome = SuiteOutcome(skipped=plan.skipped)
+        for note in plan_notes(name, plan):
+            console.print(note, markup=False, highlight=False)
         if plan.base:
             task = progress.add_task("base model: evaluating", total=1)
             evaluate_and_save_base(suite, results_root)

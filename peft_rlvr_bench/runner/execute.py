@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import platform
 import resource
 import shutil
 import subprocess
@@ -13,30 +12,26 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peft_rlvr_bench.crashpoints import crash_point
 from peft_rlvr_bench.distributed import is_main_process, local_rank, world_size
-from peft_rlvr_bench.paths import outputs_dir
+from peft_rlvr_bench.environment import (
+    Environment,
+    Hardware,
+    Stamp,
+    collect_hardware,
+    cpu_model,
+    lock_state,
+    package_versions,
+)
+from peft_rlvr_bench.paths import lock_file, outputs_dir, repo_root
 from peft_rlvr_bench.reporting.results import CurvePoint, RunResult, StepRecord
-from peft_rlvr_bench.suite import DerivedRun, EvalSpec, RunSpec, SuiteSpec
+from peft_rlvr_bench.suite import DerivedRun, EvalSpec, ModelSpec, RunSpec, SuiteSpec
 
 if TYPE_CHECKING:
     from peft_rlvr_bench.evaluation.per_item import SampleLog
-
-_VERSIONED = ("torch", "transformers", "trl", "peft", "lm_eval", "accelerate", "datasets", "peft_rlvr_bench")
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def git_state() -> dict[str, Any]:
@@ -69,11 +64,29 @@ def _device() -> str:
     return f"cuda:{local_rank()}" if world_size() > 1 else "cuda"  # launched: one GPU per process
 
 
-def _provenance() -> dict[str, Any]:
+def environment(model: ModelSpec, hardware: Hardware | None = None) -> Environment:
+    """The world ``model`` names, the lock and the hardware (collected here unless given)."""
+    from peft_rlvr_bench.models import world_identity
+
+    return Environment(
+        world=world_identity(model),
+        lock=lock_state(lock_file(), repo_root()),
+        hardware=hardware if hardware is not None else collect_hardware(),
+    )
+
+
+def present_stamp(model: ModelSpec) -> Stamp:
+    """What existing results of a suite on ``model`` are compared with; no torch import (the
+    hardware holds the CPU model only, the one part of it a comparison reads)."""
+    return Stamp(package_versions(), environment(model, Hardware(cpu=cpu_model())))
+
+
+def _provenance(model: ModelSpec) -> dict[str, Any]:
     return {
         "versions": package_versions(),
         "git": git_state(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment(model),
     }
 
 
@@ -116,7 +129,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         peak_memory_mb=peak_memory_mb(),
         backends=backends,
         samples=None if samples is None else samples.samples(),
-        **_provenance(),
+        **_provenance(suite.model),
     )
 
 
@@ -132,7 +145,7 @@ def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) ->
     common = {"suite": run.suite, "run_id": run.run_id, "method": run.adapter.label, "seed": run.seed}
     spec = run.model_dump(mode="json")
     spec["model"]["trust_remote_code"] = run.model.trust_remote_code  # recorded, though not in the id
-    return _contained(common, spec, lambda timings: _train_and_evaluate(run, timings, on_update))
+    return _contained(common, spec, run.model, lambda timings: _train_and_evaluate(run, timings, on_update))
 
 
 def execute_derived(derived: DerivedRun, on_update: Callable[[int], None] | None = None) -> RunResult:
@@ -148,6 +161,7 @@ def execute_derived(derived: DerivedRun, on_update: Callable[[int], None] | None
     return _contained(
         common,
         derived.model_dump(mode="json"),
+        source.model,
         lambda timings: _extrapolate_and_evaluate(derived, timings, on_update),
     )
 
@@ -164,12 +178,15 @@ def failed_result(run: RunSpec | DerivedRun, reason: str) -> RunResult:
         status="failed",
         reason=reason,
         spec=run.model_dump(mode="json"),
-        **_provenance(),
+        **_provenance(source.model),
     )
 
 
 def _contained(
-    common: dict[str, Any], spec: dict[str, Any], work: Callable[[dict[str, float]], dict[str, Any]]
+    common: dict[str, Any],
+    spec: dict[str, Any],
+    model: ModelSpec,
+    work: Callable[[dict[str, float]], dict[str, Any]],
 ) -> RunResult:
     """Runs ``work``; a divergence becomes a ``diverged`` result, any other exception a ``failed``
     one with its traceback kept on disk. Either way the verifier faults of the run are counted."""
@@ -197,7 +214,7 @@ def _contained(
         verifier_faults=faults.as_dict(),
         **common,
         **outcome,
-        **_provenance(),
+        **_provenance(model),
     )
 
 

@@ -5,6 +5,10 @@ finished runs whose outputs a pending run needs and this machine lacks: results 
 checkpoints and trajectories are not, so a fresh clone retrains the (deterministic) run that an
 ``rl_delta`` mask or an extrapolation builds on. Each unit names the units it waits for; the local
 backend runs them in plan order, the Ray backend hands those names to Ray as task dependencies.
+
+A finished result made under another world or other key package versions or lock than this
+process's (``environment.differences``) is stale: the plan reruns it rather than mix its figures
+with new ones, and says so. A result made on another CPU model alone is kept, with a note.
 """
 
 from __future__ import annotations
@@ -13,7 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peft_rlvr_bench.reporting.results import RunResult, base_result_path, load_result, run_result_path
+from peft_rlvr_bench.environment import Provenance, cpu_change, differences
+from peft_rlvr_bench.reporting.results import (
+    RunResult,
+    base_result_path,
+    load_result,
+    run_result_path,
+)
 from peft_rlvr_bench.reporting.samples import remove_stale_temporaries, samples_path, save_result_and_samples
 from peft_rlvr_bench.suite import DerivedRun, RunSpec, Suite
 
@@ -44,29 +54,67 @@ class Plan:
     """In an order that respects every ``after``."""
     skipped: list[str] = field(default_factory=list)
     """Trained runs whose results are finished."""
+    stale: dict[str, list[str]] = field(default_factory=dict)
+    """Finished results (run ids; ``base``) made under another world or versions, with what
+    differs; the plan reruns them."""
+    cpu_change: str | None = None
+    """``'result CPU -> this CPU'`` when kept results were made on another CPU model."""
 
 
-def finished(path: Path) -> bool:
-    """A result file that is not a failure: failures (an OOM, a bug since fixed) are retried."""
-    return path.exists() and load_result(path).status != "failed"
+class _Judge:
+    """Decides, result by result, whether a finished result stands in this environment."""
+
+    def __init__(self, present: Provenance | None) -> None:
+        self.present = present
+        self.stale: dict[str, list[str]] = {}
+        self.cpu_change: str | None = None
+
+    def current(self, key: str, result: RunResult) -> bool:
+        if self.present is None:
+            return True
+        found = differences(result, self.present)
+        if found:
+            self.stale[key] = found
+            return False
+        self.cpu_change = self.cpu_change or cpu_change(result, self.present)
+        return True
 
 
-def base_is_current(path: Path, suite: Suite) -> bool:
+def finished(path: Path, judge: _Judge | None = None) -> bool:
+    """A result file that is not a failure (failures, an OOM or a bug since fixed, are retried)
+    and, with a ``judge``, made in this environment."""
+    if not path.exists():
+        return False
+    result = load_result(path)
+    return result.status != "failed" and (judge is None or judge.current(result.run_id, result))
+
+
+def base_is_current(path: Path, suite: Suite, judge: _Judge | None = None) -> bool:
     from peft_rlvr_bench.runner.execute import base_spec
 
-    return path.exists() and load_result(path).spec == base_spec(suite.spec)
+    if not path.exists():
+        return False
+    result = load_result(path)
+    return result.spec == base_spec(suite.spec) and (judge is None or judge.current("base", result))
 
 
-def plan_suite(suite: Suite, results_root: Path, force: bool = False) -> Plan:
-    """The suite's pending work in suite order, each unit after the units it needs."""
-    from peft_rlvr_bench.runner.execute import final_dir, trajectory_dir
+def plan_suite(
+    suite: Suite, results_root: Path, force: bool = False, present: Provenance | None = None
+) -> Plan:
+    """The suite's pending work in suite order, each unit after the units it needs.
+
+    ``present`` is what finished results are compared with (default: this process's versions,
+    lock and the suite's world, ``execute.present_stamp``); stale ones are pending again.
+    """
+    from peft_rlvr_bench.runner.execute import final_dir, present_stamp, trajectory_dir
 
     name = suite.spec.name
+    judge = _Judge(None if force else present or present_stamp(suite.spec.model))
     by_id = {run.run_id: run for run in suite.runs}
     pending = {
         run.run_id
         for run in suite.runs
-        if force or not finished(run_result_path(results_root, name, run.run_id))
+        if force or not finished(run_result_path(results_root, name, run.run_id), judge)
     }
     work: dict[str, Work] = {}
 
@@ -84,18 +132,49 @@ def plan_suite(suite: Suite, results_root: Path, force: bool = False) -> Plan:
         if run.run_id in pending:
             add_trained(run, counted=True)
     for derived in suite.derived:
-        if not force and finished(run_result_path(results_root, name, derived.run_id)):
+        if not force and finished(run_result_path(results_root, name, derived.run_id), judge):
             continue
         source = derived.source
         if source.run_id not in work and not (trajectory_dir(source) / "manifest.json").exists():
             add_trained(source, counted=False)
         after = (source.run_id,) if source.run_id in work else ()
         work[derived.run_id] = Work(derived, after)
+    base = force or not base_is_current(base_result_path(results_root, name), suite, judge)
     return Plan(
-        base=force or not base_is_current(base_result_path(results_root, name), suite),
+        base=base,
         work=list(work.values()),
         skipped=[run.run_id for run in suite.runs if run.run_id not in pending],
+        stale=judge.stale,
+        cpu_change=judge.cpu_change,
     )
+
+
+def plan_notes(suite: str, plan: Plan) -> list[str]:
+    """The lines a runner prints before it starts: skips, then ``environment_notes``."""
+    skipped = [f"{len(plan.skipped)} finished run(s) skipped; --force reruns them"] if plan.skipped else []
+    return skipped + environment_notes(suite, plan)
+
+
+def environment_notes(suite: str, plan: Plan) -> list[str]:
+    """Stale results (one line for the whole suite, naming what differs) and a note when kept
+    results were made on another CPU."""
+    notes = []
+    if plan.stale:
+        what = list(dict.fromkeys(phrase for found in plan.stale.values() for phrase in found))
+        shown = "; ".join(what[:4]) + ("; ..." if len(what) > 4 else "")
+        runs = len([key for key in plan.stale if key != "base"])
+        parts = [f"{runs} result(s)"] if runs else []
+        parts += ["the base evaluation"] if "base" in plan.stale else []
+        which = " and ".join(parts)
+        notes.append(
+            f"{suite}: {which} made under another world or package versions ({shown}): stale, will be rerun"
+        )
+    if plan.cpu_change:
+        notes.append(
+            f"{suite}: note: kept results were made on another CPU ({plan.cpu_change}); RL runs may "
+            "differ slightly across processors (docs/reproducibility.md)"
+        )
+    return notes
 
 
 def evaluate_and_save_base(suite: Suite, results_root: Path) -> RunResult:

@@ -24,7 +24,7 @@ from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.reporting.results import RunResult, run_result_path
 from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
 from peft_rlvr_bench.runner import SuiteOutcome
-from peft_rlvr_bench.runner.plan import Work, evaluate_and_save_base, execute_work, plan_suite
+from peft_rlvr_bench.runner.plan import Work, evaluate_and_save_base, execute_work, plan_notes, plan_suite
 from peft_rlvr_bench.suite import Suite
 
 
@@ -89,12 +89,12 @@ def run_suite_ray(
                 "start one with `ray start --head`, or drop --address for a local one"
             ) from None
     results = str(results_root.resolve())
-    plan = plan_suite(suite, results_root, force)
-    outcome = SuiteOutcome(skipped=plan.skipped)
-    if outcome.skipped:
-        console.print(f"[dim]{len(outcome.skipped)} finished run(s) skipped; --force reruns them[/dim]")
     if suite.spec.model.world is not None:
         ensure_world(suite.spec.model.world)  # once, here, before tasks on shared storage need it
+    plan = plan_suite(suite, results_root, force)  # after the world: results are judged by its hash
+    outcome = SuiteOutcome(skipped=plan.skipped)
+    for note in plan_notes(suite.spec.name, plan):
+        console.print(note, markup=False, highlight=False)
 
     has_gpus = ray.cluster_resources().get("GPU", 0) > 0
     runtime_env = {"env_vars": _environment()}

@@ -1,15 +1,17 @@
 """Builds the tiny world: tokenizer + tiny Llama, SFT-pretrained with TRL on the task mixture.
 
-The result is a plain Hugging Face directory in the user cache, keyed by a hash of the recipe,
-so every later step loads it like any other model. The mixture deliberately under-trains the
-in-domain family (``add``) so the base leaves RL room, and trains the forgetting families to
-mastery so forgetting is measurable.
+The result is a plain Hugging Face directory, so every later step loads it like any other model.
+The mixture deliberately under-trains the in-domain family (``add``) so the base leaves RL room,
+and trains the forgetting families to mastery so forgetting is measurable.
+
+The default recipe's world is committed as package data (``world.artifact``) and loaded from
+there, hash-checked: the same recipe gives the same bytes on one machine, but float kernels differ
+across processors, so a rebuild elsewhere is a different model. Other recipes are built on first
+use into the user cache, keyed by the recipe's hash.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import random
 import re
@@ -18,49 +20,38 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from peft_rlvr_bench.paths import cache_dir
+from peft_rlvr_bench.world.artifact import committed_world_for, verify_world, write_sums
+from peft_rlvr_bench.world.recipe import RECIPE_NAME, WorldRecipe, recipe_json
+
+__all__ = ["WorldRecipe", "build_world", "ensure_world", "world_dir", "world_is_built"]
 
 
-class WorldRecipe(BaseModel):
-    """Everything that determines the tiny world's bytes; its hash names the cache entry."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    seed: int = 0
-    vocab_size: int = 96
-    hidden_size: int = 128
-    intermediate_size: int = 256
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    max_position_embeddings: int = 48
-    mixture: dict[str, int] = Field(
-        default_factory=lambda: {"add": 8000, "add_words": 3000, "copy": 3000, "max": 3000},
-        description="SFT examples per task family.",
-    )
-    carry_slip: float = Field(
-        0.6,
-        description="in SFT sums whose units carry, the share of targets that drop the carry",
-    )
-    slip_tasks: tuple[str, ...] = ("add", "add_words")
-    sft_steps: int = 1800
-    sft_batch_size: int = 64
-    sft_learning_rate: float = 3e-3
-
-    def key(self) -> str:
-        payload = json.dumps(self.model_dump(), sort_keys=True).encode()
-        return hashlib.sha256(payload).hexdigest()[:12]
-
-
-def world_dir(recipe: WorldRecipe) -> Path:
+def cache_world_dir(recipe: WorldRecipe) -> Path:
+    """Where a recipe without a committed world is built: the user cache, keyed by its hash."""
     return cache_dir() / "world" / recipe.key()
 
 
+def world_dir(recipe: WorldRecipe) -> Path:
+    """Where the recipe's world lives: its committed artifact, else its cache entry."""
+    committed = committed_world_for(recipe)
+    return committed.directory if committed is not None else cache_world_dir(recipe)
+
+
+def world_is_built(recipe: WorldRecipe) -> bool:
+    """True when the world can be loaded without building it first."""
+    return (world_dir(recipe) / "model.safetensors").exists()
+
+
 def ensure_world(recipe: WorldRecipe | None = None, on_step: Callable[[int], None] | None = None) -> Path:
-    """Returns the directory of the built world, building it first when it is not cached."""
+    """Returns the directory of the recipe's world: the committed artifact after checking its
+    hashes (UserError on a mismatch), else the cache entry, building it first when missing."""
     recipe = recipe or WorldRecipe()
-    target = world_dir(recipe)
+    committed = committed_world_for(recipe)
+    if committed is not None:
+        verify_world(committed.directory)
+        return committed.directory
+    target = cache_world_dir(recipe)
     if (target / "model.safetensors").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -107,8 +98,10 @@ def sft_rows(recipe: WorldRecipe) -> list[dict[str, str]]:
     return rows
 
 
-def build_world(recipe: WorldRecipe, out_dir: Path, on_step: Callable[[int], None] | None = None) -> None:
-    """Trains tokenizer and model from scratch into ``out_dir``; the same recipe, the same bytes."""
+def build_world(recipe: WorldRecipe, out_dir: Path, on_step: Callable[[int], None] | None = None) -> str:
+    """Trains tokenizer and model from scratch into ``out_dir`` with its ``SHA256SUMS``; returns
+    the world hash. The same recipe gives the same bytes on the same machine, thread count and
+    library versions."""
     import torch
     from datasets import Dataset
     from transformers import LlamaConfig, LlamaForCausalLM, set_seed
@@ -172,4 +165,5 @@ def build_world(recipe: WorldRecipe, out_dir: Path, on_step: Callable[[int], Non
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
-    (out_dir / "world_recipe.json").write_text(json.dumps(recipe.model_dump(), indent=2, sort_keys=True))
+    (out_dir / RECIPE_NAME).write_text(recipe_json(recipe))
+    return write_sums(out_dir)
