@@ -1,6 +1,7 @@
 """Generated blocks in README.md and the docs pages, rebuilt from the committed results.
 
-A block is everything between two HTML comments, which Markdown does not render::
+A block is everything between two HTML comments, each on a line of its own (Markdown does not
+render them)::
 
     <!-- tiny-table:start -->
     (generated; edits here are overwritten)
@@ -45,8 +46,11 @@ SUITES_BLOCK = "suites"
 """Reserved block names; any other name is a suite's."""
 
 _MARKER = re.compile(
-    r"<!--\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)-table:(?P<edge>start|end)(?P<options>[^>]*?)-->"
+    r"^[ \t]*<!--\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)-table:(?P<edge>start|end)"
+    r"(?P<options>[^>\n]*?)-->[ \t]*$",
+    re.MULTILINE,
 )
+"""A marker is a line of its own, so a page can mention one in running text or code."""
 
 
 @dataclass(frozen=True)
