@@ -9,7 +9,7 @@ NAME ?= tiny
 FORCE ?=
 RESULTS ?= outputs/verify-results
 
-.PHONY: install lock suite verify claims test test-slow bench bench-suite lint format clean
+.PHONY: install lock suite verify claims readme test test-slow bench bench-suite lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ suite: $(BIN)/prb
 claims: $(BIN)/prb
 	$(BIN)/prb run claims $(if $(FORCE),--force,)
 	$(BIN)/prb claims claims
+
+# The generated tables of README.md and docs/leaderboard.md (between <!-- NAME-table:start/end -->
+# markers), rebuilt from results/; tests/test_readme.py fails while they are out of date.
+readme: $(BIN)/prb
+	$(BIN)/python -m peft_rlvr_bench.reporting.readme README.md docs/leaderboard.md
 
 $(BIN)/prb:
 	$(MAKE) install
