@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import errno
 import functools
-import logging
-import os
 import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from peft_rlvr_bench.console import progress_columns, quiet_libraries
 from peft_rlvr_bench.errors import UserError
 
 app = typer.Typer(
@@ -367,14 +365,13 @@ def world_build(
 ) -> None:
     """Rebuild a tiny world from its recipe (minutes) and compare it with the committed one."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress
 
     from peft_rlvr_bench.world.commands import build_command, build_target, load_recipe
 
     loaded = load_recipe(recipe)
     target = build_target(out, loaded)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*progress_columns(), console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("tiny world: SFT pretraining", total=loaded.sft_steps)
         report = build_command(target, loaded, lambda step: progress.update(task, completed=step))
     print(report)
@@ -420,17 +417,6 @@ def verify(
     print(report)
     if not ok:
         raise typer.Exit(code=1)
-
-
-def quiet_libraries() -> None:
-    """Silences library progress bars and chatter that would tear rich's live display apart."""
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)
 
 
 def run_cli(argv: list[str] | None = None) -> int:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
+from peft_rlvr_bench.console import progress_columns
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.suite import Suite
 
@@ -84,8 +85,7 @@ def run_suite(
 
     console = console or Console(stderr=True)
     name = suite.spec.name
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*progress_columns(), console=console, transient=False) as progress:
         # The world first: existing results are judged against its hash.
         _build_world_with_progress(suite, progress)
         plan = plan_suite(suite, results_root, force)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from peft_rlvr_bench.runner.execute import _adapt_and_train, run_dir, trajectory_dir
+from peft_rlvr_bench.paths import run_dir, trajectory_dir
+from peft_rlvr_bench.runner.execute import _adapt_and_train
 from peft_rlvr_bench.suite import Budget, DerivedRun, EvalSpec
 
 if TYPE_CHECKING:
@@ -45,7 +46,9 @@ class RunnerSession:
         self.directory = run_dir(self.source.suite, derived.run_id)
         self.evaluation_model, self.tokenizer = load_base(self.source.model, device=device)
         self.base_state: dict[str, Tensor] = parameter_snapshot(self.evaluation_model)
-        self.trajectory = Trajectory(trajectory_dir(self.source)).upto(derived.observe)
+        self.trajectory = Trajectory(trajectory_dir(self.source.suite, self.source.run_id)).upto(
+            derived.observe
+        )
         self.validation = EvalSpec(
             in_domain=[self.source.train_task],
             n_items=validation_items,

@@ -26,7 +26,7 @@ from peft_rlvr_bench.environment import (
     lock_state,
     package_versions,
 )
-from peft_rlvr_bench.paths import lock_file, outputs_dir, repo_root
+from peft_rlvr_bench.paths import final_dir, lock_file, outputs_dir, repo_root, run_dir, trajectory_dir
 from peft_rlvr_bench.reporting.results import CurvePoint, RunResult, StepRecord
 from peft_rlvr_bench.suite import DerivedRun, EvalSpec, ModelSpec, RunSpec, SuiteSpec
 
@@ -303,7 +303,7 @@ def _predict_from_trajectory(
 
     source = derived.source
     model, tokenizer = load_base(source.model, device=device)
-    trajectory = Trajectory(trajectory_dir(source))
+    trajectory = Trajectory(trajectory_dir(source.suite, source.run_id))
     state = extrapolated_state(
         trajectory, parameter_snapshot(model), derived.method, derived.params, derived.observe, derived.target
     )
@@ -328,7 +328,7 @@ def _prediction_curve(derived: DerivedRun, model: Any, tokenizer: Any, device: s
     from peft_rlvr_bench.trajectory import Trajectory
 
     source = derived.source
-    trajectory = Trajectory(trajectory_dir(source))
+    trajectory = Trajectory(trajectory_dir(source.suite, source.run_id))
     between = [u for u in trajectory.updates if derived.observe < u < derived.target]
     stride = max(1, -(-len(between) // PREDICTION_CURVE_POINTS))
     targets = between[::-1][::stride][::-1]  # evenly spaced, ending next to the target
@@ -420,14 +420,14 @@ def _adapt_and_train(
     resume_from = last_complete_checkpoint(scratch) if keep_checkpoints else None
     if record_trajectory and run.trajectory is not None and is_main_process():
         location = model_location(run.model)
-        recorder = TrajectoryRecorder(trajectory_dir(run), run.trajectory.every, location)
+        recorder = TrajectoryRecorder(trajectory_dir(run.suite, run.run_id), run.trajectory.every, location)
         if resume_from is not None and not recorder.resume(model, checkpoint_step(resume_from)):
             if world_size() > 1:  # the other processes resume: they cannot be told to restart
-                raise RuntimeError(f"{trajectory_dir(run)} cannot go on from {resume_from}; delete {scratch}")
+                raise RuntimeError(f"{recorder.directory} cannot go on from {resume_from}; delete {scratch}")
             print(f"{run.run_id}: trajectory cannot go on from {resume_from}; restarting", file=sys.stderr)
             resume_from = None
         if resume_from is None:
-            shutil.rmtree(trajectory_dir(run), ignore_errors=True)  # a rerun records afresh
+            shutil.rmtree(trajectory_dir(run.suite, run.run_id), ignore_errors=True)  # a rerun records afresh
         callbacks.append(recorder)
     if resume_from is not None:
         print(f"{run.run_id}: resuming from {resume_from}", file=sys.stderr)
@@ -557,7 +557,7 @@ def _learning_curve(run: RunSpec, final_in_domain: float, device: str) -> list[C
     from peft_rlvr_bench.models import load_base
     from peft_rlvr_bench.trajectory import Trajectory
 
-    trajectory = Trajectory(trajectory_dir(run))
+    trajectory = Trajectory(trajectory_dir(run.suite, run.run_id))
     model, tokenizer = load_base(run.model, device=device)
     base_state = parameter_snapshot(model)
     in_domain_only = run.eval.model_copy(update={"out_of_domain": [], "forgetting": []})
@@ -575,15 +575,6 @@ def _learning_curve(run: RunSpec, final_in_domain: float, device: str) -> list[C
     return points
 
 
-def trajectory_dir(run: RunSpec) -> Path:
-    return run_dir(run.suite, run.run_id) / "trajectory"
-
-
-def run_dir(suite: str, run_id: str) -> Path:
-    """Scratch and checkpoints of one run, outside git."""
-    return outputs_dir() / suite / run_id
-
-
 def tidy_run_dir(run: RunSpec | DerivedRun, result: RunResult) -> None:
     """After a run's result is written: its trainer checkpoints go (a failed run keeps them, to
     resume when retried), and so does its trajectory if the suite says ``trajectory: {keep: false}``."""
@@ -592,9 +583,4 @@ def tidy_run_dir(run: RunSpec | DerivedRun, result: RunResult) -> None:
     directory = run_dir(run.source.suite if isinstance(run, DerivedRun) else run.suite, run.run_id)
     shutil.rmtree(directory / "trainer", ignore_errors=True)
     if isinstance(run, RunSpec) and run.trajectory is not None and not run.trajectory.keep:
-        shutil.rmtree(trajectory_dir(run), ignore_errors=True)
-
-
-def final_dir(suite: str, run_id: str) -> Path:
-    """The run's trained model: a plain HF checkpoint or a PEFT adapter directory."""
-    return run_dir(suite, run_id) / "final"
+        shutil.rmtree(trajectory_dir(run.suite, run.run_id), ignore_errors=True)

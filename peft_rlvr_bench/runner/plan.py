@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peft_rlvr_bench.environment import Provenance, cpu_change, differences
+from peft_rlvr_bench.paths import final_dir, run_dir, trajectory_dir
 from peft_rlvr_bench.reporting.results import (
     RunResult,
     base_result_path,
@@ -106,7 +107,7 @@ def plan_suite(
     ``present`` is what finished results are compared with (default: this process's versions,
     lock and the suite's world, ``execute.present_stamp``); stale ones are pending again.
     """
-    from peft_rlvr_bench.runner.execute import final_dir, present_stamp, trajectory_dir
+    from peft_rlvr_bench.runner.execute import present_stamp
 
     name = suite.spec.name
     judge = _Judge(None if force else present or present_stamp(suite.spec.model))
@@ -135,7 +136,10 @@ def plan_suite(
         if not force and finished(run_result_path(results_root, name, derived.run_id), judge):
             continue
         source = derived.source
-        if source.run_id not in work and not (trajectory_dir(source) / "manifest.json").exists():
+        if (
+            source.run_id not in work
+            and not (trajectory_dir(source.suite, source.run_id) / "manifest.json").exists()
+        ):
             add_trained(source, counted=False)
         after = (source.run_id,) if source.run_id in work else ()
         work[derived.run_id] = Work(derived, after)
@@ -194,7 +198,7 @@ def execute_work(
     """Runs one unit of the plan under its run directory's lock (``runner.lock``: one runner per
     run), writes its samples sidecar and result file, then prunes what the result makes
     redundant (``tidy_run_dir``)."""
-    from peft_rlvr_bench.runner.execute import run_dir, tidy_run_dir
+    from peft_rlvr_bench.runner.execute import tidy_run_dir
     from peft_rlvr_bench.runner.lock import run_lock
 
     with run_lock(run_dir(suite.spec.name, work.run_id), work.run_id):
