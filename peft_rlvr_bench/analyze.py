@@ -278,7 +278,7 @@ def trajectory_geometry(
     ``base`` loads W0 by name. One tensor's trajectory is in memory at a time. Update 0 is left
     out: its delta is zero, so it adds nothing to the explained variance and has no direction.
     """
-    from peft_rlvr_bench.extrapolation import is_block_matrix
+    from peft_rlvr_bench.architecture import is_block_matrix
     from peft_rlvr_bench.trajectory import effective_series
 
     params = params or GeometryParams()

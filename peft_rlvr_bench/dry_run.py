@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from peft_rlvr_bench.architecture import Architecture
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.memory import GIB, PROMPT_TOKENS, Architecture, adapter_footprint, estimate_memory
+from peft_rlvr_bench.memory import GIB, PROMPT_TOKENS, adapter_footprint, estimate_memory
 from peft_rlvr_bench.suite import TINY_MODEL, DerivedRun, RunSpec, Suite
 
 GPU_GIB = 80
@@ -20,24 +21,12 @@ GPU_GIB = 80
 
 
 def suite_architecture(suite: Suite) -> tuple[Architecture, str]:
-    """The suite model's architecture: the tiny world's recipe, a local config, or the table."""
-    from peft_rlvr_bench.memory import resolve_architecture
+    """The suite model's architecture: the tiny world, a local config, the table or the HF cache."""
+    from peft_rlvr_bench.architecture import resolve_architecture, world_architecture
 
     model = suite.spec.model
     if model.name == TINY_MODEL and model.world is not None:
-        world = model.world
-        arch = Architecture(
-            "llama",
-            world.hidden_size,
-            world.num_hidden_layers,
-            world.intermediate_size,
-            world.vocab_size,
-            world.num_attention_heads,
-            world.num_attention_heads,
-            tie_word_embeddings=True,
-            max_position_embeddings=world.max_position_embeddings,
-        )
-        return arch, "tiny world recipe"
+        return world_architecture(model.world)
     return resolve_architecture(model.name, model.path)
 
 

@@ -63,7 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import Tensor
 
 from peft_rlvr_bench.adapters.masks import changed_mask, low_magnitude_mask
-from peft_rlvr_bench.extrapolation import is_block_matrix
+from peft_rlvr_bench.architecture import is_block_matrix
 from peft_rlvr_bench.extrapolation.relex import trajectory_gram
 
 SVDMethod = Literal["full", "gram", "randomized"]

@@ -28,9 +28,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from peft_rlvr_bench.architecture import BLOCK_LINEARS
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.extrapolation.rank1 import Rank1SubstitutionSpec
 from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, TASKS, did_you_mean
+from peft_rlvr_bench.rlvr.interventions import Rank1SubstitutionSpec
 from peft_rlvr_bench.tasks.hf_datasets import TEMPLATES, DataSpec
 from peft_rlvr_bench.world.recipe import WorldRecipe
 
@@ -615,51 +616,19 @@ def _check_references(spec: SuiteSpec) -> list[tuple[Loc, str]]:
     return errors
 
 
-_BLOCK_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
 def _matrix_shapes(model: ModelSpec) -> dict[str, tuple[int, int]]:
-    """(out, in) of each block linear of a Llama-like model, when its config is knowable without a
-    download: the tiny world's recipe, ``path``'s config.json, or the Hugging Face cache's."""
-    if model.name == TINY_MODEL and model.world is not None:
-        world = model.world
-        config: dict[str, Any] = {
-            "hidden_size": world.hidden_size,
-            "intermediate_size": world.intermediate_size,
-            "num_attention_heads": world.num_attention_heads,
-        }
-    else:
-        config_file = Path(model.path) / "config.json" if model.path else _cached_config(model.name)
-        try:
-            config = json.loads(config_file.read_text()) if config_file else {}
-        except (OSError, ValueError):
-            return {}
+    """(out, in) of each block linear, when the model's architecture is knowable without a
+    download (``architecture.py``); empty otherwise (loading reports the rest)."""
+    from peft_rlvr_bench.architecture import resolve_architecture, world_architecture
+
     try:
-        hidden, inner = int(config["hidden_size"]), int(config["intermediate_size"])
-        heads = int(config["num_attention_heads"])
-        kv_heads = int(config.get("num_key_value_heads") or heads)
-        head_dim = int(config.get("head_dim") or hidden // heads)
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        if model.name == TINY_MODEL and model.world is not None:
+            arch = world_architecture(model.world)[0]
+        else:
+            arch = resolve_architecture(model.name, model.path, strict=False)[0]
+    except UserError:
         return {}
-    return {
-        "q_proj": (heads * head_dim, hidden),
-        "k_proj": (kv_heads * head_dim, hidden),
-        "v_proj": (kv_heads * head_dim, hidden),
-        "o_proj": (hidden, heads * head_dim),
-        "gate_proj": (inner, hidden),
-        "up_proj": (inner, hidden),
-        "down_proj": (hidden, inner),
-    }
-
-
-def _cached_config(repo_id: str) -> Path | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(repo_id, "config.json")
-    except Exception:  # not a repo id, no cache: the check is a courtesy, loading reports the rest
-        return None
-    return Path(found) if isinstance(found, str) else None
+    return arch.linear_shapes()
 
 
 def _check_rank_fits(
@@ -674,7 +643,7 @@ def _check_rank_fits(
     except ValidationError:
         return []  # reported by _check_component
     rank = getattr(params, field)
-    targets = params.target_modules or list(_BLOCK_LINEARS)
+    targets = params.target_modules or list(BLOCK_LINEARS)
     fitting = {name: shapes[name] for name in targets if name in shapes}
     if not fitting:
         return []

@@ -62,16 +62,6 @@ class Extrapolator(Protocol):
         ...
 
 
-def is_block_matrix(name: str, tensor: Tensor) -> bool:
-    """A 2-D weight of the transformer blocks (attention/MLP): not an embedding or LM head.
-
-    Judged by name ("embed" or "lm_head", case-insensitive), which covers the Llama/Qwen naming
-    the harness loads; GPT-2's ``wte``/``wpe`` would need adding here.
-    """
-    lowered = name.lower()
-    return tensor.ndim == 2 and "embed" not in lowered and "lm_head" not in lowered
-
-
 def is_norm_or_bias(name: str, tensor: Tensor) -> bool:
     """A 1-D tensor: a norm weight or a bias (METHODS.md treats these apart in linear and alpharl)."""
     return tensor.ndim == 1

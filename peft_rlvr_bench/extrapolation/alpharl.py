@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
+from peft_rlvr_bench.architecture import is_block_matrix
 from peft_rlvr_bench.extrapolation import (
     ExtrapolatorParams,
     check_steps,
     check_trajectory,
-    is_block_matrix,
     observed_window,
     polyfit_at,
 )

@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from peft_rlvr_bench.architecture import is_block_matrix
 from peft_rlvr_bench.extrapolation import (
     ExtrapolatorParams,
     check_steps,
     check_trajectory,
-    is_block_matrix,
 )
-from peft_rlvr_bench.extrapolation.rank1 import norm_matched_rank1
 from peft_rlvr_bench.registry import register_extrapolator
+from peft_rlvr_bench.rlvr.interventions import norm_matched_rank1
 
 if TYPE_CHECKING:
     from torch import Tensor

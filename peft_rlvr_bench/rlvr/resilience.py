@@ -23,6 +23,7 @@ import torch
 from transformers import TrainerCallback
 
 from peft_rlvr_bench.crashpoints import crash_point
+from peft_rlvr_bench.rlvr.records import step_records
 from peft_rlvr_bench.verifier_faults import active_counter
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -192,8 +193,6 @@ def train_resumably(trainer: Any, step_seconds: list[float | None], resume_from:
 
     A divergence re-raises with the curve of its finite updates attached.
     """
-    from peft_rlvr_bench.rlvr.train import step_records
-
     if resume_from is not None:
         restore_fault_counts(resume_from)
     try:

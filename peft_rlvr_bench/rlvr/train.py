@@ -26,9 +26,6 @@ from peft_rlvr_bench.rlvr.resilience import checkpoint_fields, guard_callbacks, 
 from peft_rlvr_bench.suite import RunSpec
 from peft_rlvr_bench.verifier_faults import guarded_verifier
 
-# TRL's log keys for the figures a run result keeps, under the result's names.
-_LOGGED = {"reward": "reward_mean", "reward_std": "reward_std", "loss": "loss", "kl": "kl"}
-
 
 def reward_function(verifier_name: str) -> Callable[..., list[float]]:
     """The task's verifier as a TRL reward function over the dataset's ``answer`` column; a sample
@@ -175,17 +172,4 @@ def train_rlvr(
     trainer.remove_callback(ProgressCallback)
     records = train_resumably(trainer, timer.seconds, resume_from)
     release_vllm(trainer)
-    return records
-
-
-def step_records(log_history: list[dict[str, Any]], step_seconds: Sequence[float | None]) -> list[StepRecord]:
-    """TRL's per-step logs as result records (one per optimizer update)."""
-    records: list[StepRecord] = []
-    for entry in log_history:
-        if "step" not in entry or not any(key in entry for key in _LOGGED):
-            continue
-        step = int(entry["step"])
-        fields = {name: float(entry[key]) for key, name in _LOGGED.items() if key in entry}
-        seconds = step_seconds[step - 1] if 0 < step <= len(step_seconds) else None
-        records.append(StepRecord(step=step, step_seconds=seconds, **fields))
     return records

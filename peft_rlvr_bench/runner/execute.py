@@ -378,9 +378,9 @@ def _adapt_and_train(
     """
     from peft_rlvr_bench.adapters import ApplyContext, count_parameters
     from peft_rlvr_bench.adapters.checkpoints import snapshot_initial_adapter
-    from peft_rlvr_bench.extrapolation.rank1 import rank1_substitution_callback
     from peft_rlvr_bench.models import load_base, model_location
     from peft_rlvr_bench.registry import ADAPTERS, RECIPES
+    from peft_rlvr_bench.rlvr.interventions import rank1_substitution_callback
     from peft_rlvr_bench.rlvr.resilience import checkpoint_step, last_complete_checkpoint, resumable
     from peft_rlvr_bench.rlvr.sft import train_sft
     from peft_rlvr_bench.rlvr.train import train_rlvr
