@@ -26,6 +26,7 @@ from peft_rlvr_bench.reporting.results import (
     run_result_path,
 )
 from peft_rlvr_bench.reporting.samples import remove_stale_temporaries, samples_path, save_result_and_samples
+from peft_rlvr_bench.reporting.steps_saved import with_steps_saved
 from peft_rlvr_bench.suite import DerivedRun, RunSpec, Suite
 
 
@@ -219,7 +220,6 @@ def _execute_work(
     (``runner.launch``), whose rank 0 writes the file; everything else runs in this process.
     A derived run reads its source's result and the base's, which the plan put before it.
     """
-    from peft_rlvr_bench.runner import with_steps_saved
     from peft_rlvr_bench.runner.execute import execute_derived, execute_run
 
     name = suite.spec.name
