@@ -28,11 +28,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from peft_rlvr_bench.adapters import AdapterParams
 from peft_rlvr_bench.architecture import BLOCK_LINEARS
+from peft_rlvr_bench.backends import GenerationSpec
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, TASKS, did_you_mean
 from peft_rlvr_bench.rlvr.interventions import Rank1SubstitutionSpec
-from peft_rlvr_bench.tasks.hf_datasets import TEMPLATES, DataSpec
+from peft_rlvr_bench.tasks.data import TEMPLATES, DataSpec
 from peft_rlvr_bench.world.recipe import WorldRecipe
 
 TINY_MODEL = "tiny"
@@ -162,28 +164,6 @@ class EvalSpec(Strict):
 
 
 _EVAL_FIELDS_ADDED_LATER = {"sampling": None, "kl_items": 64, "loss_items": 128, "task_items": {}}
-
-
-class GenerationSpec(Strict):
-    """How completions are generated, for RL rollouts and for evaluation.
-
-    Not part of any run id (like the device): vLLM and transformers sample the same distribution
-    with different numerics. Each result records which backends ran (``backends``).
-    """
-
-    backend: Literal["auto", "transformers", "vllm"] = Field(
-        "auto", description="auto: vLLM when it is installed and a GPU is present, else transformers"
-    )
-    vllm_mode: Literal["colocate", "server"] = Field(
-        "colocate", description="colocate: vLLM shares the training GPU; server: a `trl vllm-serve` process"
-    )
-    vllm_gpu_memory_utilization: float = Field(
-        0.3, gt=0, le=1, description="share of the GPU vLLM may take (colocated rollouts and evaluation)"
-    )
-    vllm_server_base_url: str | None = Field(None, description="server mode: e.g. http://localhost:8000")
-    vllm_max_model_len: int | None = Field(
-        None, gt=0, description="vLLM context length; default: the model's"
-    )
 
 
 class Budget(Strict):
@@ -632,10 +612,10 @@ def _matrix_shapes(model: ModelSpec) -> dict[str, tuple[int, int]]:
 
 
 def _check_rank_fits(
-    params_model: Any, entry: AdapterEntry, shapes: dict[str, tuple[int, int]], loc: Loc
+    params_model: type[AdapterParams], entry: AdapterEntry, shapes: dict[str, tuple[int, int]], loc: Loc
 ) -> list[tuple[Loc, str]]:
     """A low-rank adapter's rank cannot exceed min(out, in) of a matrix it adapts."""
-    field = getattr(params_model, "rank_field", None)
+    field = params_model.rank_field
     if field is None:
         return []
     try:
@@ -662,7 +642,7 @@ def _check_rank_fits(
 def _check_task(name: str, loc: Loc, split: str = "eval") -> list[tuple[Loc, str]]:
     if name not in TASKS:
         return [(loc, f"unknown task {name!r}{did_you_mean(name, TASKS.names())}; see `prb list tasks`")]
-    splits = getattr(TASKS.get(name), "splits", ("train", "eval"))
+    splits = TASKS.get(name).splits
     if split not in splits:
         return [(loc, f"task {name!r} has no {split} split (only {', '.join(splits)}); see `prb list tasks`")]
     return []
@@ -683,7 +663,7 @@ def _check_data(spec: SuiteSpec) -> list[tuple[Loc, str]]:
         if name not in TASKS:
             hint = did_you_mean(name, TASKS.names())
             errors.append((("data", "sources", name), f"unknown task {name!r}{hint}; see `prb list tasks`"))
-        elif not hasattr(TASKS.get(name), "source"):
+        elif not TASKS.get(name).from_datasets:
             errors.append((("data", "sources", name), f"task {name!r} is not read from a dataset; remove it"))
     evaluated = {task for names in spec.eval.roles().values() for task in names}
     for name in spec.eval.task_items:
@@ -711,7 +691,7 @@ def _check_eval_pool_sizes(spec: EvalSpec) -> list[tuple[Loc, str]]:
         name: TASKS.get(name).max_eval_items
         for names in spec.roles().values()
         for name in names
-        if name in TASKS and "eval" in getattr(TASKS.get(name), "splits", ("eval",))
+        if name in TASKS and "eval" in TASKS.get(name).splits
     }
     errors: list[tuple[Loc, str]] = []
     for name, limit in sorted(limits.items(), key=lambda item: item[1]):

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from peft_rlvr_bench.adapters import ApplyContext
+from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.models import load_base
 from peft_rlvr_bench.registry import ADAPTERS, VERIFIERS
 from peft_rlvr_bench.rlvr.recipes import SFTParams
@@ -37,7 +38,7 @@ def test_an_entry_recipe_overrides_the_suite_recipe_for_its_runs_only(tmp_path: 
 
 def test_sft_targets_are_answers_the_verifier_accepts(tmp_path: Path) -> None:
     run = next(r for r in load_suite(write(tmp_path, SFT_SUITE)).runs if r.adapter.label == "lora-sft")
-    examples = sft_examples(run, SFTParams(batch_size=4))
+    examples = sft_examples(run, SFTParams(batch_size=4), RunContext())
     assert len(examples) == run.budget.max_steps * 4
     verifier = VERIFIERS.get("int_match")
     assert all(verifier(row["completion"], row["completion"]) == 1.0 for row in examples)

@@ -20,17 +20,18 @@ from trl import SFTConfig, SFTTrainer
 
 from peft_rlvr_bench.adapters import TrainingHooks
 from peft_rlvr_bench.callbacks import StepTimer
+from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.distributed import per_process
-from peft_rlvr_bench.registry import RECIPES, TASKS
+from peft_rlvr_bench.registry import RECIPES
 from peft_rlvr_bench.reporting.results import StepRecord
 from peft_rlvr_bench.rlvr.recipes import SFTParams
 from peft_rlvr_bench.rlvr.resilience import checkpoint_fields, guard_callbacks, train_resumably
 from peft_rlvr_bench.suite import RunSpec
 
 
-def sft_examples(spec: RunSpec, params: SFTParams) -> Dataset:
+def sft_examples(spec: RunSpec, params: SFTParams, context: RunContext) -> Dataset:
     """Exactly the examples the run's updates consume: prompts with their verified answers."""
-    items = TASKS.get(spec.train_task).items("train", spec.budget.max_steps * params.batch_size, spec.seed)
+    items = context.task(spec.train_task).items("train", spec.budget.max_steps * params.batch_size, spec.seed)
     return Dataset.from_list([{"prompt": item.prompt, "completion": item.answer} for item in items])
 
 
@@ -91,6 +92,7 @@ def train_sft(
     on_update: Callable[[int], None] | None = None,
     callbacks: Sequence[Any] = (),
     resume_from: Path | None = None,
+    context: RunContext | None = None,
 ) -> list[StepRecord]:
     """Supervised fine-tuning of ``model`` in place; the same signature as ``train_rlvr``.
 
@@ -105,7 +107,7 @@ def train_sft(
     trainer = HarnessSFTTrainer(
         model=model,
         args=sft_config(spec, params, output_dir),
-        train_dataset=sft_examples(spec, params),
+        train_dataset=sft_examples(spec, params, context or RunContext()),
         processing_class=tokenizer,
         callbacks=[timer, *hooks.callbacks, *callbacks, *guard_callbacks()],
         optimizers=(optimizer, None),

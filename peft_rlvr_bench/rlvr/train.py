@@ -19,7 +19,8 @@ from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
 
 from peft_rlvr_bench.adapters import TrainingHooks
 from peft_rlvr_bench.callbacks import StepTimer
-from peft_rlvr_bench.registry import RECIPES, TASKS
+from peft_rlvr_bench.context import RunContext
+from peft_rlvr_bench.registry import RECIPES
 from peft_rlvr_bench.reporting.results import StepRecord
 from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm, rollout_fields
 from peft_rlvr_bench.rlvr.resilience import checkpoint_fields, guard_callbacks, train_resumably
@@ -41,15 +42,15 @@ def reward_function(verifier_name: str) -> Callable[..., list[float]]:
     return reward
 
 
-def training_prompts(spec: RunSpec) -> Dataset:
+def training_prompts(spec: RunSpec, context: RunContext) -> Dataset:
     """Exactly the prompts the run's updates consume, drawn from the train split by run seed."""
     recipe_params = spec.recipe.params
     n_prompts = spec.budget.max_steps * recipe_params["prompts_per_step"]
-    items = TASKS.get(spec.train_task).items("train", n_prompts, spec.seed)
+    items = context.task(spec.train_task).items("train", n_prompts, spec.seed)
     return Dataset.from_list([{"prompt": item.prompt, "answer": item.answer} for item in items])
 
 
-def grpo_config(spec: RunSpec, output_dir: Path) -> GRPOConfig:
+def grpo_config(spec: RunSpec, output_dir: Path, context: RunContext) -> GRPOConfig:
     recipe = RECIPES.get(spec.recipe.name)()
     params = recipe.Params.model_validate(spec.recipe.params)
     on_gpu = torch.cuda.is_available()
@@ -71,7 +72,7 @@ def grpo_config(spec: RunSpec, output_dir: Path) -> GRPOConfig:
         shuffle_dataset=True,
         **recipe.grpo_config_fields(params),
         # vLLM rollouts when the run's backend is vLLM (rlvr/generation.py), else transformers.
-        **rollout_fields(getattr(TASKS.get(spec.train_task), "stop", ())),
+        **rollout_fields(context, context.task(spec.train_task).stop or ()),
     )
 
 
@@ -142,6 +143,7 @@ def train_rlvr(
     on_update: Callable[[int], None] | None = None,
     callbacks: Sequence[Any] = (),
     resume_from: Path | None = None,
+    context: RunContext | None = None,
 ) -> list[StepRecord]:
     """Runs GRPO-family RL on ``model`` in place and returns the per-update curve.
 
@@ -153,15 +155,16 @@ def train_rlvr(
     TRL's own printing and progress bar are removed so a suite's output stays readable.
     """
     hooks = hooks or TrainingHooks()
-    task = TASKS.get(spec.train_task)
-    add_stop_tokens(model, tokenizer, getattr(task, "stop", ()))  # e.g. <|im_end|> ends a completion
+    context = context or RunContext()
+    task = context.task(spec.train_task)
+    add_stop_tokens(model, tokenizer, task.stop or ())  # e.g. <|im_end|> ends a completion
     timer = StepTimer(on_update)
     optimizer = hooks.optimizer(model, spec.adapter.lr) if hooks.optimizer else None
     trainer = HarnessGRPOTrainer(
         model=model,
         reward_funcs=[reward_function(task.verifier)],
-        args=grpo_config(spec, output_dir),
-        train_dataset=training_prompts(spec),
+        args=grpo_config(spec, output_dir, context),
+        train_dataset=training_prompts(spec, context),
         processing_class=tokenizer,
         callbacks=[timer, *hooks.callbacks, *callbacks, *guard_callbacks()],
         optimizers=(optimizer, None),

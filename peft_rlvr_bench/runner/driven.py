@@ -17,6 +17,8 @@ from peft_rlvr_bench.suite import Budget, DerivedRun, EvalSpec
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from peft_rlvr_bench.context import RunContext
+
 SEGMENT_SEED_STRIDE = 10_000
 """Segment k of a seed-s run draws its prompts with seed ``s + k * stride``: fresh prompts that no
 other seed of a suite uses."""
@@ -33,6 +35,7 @@ class RunnerSession:
         self,
         derived: DerivedRun,
         device: str,
+        context: RunContext,
         on_update: Callable[[int], None] | None = None,
         validation_items: int = 200,
     ) -> None:
@@ -42,6 +45,7 @@ class RunnerSession:
 
         self.source = derived.source
         self.device = device
+        self.context = context
         self.on_update = on_update
         self.directory = run_dir(self.source.suite, derived.run_id)
         self.evaluation_model, self.tokenizer = load_base(self.source.model, device=device)
@@ -80,7 +84,13 @@ class RunnerSession:
                 self.on_update(done + step)
 
         trained = _adapt_and_train(
-            run, model, self.tokenizer, self.device, self.directory / f"segment_{segment}", progress
+            run,
+            model,
+            self.tokenizer,
+            self.device,
+            self.directory / f"segment_{segment}",
+            progress,
+            self.context,
         )
         self.trained_updates += updates
         return parameter_snapshot(trained.adapter.merge(trained.model))
@@ -91,13 +101,18 @@ class RunnerSession:
 
         load_weights_(self.evaluation_model, state)
         scores = evaluate(
-            self.evaluation_model, self.tokenizer, self.validation, device=self.device, split="validation"
+            self.evaluation_model,
+            self.tokenizer,
+            self.validation,
+            device=self.device,
+            split="validation",
+            context=self.context,
         )
         return scores["in_domain"].score
 
 
 def drive(
-    derived: DerivedRun, device: str, on_update: Callable[[int], None] | None = None
+    derived: DerivedRun, device: str, context: RunContext, on_update: Callable[[int], None] | None = None
 ) -> tuple[dict[str, Tensor], dict[str, Any], Any]:
     """Runs a training-driven method; returns its final state, result figures and the session."""
     from peft_rlvr_bench.registry import EXTRAPOLATORS
@@ -105,7 +120,7 @@ def drive(
     method = EXTRAPOLATORS.get(derived.method)()
     params = method.Params.model_validate(derived.params)
     session = RunnerSession(
-        derived, device, on_update, validation_items=getattr(params, "validation_items", 200)
+        derived, device, context, on_update, validation_items=getattr(params, "validation_items", 200)
     )
     outcome = method.run(session, derived.observe, derived.target, params)
     figures = {"updates_used": outcome.updates_used, **outcome.details}

@@ -31,6 +31,7 @@ from peft_rlvr_bench.reporting.results import CurvePoint, RunResult, StepRecord
 from peft_rlvr_bench.suite import DerivedRun, EvalSpec, ModelSpec, RunSpec, SuiteSpec
 
 if TYPE_CHECKING:
+    from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation.per_item import SampleLog
 
 
@@ -102,18 +103,18 @@ def base_spec(suite: SuiteSpec) -> dict[str, Any]:
 def evaluate_base(suite: SuiteSpec) -> RunResult:
     """The untouched base model, scored once per suite (greedy decoding is deterministic, and
     sampling is seeded). Its KL to itself is zero by definition, so it has none."""
-    from peft_rlvr_bench.backends import prepare_run
+    from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
-    backends = prepare_run(suite.data, suite.generation)
+    context = RunContext.for_run(suite.data, suite.generation)
     device = _device()
     model, tokenizer = load_base(suite.model, device=device)
     timings = {"load": time.perf_counter() - started}
     samples = sample_log(suite.eval)
     metrics, _ = evaluate_in_depth(
-        model, tokenizer, suite.eval, device=device, timings=timings, samples=samples
+        model, tokenizer, suite.eval, device=device, timings=timings, samples=samples, context=context
     )
     total = sum(p.numel() for p in model.parameters())
     return RunResult(
@@ -127,7 +128,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         total_params=total,
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
-        backends=backends,
+        backends=context.backends.as_dict(),
         samples=None if samples is None else samples.samples(),
         **_provenance(suite.model),
     )
@@ -239,7 +240,7 @@ def _failure_reason(exc: Exception, common: dict[str, Any]) -> str:
 def _extrapolate_and_evaluate(
     derived: DerivedRun, timings: dict[str, float], on_update: Callable[[int], None] | None
 ) -> dict[str, Any]:
-    from peft_rlvr_bench.backends import prepare_run
+    from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.extrapolation import drives_training
     from peft_rlvr_bench.extrapolation.from_trajectory import load_weights_
@@ -247,13 +248,13 @@ def _extrapolate_and_evaluate(
     from peft_rlvr_bench.registry import EXTRAPOLATORS
 
     clock = time.perf_counter()
-    backends = prepare_run(derived.source.data, derived.source.generation)
+    context = RunContext.for_run(derived.source.data, derived.source.generation)
     device = _device()
     source = derived.source
     if drives_training(EXTRAPOLATORS.get(derived.method)):
         from peft_rlvr_bench.runner.driven import drive
 
-        state, figures, session = drive(derived, device, on_update)
+        state, figures, session = drive(derived, device, context, on_update)
         model, tokenizer = session.evaluation_model, session.tokenizer
     else:
         state, figures, model, tokenizer = _predict_from_trajectory(derived, device)
@@ -268,11 +269,12 @@ def _extrapolate_and_evaluate(
         reference=lambda: load_base(source.model, device=device)[0],
         timings=timings,
         samples=samples,
+        context=context,
     )
     curve = []
     if not drives_training(EXTRAPOLATORS.get(derived.method)):
         clock = time.perf_counter()
-        curve = _prediction_curve(derived, model, tokenizer, device)
+        curve = _prediction_curve(derived, model, tokenizer, device, context)
         curve.append(CurvePoint(update=derived.target, in_domain=metrics["in_domain"].score))
         timings["prediction_curve"] = time.perf_counter() - clock
     extrapolation = {
@@ -288,7 +290,7 @@ def _extrapolate_and_evaluate(
         "kl_to_base": kl,
         "extrapolation": extrapolation,
         "learning_curve": curve,
-        "backends": backends,
+        "backends": context.backends.as_dict(),
         "samples": None if samples is None else samples.samples(),
     }
 
@@ -315,7 +317,9 @@ PREDICTION_CURVE_POINTS = 5
 """Intermediate targets a pure extrapolation is also evaluated at, besides its own target."""
 
 
-def _prediction_curve(derived: DerivedRun, model: Any, tokenizer: Any, device: str) -> list[CurvePoint]:
+def _prediction_curve(
+    derived: DerivedRun, model: Any, tokenizer: Any, device: str, context: RunContext
+) -> list[CurvePoint]:
     """In-domain accuracy of the same prediction aimed at recorded updates between the window and
     the target, so a plot shows how it holds up with distance next to the real run's curve."""
     from peft_rlvr_bench.evaluation import evaluate
@@ -340,7 +344,7 @@ def _prediction_curve(derived: DerivedRun, model: Any, tokenizer: Any, device: s
             trajectory, base_state, derived.method, derived.params, derived.observe, target
         )
         load_weights_(model, state)
-        score = evaluate(model, tokenizer, in_domain_only, device=device)["in_domain"].score
+        score = evaluate(model, tokenizer, in_domain_only, device=device, context=context)["in_domain"].score
         points.append(CurvePoint(update=target, in_domain=score))
     return points
 
@@ -364,6 +368,7 @@ def _adapt_and_train(
     device: str,
     directory: Path,
     on_update: Callable[[int], None] | None,
+    context: RunContext,
     record_trajectory: bool = False,
     snapshot_initial: bool = False,
     resume: bool = False,
@@ -399,8 +404,8 @@ def _adapt_and_train(
     # second "ref" adapter, is one AdaLoRA cannot hold. (Full fine-tuning reloads it the same way.)
     reference = load_base(run.model, device=device)[0] if run.recipe.params.get("beta", 0.0) > 0 else None
     dependencies = {role: final_dir(run.suite, run_id) for role, run_id in run.dependencies.items()}
-    context = ApplyContext(seed=run.seed, total_updates=run.budget.max_steps, dependency_dirs=dependencies)
-    model = adapter.apply(model, params, context)
+    applied = ApplyContext(seed=run.seed, total_updates=run.budget.max_steps, dependency_dirs=dependencies)
+    model = adapter.apply(model, params, applied)
     hooks = adapter.hooks(model, params)
     snapshot = snapshot_initial and adapter.rewrites_base and is_main_process()  # rank 0 writes files
     initial = snapshot_initial_adapter(model, directory) if snapshot else None
@@ -444,11 +449,12 @@ def _adapt_and_train(
         on_update=on_update,
         callbacks=callbacks,
         resume_from=resume_from,
+        context=context,
     )
     if not keep_checkpoints:
         shutil.rmtree(scratch, ignore_errors=True)
     if gather is not None and gather.state is not None:  # rank 0 of a sharded launch: a plain model again
-        fresh = adapter.apply(load_base(run.model, device=device)[0], params, context)
+        fresh = adapter.apply(load_base(run.model, device=device)[0], params, applied)
         model = load_whole_state(fresh, gather.state)
     return _Trained(
         model=model,
@@ -466,13 +472,13 @@ def _train_and_evaluate(
     from transformers import set_seed
 
     from peft_rlvr_bench.adapters.checkpoints import save_trained
-    from peft_rlvr_bench.backends import prepare_run
+    from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.models import load_base
 
     clock = time.perf_counter()
-    backends = prepare_run(run.data, run.generation)
+    context = RunContext.for_run(run.data, run.generation)
     device = _device()
     set_seed(run.seed)
     model, tokenizer = load_base(run.model, device=device)
@@ -489,6 +495,7 @@ def _train_and_evaluate(
         device,
         run_dir(run.suite, run.run_id),
         on_update,
+        context,
         record_trajectory=True,
         snapshot_initial=True,
         resume=True,
@@ -513,6 +520,7 @@ def _train_and_evaluate(
         reference=lambda: load_base(run.model, device=device)[0],
         timings=timings,
         samples=samples,
+        context=context,
     )
 
     clock = time.perf_counter()
@@ -523,7 +531,7 @@ def _train_and_evaluate(
     learning_curve = []
     if run.trajectory is not None:
         clock = time.perf_counter()
-        learning_curve = _learning_curve(run, metrics["in_domain"].score, device)
+        learning_curve = _learning_curve(run, metrics["in_domain"].score, device, context)
         timings["learning_curve"] = time.perf_counter() - clock
     return {
         "metrics": metrics,
@@ -533,7 +541,7 @@ def _train_and_evaluate(
         "train_curve": trained.curve,
         "learning_curve": learning_curve,
         "geometry": geometry,
-        "backends": backends,
+        "backends": context.backends.as_dict(),
         "samples": None if samples is None else samples.samples(),
     }
 
@@ -546,7 +554,9 @@ def run_geometry(w0: dict[str, Any], merged: Any) -> dict[str, Any]:
     return model_geometry(w0, merged).model_dump(mode="json", exclude={"tensors"})
 
 
-def _learning_curve(run: RunSpec, final_in_domain: float, device: str) -> list[CurvePoint]:
+def _learning_curve(
+    run: RunSpec, final_in_domain: float, device: str, context: RunContext
+) -> list[CurvePoint]:
     """In-domain accuracy at every recorded update, rebuilt from the trajectory against W0."""
     from peft_rlvr_bench.evaluation import evaluate
     from peft_rlvr_bench.extrapolation.from_trajectory import (
@@ -570,7 +580,9 @@ def _learning_curve(run: RunSpec, final_in_domain: float, device: str) -> list[C
                 load_weights_(model, effective_state_at(trajectory, base_state, update, base_model=model))
             except NotImplementedError:  # a method whose records cannot be turned into weights yet
                 return []
-            score = evaluate(model, tokenizer, in_domain_only, device=device)["in_domain"].score
+            score = evaluate(model, tokenizer, in_domain_only, device=device, context=context)[
+                "in_domain"
+            ].score
         points.append(CurvePoint(update=update, in_domain=score))
     return points
 
