@@ -32,29 +32,20 @@ def suite_architecture(suite: Suite) -> tuple[Architecture, str]:
 
 def run_memory(run: RunSpec, arch: Architecture, vllm_rollouts: bool) -> dict[str, Any]:
     """The estimate for one trained run, in GiB by component (``memory.py`` explains each)."""
-    from peft_rlvr_bench.registry import RECIPES
+    from peft_rlvr_bench.rlvr.recipes import recipe_of
 
-    recipe = RECIPES.get(run.recipe.name)
-    params = recipe.Params.model_validate(run.recipe.params)
+    recipe, params = recipe_of(run.recipe.name, run.recipe.params)
     footprint = adapter_footprint(run.adapter.name, run.adapter.params, arch)
-    if recipe.trainer == "sft":
-        micro, tokens, checkpointing, generation = params.batch_size, params.max_length, False, 0
-        beta = 0.0
-    else:
-        batch = params.prompts_per_step * params.num_generations
-        micro = params.micro_batch_size or batch
-        tokens = PROMPT_TOKENS + params.max_completion_length
-        checkpointing = params.gradient_checkpointing
-        generation = 0 if vllm_rollouts else batch
-        beta = params.beta
+    work = recipe.workload(params, PROMPT_TOKENS, vllm_rollouts)
+    micro, tokens = work.micro_batch, work.sequence_tokens
     estimate = estimate_memory(
         arch,
         footprint,
-        reference=beta > 0,
+        reference=work.reference,
         micro_batch=micro,
         sequence_tokens=tokens,
-        gradient_checkpointing=checkpointing,
-        generation_batch=generation,
+        gradient_checkpointing=work.gradient_checkpointing,
+        generation_batch=work.generation_batch,
     )
     return {
         "trainable": footprint.trainable if run.adapter.name != "sparse" else None,

@@ -547,16 +547,12 @@ def _check_launch(spec: SuiteSpec) -> list[tuple[Loc, str]]:
     for entry in [spec.recipe, *(a.recipe for a in spec.adapters if a.recipe is not None)]:
         if entry.name not in RECIPES:
             continue  # reported by _check_component
-        recipe = RECIPES.get(entry.name)
+        recipe = RECIPES.get(entry.name)()
         try:
             params = recipe.Params.model_validate(entry.params())
         except ValidationError:
             continue
-        if recipe.trainer == "sft":
-            batch, what = params.batch_size, "its batch_size"
-        else:
-            batch = params.prompts_per_step * params.num_generations
-            what = "prompts_per_step x num_generations"
+        batch, what = recipe.update_batch(params)
         if batch % launch.processes:
             errors.append(
                 (

@@ -166,7 +166,7 @@ def step_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def train_a_few_steps(run: Any, tmp_path: Path, with_reference: bool = True) -> tuple[Any, Any, dict, list]:
     from peft_rlvr_bench.models import load_base
-    from peft_rlvr_bench.rlvr.train import train_rlvr
+    from peft_rlvr_bench.rlvr.train import run_recipe
 
     adapter = ADAPTERS.get(run.adapter.name)()
     params = adapter.Params.model_validate(run.adapter.params)
@@ -175,7 +175,7 @@ def train_a_few_steps(run: Any, tmp_path: Path, with_reference: bool = True) -> 
     model = adapter.apply(model, params, ApplyContext(seed=0, total_updates=run.budget.max_steps))
     hooks = adapter.hooks(model, params)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    curve = train_rlvr(model, tokenizer, run, tmp_path / "trainer", hooks=hooks, reference=reference)
+    curve, _ = run_recipe(run, model, tokenizer, tmp_path / "trainer", hooks=hooks, reference=reference)
     return adapter, model, before, curve
 
 

@@ -79,7 +79,7 @@ def test_trust_remote_code_is_off_unless_set_and_leaves_run_ids_alone(
     def boom(*_: Any) -> None:
         raise RuntimeError("stop before training")
 
-    monkeypatch.setattr(execute, "_train_and_evaluate", boom)
+    monkeypatch.setattr(execute, "train_and_evaluate", boom)
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))
     assert execute.execute_run(default).spec["model"]["trust_remote_code"] is False, "recorded in the result"
 

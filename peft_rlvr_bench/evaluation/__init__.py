@@ -190,6 +190,11 @@ def _run_lm_eval_vllm(
     return output
 
 
+def new_sample_log(spec: EvalSpec) -> SampleLog | None:
+    """A collector of the final evaluation's answers, unless the suite says ``keep_samples: false``."""
+    return SampleLog() if spec.keep_samples else None
+
+
 def greedy_scores(
     model: Any,
     tokenizer: Any,

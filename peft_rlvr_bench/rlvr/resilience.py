@@ -108,6 +108,8 @@ class Diverged(Exception):
         """The Trainer's logs of the updates before ``update`` (every one finite)."""
         self.curve: list[Any] = []
         """Those logs as the result's StepRecords (set by the training function)."""
+        self.train_config: dict[str, Any] | None = None
+        """The TRL config the run trained with (set by the training path)."""
         after = (
             f"; last finite update {last_finite['step']}" if last_finite else "; no finite update before it"
         )

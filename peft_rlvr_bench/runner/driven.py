@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from peft_rlvr_bench.paths import run_dir, trajectory_dir
-from peft_rlvr_bench.runner.execute import _adapt_and_train
 from peft_rlvr_bench.suite import Budget, DerivedRun, EvalSpec
 
 if TYPE_CHECKING:
@@ -71,6 +70,7 @@ class RunnerSession:
 
         from peft_rlvr_bench.extrapolation.from_trajectory import load_weights_, parameter_snapshot
         from peft_rlvr_bench.models import load_base
+        from peft_rlvr_bench.rlvr.train import train_run
 
         seed = segment_seed(self.source.seed, segment)
         run = self.source.model_copy(update={"budget": Budget(max_steps=updates), "seed": seed})
@@ -83,15 +83,8 @@ class RunnerSession:
             if self.on_update is not None:
                 self.on_update(done + step)
 
-        trained = _adapt_and_train(
-            run,
-            model,
-            self.tokenizer,
-            self.device,
-            self.directory / f"segment_{segment}",
-            progress,
-            self.context,
-        )
+        directory = self.directory / f"segment_{segment}"
+        trained = train_run(run, model, self.tokenizer, self.context, self.device, directory, progress)
         self.trained_updates += updates
         return parameter_snapshot(trained.adapter.merge(trained.model))
 

@@ -106,9 +106,9 @@ def plan_suite(
     """The suite's pending work in suite order, each unit after the units it needs.
 
     ``present`` is what finished results are compared with (default: this process's versions,
-    lock and the suite's world, ``execute.present_stamp``); stale ones are pending again.
+    lock and the suite's world, ``provenance.present_stamp``); stale ones are pending again.
     """
-    from peft_rlvr_bench.runner.execute import present_stamp
+    from peft_rlvr_bench.runner.provenance import present_stamp
 
     name = suite.spec.name
     judge = _Judge(None if force else present or present_stamp(suite.spec.model))
