@@ -67,7 +67,7 @@ def test_finished_runs_are_skipped_and_force_reruns(
     def fake_base(spec: Any) -> RunResult:
         base_calls.append(1)
         return RunResult(
-            suite="unit", run_id="base", method="base", seed=None, status="ok", spec=execute.base_spec(spec)
+            suite="unit", run_id="base", method="base", seed=None, status="ok", spec=spec.base_identity()
         )
 
     monkeypatch.setattr(execute, "execute_run", fake_run)

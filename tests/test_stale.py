@@ -114,7 +114,7 @@ def test_prb_run_reruns_stale_results_says_so_and_keeps_those_from_another_cpu(
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))  # run locks live there
     results = tmp_path / "results"
     base = RunResult(
-        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=execute.base_spec(suite.spec)
+        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=suite.spec.base_identity()
     )
     save_result(stamped(base), base_result_path(results, "unit"))
     other_world, other_cpu, other_versions = suite.runs
@@ -170,7 +170,7 @@ def test_plan_marks_the_base_stale_when_its_versions_differ(suite: Any, tmp_path
 
     results = tmp_path / "results"
     base = RunResult(
-        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=execute.base_spec(suite.spec)
+        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=suite.spec.base_identity()
     )
     save_result(stamped(base, versions={**VERSIONS, "torch": "2.12.0"}), base_result_path(results, "unit"))
     for run in suite.runs:

@@ -219,12 +219,13 @@ def test_cli_run_of_bad_suite_writes_no_results(tmp_path: Path) -> None:
     assert not (tmp_path / "results").exists()
 
 
-def test_validate_and_list_import_no_heavy_library(tmp_path: Path) -> None:
+def test_validate_list_and_run_ids_import_no_heavy_library(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from peft_rlvr_bench.suite import load_suite\n"
         "from peft_rlvr_bench.registry import REGISTRIES\n"
-        f"load_suite({str(REPO / 'suites' / 'tiny.yaml')!r})\n"
+        f"suite = load_suite({str(REPO / 'suites' / 'tiny.yaml')!r})\n"
+        "ids = [r.run_id for r in suite.runs] + [d.run_id for d in suite.derived]\n"
         "[r.names() for r in REGISTRIES.values()]\n"
         "heavy = [m for m in ('torch', 'trl', 'peft', 'lm_eval', 'transformers') if m in sys.modules]\n"
         "print(heavy)\n"
@@ -242,13 +243,12 @@ def test_committed_results_keep_their_run_ids_and_base_spec(results: Path) -> No
     defaults, so every committed run file is still the file of a run of its suite, and the base
     evaluation is still current (not redone)."""
     from peft_rlvr_bench.reporting.results import load_result
-    from peft_rlvr_bench.runner.execute import base_spec
 
     suite = load_suite(REPO / "suites" / f"{results.name}.yaml")
     ids = {run.run_id for run in suite.runs} | {derived.run_id for derived in suite.derived}
     committed = {path.stem for path in (results / "runs").glob("*.json")}
     assert committed and committed <= ids
-    assert load_result(results / "base.json").spec == base_spec(suite.spec)
+    assert load_result(results / "base.json").spec == suite.spec.base_identity()
 
 
 def test_eval_depth_settings_enter_the_run_id_only_when_set(tmp_path: Path) -> None:

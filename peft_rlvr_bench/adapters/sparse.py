@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, model_serializer, model_validator
+from pydantic import Field, model_validator
 
 from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, TrainingHooks, block_linear_names
 from peft_rlvr_bench.registry import register_adapter
@@ -55,15 +55,6 @@ class SparseParams(AdapterParams):
         if "delta_dtype" in self.model_fields_set and self.mask != "rl_delta":
             raise ValueError(f"delta_dtype applies to mask 'rl_delta' only, not {self.mask!r}; remove it")
         return self
-
-    @model_serializer(mode="wrap")
-    def _delta_dtype_only_for_rl_delta(self, handler: Any) -> dict[str, Any]:
-        # Only rl_delta reads delta_dtype, so the other masks' resolved specs (and run ids) stay as
-        # they were before it existed; rl_delta runs get new ids, as their mask changed with it.
-        data = handler(self)
-        if self.mask != "rl_delta":
-            data.pop("delta_dtype", None)
-        return data
 
 
 @dataclass

@@ -22,15 +22,6 @@ from peft_rlvr_bench.runner.provenance import peak_memory_mb, provenance
 from peft_rlvr_bench.suite import DerivedRun, ModelSpec, RunSpec, SuiteSpec
 
 
-def base_spec(suite: SuiteSpec) -> dict[str, Any]:
-    """What determines the base evaluation: the model, the eval settings and, when the suite has a
-    ``data`` section, where its dataset tasks read from and how prompts look."""
-    spec = {"model": suite.model.model_dump(mode="json"), "eval": suite.eval.identity()}
-    if suite.data is not None:
-        spec["data"] = suite.data.model_dump(mode="json")
-    return spec
-
-
 def evaluate_base(suite: SuiteSpec) -> RunResult:
     """The untouched base model, scored once per suite (greedy decoding is deterministic, and
     sampling is seeded). Its KL to itself is zero by definition, so it has none."""
@@ -53,7 +44,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         method="base",
         seed=None,
         status="ok",
-        spec=base_spec(suite),
+        spec=suite.base_identity(),
         metrics=metrics,
         total_params=sum(p.numel() for p in model.parameters()),
         timings=timings,
@@ -68,7 +59,6 @@ def execute_run(run: RunSpec, on_update: Callable[[int], None] | None = None) ->
     """Trains, merges and evaluates one run. Failures become a ``failed`` result, not a crash."""
     common = {"suite": run.suite, "run_id": run.run_id, "method": run.adapter.label, "seed": run.seed}
     spec = run.model_dump(mode="json")
-    spec["model"]["trust_remote_code"] = run.model.trust_remote_code  # recorded, though not in the id
     return _contained(common, spec, run.model, lambda timings: train_and_evaluate(run, timings, on_update))
 
 

@@ -92,12 +92,10 @@ def finished(path: Path, judge: _Judge | None = None) -> bool:
 
 
 def base_is_current(path: Path, suite: Suite, judge: _Judge | None = None) -> bool:
-    from peft_rlvr_bench.runner.execute import base_spec
-
     if not path.exists():
         return False
     result = load_result(path)
-    return result.spec == base_spec(suite.spec) and (judge is None or judge.current("base", result))
+    return result.spec == suite.spec.base_identity() and (judge is None or judge.current("base", result))
 
 
 def plan_suite(
