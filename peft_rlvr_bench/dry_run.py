@@ -48,7 +48,7 @@ def run_memory(run: RunSpec, arch: Architecture, vllm_rollouts: bool) -> dict[st
         generation_batch=work.generation_batch,
     )
     return {
-        "trainable": footprint.trainable if run.adapter.name != "sparse" else None,
+        "trainable": footprint.trainable,
         "model": (estimate.weights + estimate.adapter) / GIB,
         "grads_adam": (estimate.gradients + estimate.optimizer + estimate.masks) / GIB,
         "reference": estimate.reference / GIB,
@@ -60,7 +60,7 @@ def run_memory(run: RunSpec, arch: Architecture, vllm_rollouts: bool) -> dict[st
 
 
 def _count(value: int | None) -> str:
-    if value is None:
+    if value is None:  # a mask built from the weights: its size is known once built
         return "mask"
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if value >= size:

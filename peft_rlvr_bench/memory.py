@@ -33,66 +33,23 @@ figures are a floor for planning, not a guarantee: allocator fragmentation, CUDA
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from peft_rlvr_bench.architecture import BLOCK_LINEARS, Architecture
-from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.adapters import AdapterFootprint
+from peft_rlvr_bench.architecture import Architecture
+from peft_rlvr_bench.registry import ADAPTERS
 
 GIB = 1024**3
 PROMPT_TOKENS = 512
 """Prompt tokens allowed for in the activation estimate (competition problems: 100-400)."""
-# ---------------------------------------------------------------------------------------------
-# Trainable parameters per adapter, from the target shapes alone (tests/test_adapters.py formulas)
 
 
-def _targets(arch: Architecture, params: dict[str, Any]) -> list[tuple[int, int]]:
-    names = params.get("target_modules") or list(BLOCK_LINEARS)
-    shapes = arch.linear_shapes()
-    chosen = [shapes[name.rsplit(".", 1)[-1]] for name in names if name.rsplit(".", 1)[-1] in shapes]
-    return chosen * arch.num_hidden_layers
-
-
-@dataclass(frozen=True)
-class AdapterFootprint:
-    trainable: int
-    """Parameters with gradients and optimizer state (a sparse mask: the dense target weights)."""
-    stored: int
-    """Adapter weights held besides the base (LoRA-FA's frozen A included)."""
-    mask_targets: int = 0
-    """Sparse: coordinates of the masked weights."""
-
-
-def adapter_footprint(name: str, params: dict[str, Any], arch: Architecture) -> AdapterFootprint:
-    targets = _targets(arch, params)
-    r = int(params.get("r", 8))
-    low_rank = sum(r * (out + inp) for out, inp in targets)
-    if name == "full":
-        return AdapterFootprint(arch.parameters(), 0)
-    if name in {"lora", "rslora", "lora_plus", "pissa", "olora", "milora", "geora"}:
-        return AdapterFootprint(low_rank, low_rank)
-    if name == "dora":
-        count = low_rank + sum(out for out, _ in targets)
-        return AdapterFootprint(count, count)
-    if name == "lora_fa":
-        return AdapterFootprint(sum(r * out for out, _ in targets), low_rank)
-    if name == "adalora":
-        init_r = int(params.get("init_r", 12))
-        count = sum(init_r * (out + inp + 1) for out, inp in targets)
-        return AdapterFootprint(count, count)
-    if name == "vera":
-        return AdapterFootprint(sum(r + out for out, _ in targets), sum(r + out for out, _ in targets))
-    if name == "miss":
-        return AdapterFootprint(sum(r * out for out, _ in targets), sum(r * out for out, _ in targets))
-    if name == "ia3":
-        count = sum(out for out, _ in targets)
-        return AdapterFootprint(count, count)
-    if name == "ln_tuning":
-        return AdapterFootprint(arch.norm_parameters(), arch.norm_parameters())
-    if name == "sparse":
-        dense = sum(out * inp for out, inp in targets)
-        return AdapterFootprint(dense, 0, mask_targets=dense)
-    raise UserError(f"adapter {name!r}: no memory formula; the estimate is skipped for it")
+def adapter_footprint(name: str, params: Mapping[str, Any], arch: Architecture) -> AdapterFootprint:
+    """What the registered adapter ``name`` trains and holds on ``arch`` (``Adapter.footprint``)."""
+    adapter = ADAPTERS.get(name)()
+    return adapter.footprint(arch, adapter.Params.model_validate(dict(params)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,8 +102,8 @@ def estimate_memory(
     return MemoryEstimate(
         weights=total * weight_bytes,
         adapter=footprint.stored * 4,
-        gradients=footprint.trainable * weight_bytes,
-        optimizer=2 * footprint.trainable * weight_bytes,
+        gradients=footprint.gradient * weight_bytes,
+        optimizer=2 * footprint.gradient * weight_bytes,
         masks=footprint.mask_targets * (1 + weight_bytes),
         reference=total * weight_bytes if reference else 0,
         activations=tokens * per_token + logits,

@@ -16,6 +16,7 @@ from transformers import LlamaForCausalLM
 
 from peft_rlvr_bench.adapters import ApplyContext
 from peft_rlvr_bench.adapters.checkpoints import load_trained, save_trained, snapshot_initial_adapter
+from peft_rlvr_bench.architecture import architecture_from_config
 from peft_rlvr_bench.registry import ADAPTERS
 from tests.tiny_models import tiny_llama
 
@@ -99,6 +100,21 @@ def test_at_init_the_wrapped_model_equals_the_base(name: str) -> None:
     adapter, _, model = wrap(name)
     torch.testing.assert_close(logits(model), base_logits, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(logits(adapter.merge(model)), base_logits, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_footprint_counts_what_the_wrapped_model_trains(name: str) -> None:
+    """The dry run's count, from the architecture alone, is the run's count on the model."""
+    arch = architecture_from_config(tiny_model().config.to_dict(), "tiny test model")
+    adapter, params, model = wrap(name)
+    assert adapter.footprint(arch, params).trainable == adapter.trainable_parameters(model)
+
+
+def test_a_mask_built_from_the_weights_is_counted_once_built() -> None:
+    arch = architecture_from_config(tiny_model().config.to_dict(), "tiny test model")
+    sparse = ADAPTERS.get("sparse")()
+    footprint = sparse.footprint(arch, sparse.Params(mask="off_principal"))
+    assert footprint.trainable is None and footprint.gradient == LAYERS * sum(o * i for o, i in BLOCK)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

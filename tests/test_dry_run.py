@@ -80,12 +80,26 @@ def test_adapters_cost_their_factors_and_sparse_its_dense_targets() -> None:
     lora = adapter_footprint("lora", {"r": 32}, arch)
     assert lora.trainable == 28 * sum(32 * (out + inp) for out, inp in shapes) == 36_929_536
     sparse = adapter_footprint("sparse", {"mask": "rl_delta"}, arch)
-    assert sparse.trainable == sparse.mask_targets == 28 * sum(out * inp for out, inp in shapes)
+    assert sparse.gradient == sparse.mask_targets == 28 * sum(out * inp for out, inp in shapes)
+    assert sparse.trainable is None, "an rl_delta mask's size is known once the full run exists"
     estimate = estimate_memory(arch, lora, micro_batch=1, sequence_tokens=1024)
     assert estimate.gradients + estimate.optimizer == 12 * lora.trainable
-    with pytest.raises(UserError, match="no memory formula"):
-        adapter_footprint("my_plugin", {}, arch)
     assert isinstance(lora, AdapterFootprint)
+
+
+def test_an_adapter_without_a_formula_skips_the_estimate_in_one_line() -> None:
+    from peft_rlvr_bench.adapters import AdapterDefaults, AdapterParams
+    from peft_rlvr_bench.registry import ADAPTERS
+
+    class MyPlugin(AdapterDefaults):
+        Params = AdapterParams
+
+    ADAPTERS.register("my_plugin")(MyPlugin)
+    try:
+        with pytest.raises(UserError, match="no memory formula"):
+            adapter_footprint("my_plugin", {}, KNOWN["Qwen/Qwen2.5-Math-1.5B"])
+    finally:
+        ADAPTERS._loaded.pop("my_plugin")
 
 
 def test_architectures_come_from_a_local_config_or_fail_in_one_line(tmp_path: Path) -> None:

@@ -37,9 +37,14 @@ def write(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_suite_validates(path: Path) -> None:
+    from peft_rlvr_bench.registry import ADAPTERS, RECIPES
+
     suite = load_suite(path)
     assert suite.runs, "a shipped suite must expand to at least one run"
     assert suite.spec.name == path.stem, "the suite's name must match its file name"
+    for run in suite.runs:  # the training path validates the resolved parameters again
+        ADAPTERS.get(run.adapter.name).Params.model_validate(run.adapter.params)
+        RECIPES.get(run.recipe.name).Params.model_validate(run.recipe.params)
 
 
 def test_expansion_is_adapters_times_seeds_with_stable_unique_ids(tmp_path: Path) -> None:

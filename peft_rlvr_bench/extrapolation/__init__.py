@@ -37,6 +37,8 @@ class Extrapolator(Protocol):
     """A method that predicts a tensor at a target step from its recorded trajectory."""
 
     Params: ClassVar[type[ExtrapolatorParams]]
+    drives_training: ClassVar[bool]
+    """False: a pure function of the records (``TrainingDrivenExtrapolator`` is the other kind)."""
 
     def validate(self, steps: Sequence[int], target: int, params: Any) -> None:
         """Raises ``ValueError`` when ``steps``/``target`` cannot work with ``params``, before any
@@ -216,8 +218,12 @@ class TrainingDrivenExtrapolator(Protocol):
         """Raises ``ValueError`` when the window, target and recording interval cannot work."""
         ...
 
+    def validation_items(self, params: Any) -> int:
+        """Training-task items behind ``TrainingSession.validation_accuracy``."""
+        ...
+
     def run(self, session: TrainingSession, observe: int, target: int, params: Any) -> DrivenOutcome: ...
 
 
-def drives_training(extrapolator: Any) -> bool:
-    return bool(getattr(extrapolator, "drives_training", False))
+VALIDATION_ITEMS = 200
+"""Validation items a training-driven method gets unless its parameters say otherwise."""

@@ -52,6 +52,7 @@ class AlphaRLParams(ExtrapolatorParams):
 @register_extrapolator("alpharl")
 class AlphaRL:
     Params: ClassVar[type[ExtrapolatorParams]] = AlphaRLParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: AlphaRLParams) -> None:
         self._kept(steps, target, params)

@@ -33,6 +33,7 @@ class LinearParams(ExtrapolatorParams):
 @register_extrapolator("linear")
 class Linear:
     Params: ClassVar[type[ExtrapolatorParams]] = LinearParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: LinearParams) -> None:
         self._endpoints(steps, target, params)

@@ -45,6 +45,7 @@ def check_recorded_target(method: str, steps: Sequence[int], target: int) -> Non
 @register_extrapolator("rank1")
 class Rank1Model:
     Params: ClassVar[type[ExtrapolatorParams]] = ExtrapolatorParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: ExtrapolatorParams) -> None:
         check_recorded_target("rank1", steps, target)
@@ -72,6 +73,7 @@ class Rank1Model:
 @register_extrapolator("blocks_only")
 class BlocksOnlyModel:
     Params: ClassVar[type[ExtrapolatorParams]] = ExtrapolatorParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: ExtrapolatorParams) -> None:
         check_recorded_target("blocks_only", steps, target)

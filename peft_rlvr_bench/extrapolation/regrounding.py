@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from peft_rlvr_bench.extrapolation import DrivenOutcome, ExtrapolatorParams, TrainingSession
+from peft_rlvr_bench.extrapolation import VALIDATION_ITEMS, DrivenOutcome, ExtrapolatorParams, TrainingSession
 from peft_rlvr_bench.extrapolation.linear import Linear, LinearParams
 from peft_rlvr_bench.registry import register_extrapolator
 
@@ -67,6 +67,9 @@ def jump_state(
 class Regrounding:
     Params: ClassVar[type[ExtrapolatorParams]] = RegroundingParams
     drives_training: ClassVar[bool] = True
+
+    def validation_items(self, params: RegroundingParams) -> int:
+        return VALIDATION_ITEMS  # it never validates; the session's spec is built all the same
 
     def validate(self, observe: int, target: int, every: int, params: RegroundingParams) -> None:
         if observe % every:

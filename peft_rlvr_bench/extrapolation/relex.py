@@ -54,6 +54,7 @@ class RELEXParams(ExtrapolatorParams):
 @register_extrapolator("relex")
 class RELEX:
     Params: ClassVar[type[ExtrapolatorParams]] = RELEXParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: RELEXParams) -> None:
         self._row_steps(steps, target, params)

@@ -69,12 +69,6 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
     return None
 
 
-def resumable(adapter: Any) -> bool:
-    """Whether the adapter's training state is all in a trainer checkpoint. An adapter with state
-    of its own (AdaLoRA's importance averages) sets ``resumable = False`` and restarts instead."""
-    return bool(getattr(adapter, "resumable", True))
-
-
 def restore_fault_counts(checkpoint: Path) -> None:
     """Adds the verifier-fault counts saved with ``checkpoint`` to the active counter."""
     counter = active_counter()

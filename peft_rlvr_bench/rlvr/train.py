@@ -67,7 +67,6 @@ from peft_rlvr_bench.rlvr.resilience import (
     checkpoint_fields,
     checkpoint_step,
     last_complete_checkpoint,
-    resumable,
 )
 from peft_rlvr_bench.rlvr.sharded import (
     GatherWholeWeights,
@@ -143,7 +142,7 @@ def train_run(
         gather = GatherWholeWeights()
         callbacks.append(gather)
     scratch = directory / "trainer"
-    keep_checkpoints = resume and run.checkpoint is not None and resumable(adapter)
+    keep_checkpoints = resume and run.checkpoint is not None and adapter.resumable
     if not keep_checkpoints:  # driven segments and non-resumable adapters: checkpoints nobody reads
         run = run.model_copy(update={"checkpoint": None})
     resume_from = last_complete_checkpoint(scratch) if keep_checkpoints else None

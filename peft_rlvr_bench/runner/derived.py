@@ -13,7 +13,6 @@ from typing import Any
 from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.distributed import run_device
 from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
-from peft_rlvr_bench.extrapolation import drives_training
 from peft_rlvr_bench.extrapolation.from_trajectory import (
     extrapolated_state,
     load_weights_,
@@ -37,7 +36,8 @@ def extrapolate_and_evaluate(
     context = RunContext.for_run(derived.source.data, derived.source.generation)
     device = run_device()
     source = derived.source
-    if drives_training(EXTRAPOLATORS.get(derived.method)):
+    driven = EXTRAPOLATORS.get(derived.method).drives_training
+    if driven:
         state, figures, session = drive(derived, device, context, on_update)
         model, tokenizer = session.evaluation_model, session.tokenizer
     else:
@@ -56,7 +56,7 @@ def extrapolate_and_evaluate(
         context=context,
     )
     curve = []
-    if not drives_training(EXTRAPOLATORS.get(derived.method)):
+    if not driven:
         clock = time.perf_counter()
         curve = prediction_curve(derived, model, tokenizer, device, context)
         curve.append(CurvePoint(update=derived.target, in_domain=metrics["in_domain"].score))

@@ -113,7 +113,7 @@ def drive(
     method = EXTRAPOLATORS.get(derived.method)()
     params = method.Params.model_validate(derived.params)
     session = RunnerSession(
-        derived, device, context, on_update, validation_items=getattr(params, "validation_items", 200)
+        derived, device, context, on_update, validation_items=method.validation_items(params)
     )
     outcome = method.run(session, derived.observe, derived.target, params)
     figures = {"updates_used": outcome.updates_used, **outcome.details}

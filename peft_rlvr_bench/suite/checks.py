@@ -17,7 +17,6 @@ from pydantic import BaseModel, ValidationError
 from peft_rlvr_bench.adapters import AdapterParams
 from peft_rlvr_bench.architecture import BLOCK_LINEARS, resolve_architecture, world_architecture
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.extrapolation import drives_training
 from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, TASKS, did_you_mean
 from peft_rlvr_bench.suite.spec import (
     SAFE_NAME,
@@ -108,7 +107,7 @@ def _check_driven_window(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
     """A method that trains between predictions checks its window against the recording interval."""
     entry = spec.extrapolation[index]
     method = EXTRAPOLATORS.get(entry.name)
-    if not drives_training(method) or spec.trajectory is None:
+    if not method.drives_training or spec.trajectory is None:
         return []
     try:
         params = method.Params.model_validate(entry.params())
