@@ -237,7 +237,7 @@ class SparseFineTuning(AdapterDefaults):
             )
         # The geometry's own comparison, so the mask is exactly the coordinates its update
         # sparsity counts as changed (at bf16 by default, where fp32 drift rounds away).
-        from peft_rlvr_bench.geometry import unchanged_mask
+        from peft_rlvr_bench.geometry.maths import unchanged_mask
 
         dtype = None if params.delta_dtype == "stored" else getattr(torch, params.delta_dtype)
         return ~unchanged_mask(weight, stored, dtype)

@@ -108,6 +108,7 @@ def train_and_evaluate(
     from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
+    from peft_rlvr_bench.geometry.model import run_geometry
     from peft_rlvr_bench.models import load_base
     from peft_rlvr_bench.rlvr.train import train_run
     from peft_rlvr_bench.runner.curves import learning_curve
@@ -181,14 +182,6 @@ def train_and_evaluate(
         "backends": context.backends.as_dict(),
         "samples": None if samples is None else samples.samples(),
     }
-
-
-def run_geometry(w0: dict[str, Any], merged: Any) -> dict[str, Any]:
-    """A run's weight geometry against W0 for its result: the summary without per-tensor records,
-    which ``prb analyze --base BASE --tuned <run>/final`` gives for any saved run."""
-    from peft_rlvr_bench.analyze import model_geometry
-
-    return model_geometry(w0, merged).model_dump(mode="json", exclude={"tensors"})
 
 
 def _contained(
