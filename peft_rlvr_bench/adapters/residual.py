@@ -1,4 +1,4 @@
-"""Residual low-rank adapters: PiSSA, OLoRA, MiLoRA, GeoRA (METHODS.md §1 and §1.1).
+"""Residual low-rank adapters: PiSSA, OLoRA, MiLoRA, GeoRA (``docs/methods.md``).
 
 Each wraps the target linears in peft LoRA layers whose initial product ``s B A`` is a chosen
 part of the base weight ``W``, and replaces the frozen base weight by the residual

@@ -77,7 +77,7 @@ def analyze(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the full summary as JSON")] = None,
     device: Annotated[str, typer.Option("--device", help="where the math runs: cpu, cuda, cuda:N")] = "cpu",
 ) -> None:
-    """Weight geometry of a tuned checkpoint against its base (METHODS.md §3), from any HF/PEFT dirs."""
+    """Weight geometry of a tuned checkpoint against its base (docs/methods.md), from any HF/PEFT dirs."""
     from peft_rlvr_bench.analyze import analyze_dirs, check_json_path, render_analysis, write_analysis
 
     if json_out is not None:

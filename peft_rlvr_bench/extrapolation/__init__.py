@@ -1,4 +1,6 @@
-"""Extrapolators: a recorded weight trajectory -> the predicted weights at a later step (METHODS.md §2).
+"""Extrapolators: a recorded weight trajectory -> the predicted weights at a later step.
+
+Each method's definition, options and departures from its paper: ``docs/methods.md``.
 
 The contract is per tensor, so a caller can stream a model of any size one tensor at a time and
 never holds more than one tensor's trajectory: ``predict(name, base, steps, weights, target,
@@ -65,7 +67,7 @@ class Extrapolator(Protocol):
 
 
 def is_norm_or_bias(name: str, tensor: Tensor) -> bool:
-    """A 1-D tensor: a norm weight or a bias (METHODS.md treats these apart in linear and alpharl)."""
+    """A 1-D tensor: a norm weight or a bias (linear and alpharl treat these apart)."""
     return tensor.ndim == 1
 
 

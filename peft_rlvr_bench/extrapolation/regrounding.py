@@ -1,4 +1,6 @@
-"""Re-grounding: M real RL updates, a linear jump of N updates, repeated (METHODS.md §2, arXiv 2601.04537).
+"""Re-grounding: M real RL updates, a linear jump of N updates, repeated (arXiv 2601.04537).
+
+Definition, options and departures from the paper: ``docs/methods.md``.
 
 The first M updates are the source run's own (read from its trajectory at update M); every later
 segment trains M real updates from the jumped weights, which "re-grounds" the straight-line
