@@ -1,10 +1,10 @@
 """Recipes: each maps its typed parameters onto a TRL trainer's config and owns the loop that runs it.
 
 The GRPO family (``grpo``, ``dr_grpo``, ``dapo``) runs TRL's GRPOTrainer (``rlvr/grpo.py``) and
-differs only in the loss variant; ``sft`` is the supervised control the claims about RLVR are
-contrasted with: TRL's SFTTrainer (``rlvr/sft.py``) on the same training task, with the verified
-answers as targets. What each recipe computes, and where it departs from stock TRL, is written
-at the top of ``rlvr/train.py``.
+differs in the loss normalisation, the advantage scaling and DAPO's clip-higher; ``sft`` is the
+supervised control the claims about RLVR are contrasted with: TRL's SFTTrainer (``rlvr/sft.py``)
+on the same training task, with the verified answers as targets. What each recipe computes, and
+where it departs from stock TRL, is written at the top of ``rlvr/train.py``.
 
 ``harness_config`` is everything the harness puts into a run's TRL config that the run spec
 decides: it is part of the run's identity (``suite/identity.py``), so editing a recipe here
