@@ -33,7 +33,7 @@ def final_dir(suite: str, run_id: str) -> Path:
 
 
 def trajectory_dir(suite: str, run_id: str) -> Path:
-    """The run's recorded weight trajectory (``trajectory.py``)."""
+    """The run's recorded weight trajectory (``trajectory/``)."""
     return run_dir(suite, run_id) / "trajectory"
 
 
