@@ -316,6 +316,7 @@ class RunSpec(Strict):
 
     @property
     def run_id(self) -> str:
+        """``<label>-s<seed>-<digest>``: the digest names the identity, the rest is for reading."""
         return f"{self.adapter.label}-s{self.seed}-{digest(self.identity())}"
 
 
