@@ -1,4 +1,4 @@
-"""Weight trajectories: the trainable state recorded every k optimizer updates, read back per tensor.
+"""The trajectory format: the trainable state recorded every k optimizer updates, and its manifest.
 
 A run's trajectory directory holds one safetensors file per record and a ``manifest.json``
 that maps each record to its optimizer-update count (time is counted in updates, and the map
