@@ -1,11 +1,11 @@
 """Benchmark: what the harness adds to a GRPO update over bare TRL (issue 9, benchmark 1; goal <= 1.03).
 
 Three cases per adapter, on the same model (the tiny world, loaded with ``load_base``), the same
-``GRPOConfig`` (``grpo_config`` of the tiny suite's run spec), the same prompts and seed:
+``GRPOConfig`` (``trainer_config`` of the tiny suite's run spec), the same prompts and seed:
 
 - ``bare-trl``: ``trl.GRPOTrainer`` with the harness's reward function (the guarded verifier)
   and no harness callbacks; TRL's log printer is removed, as the harness removes it;
-- ``harness``: ``train_rlvr`` (``HarnessGRPOTrainer``, the step timer, the divergence guard, the
+- ``harness``: ``run_recipe`` (``HarnessGRPOTrainer``, the step timer, the divergence guard, the
   checkpoint extras);
 - ``bare-trl-plain-reward``: bare TRL with the verifier called directly, without the guard's
   worker thread and timeout: what the guard itself costs.
@@ -91,15 +91,18 @@ def _smoke_model_spec() -> Any:
 
 
 def _run(case: str, model: Any, tokenizer: Any, spec: Any, out: Path) -> StepClock:
+    from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
-    from trl import GRPOTrainer
+    from trl import GRPOConfig, GRPOTrainer
 
+    from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.registry import TASKS, VERIFIERS
-    from peft_rlvr_bench.rlvr.train import grpo_config, reward_function, train_rlvr, training_prompts
+    from peft_rlvr_bench.rlvr.grpo import reward_function
+    from peft_rlvr_bench.rlvr.train import run_recipe, trainer_config, training_items
 
     clock = StepClock()
     if case == "harness":
-        train_rlvr(model, tokenizer, spec, out, callbacks=[clock])
+        run_recipe(spec, model, tokenizer, out, callbacks=[clock])
         return clock
     verifier_name = TASKS.get(spec.train_task).verifier
     if case == "bare-trl":
@@ -114,8 +117,10 @@ def _run(case: str, model: Any, tokenizer: Any, spec: Any, out: Path) -> StepClo
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[reward],
-        args=grpo_config(spec, out),
-        train_dataset=training_prompts(spec),
+        args=GRPOConfig(**trainer_config(spec, RunContext(), out)),
+        train_dataset=Dataset.from_list(
+            [{"prompt": item.prompt, "answer": item.answer} for item in training_items(spec, RunContext())]
+        ),
         processing_class=tokenizer,
         callbacks=[clock],
     )

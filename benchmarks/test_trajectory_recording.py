@@ -20,7 +20,7 @@ import pytest
 from peft_rlvr_bench.adapters import ApplyContext
 from peft_rlvr_bench.models import load_base, model_location
 from peft_rlvr_bench.registry import ADAPTERS
-from peft_rlvr_bench.rlvr.train import train_rlvr
+from peft_rlvr_bench.rlvr.train import run_recipe
 from peft_rlvr_bench.suite import Budget, load_suite
 from peft_rlvr_bench.trajectory import TrajectoryRecorder
 
@@ -57,7 +57,7 @@ def _run(adapter_name: str, record: bool | None, out: Path) -> dict[str, Any]:
         if record is not None
         else None
     )
-    curve = train_rlvr(model, tokenizer, spec, out / "trainer", callbacks=[recorder] if recorder else [])
+    curve, _ = run_recipe(spec, model, tokenizer, out / "trainer", callbacks=[recorder] if recorder else [])
     return {"recorder": recorder, "step_seconds": [s.step_seconds for s in curve if s.step_seconds]}
 
 

@@ -1,4 +1,4 @@
-"""``prb analyze``: the weight geometry of a tuned checkpoint against its base (METHODS.md §3).
+"""``prb analyze``: the weight geometry of a tuned checkpoint against its base (``docs/methods.md``).
 
 Inputs are any Hugging Face checkpoint directories (safetensors, single file or sharded) and, for
 the tuned side, PEFT adapter directories too, merged onto the base first into a temporary plain
@@ -8,14 +8,14 @@ Every tensor of the base must be in the tuned checkpoint with the base's shape; 
 tuned one has are listed and left out.
 
 A harness trajectory directory adds, per tensor, RELEX's rank-1 explained variance of the
-trajectory and the alignment of each record's top left singular vector with the last one's.
-The runner uses :func:`model_geometry` for the same summary of a run's merged model against W0.
+trajectory and the alignment of each record's top left singular vector with the last one's
+(``geometry/trajectory.py``). A run's result holds the same summary of its merged model against
+W0 (``geometry/model.py``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,55 +23,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.geometry import (
-    GeometryParams,
-    GeometrySummary,
-    GroupGeometry,
-    layer_index,
-    layer_type,
-    left_vector_alignment,
-    summarise,
-    trajectory_explained_variance,
-)
+from peft_rlvr_bench.geometry.summary import GeometryParams, GeometrySummary, GroupGeometry, summarise
+from peft_rlvr_bench.geometry.trajectory import TrajectoryGeometry, TrajectoryGroup, trajectory_geometry
 
 if TYPE_CHECKING:
-    from torch import Tensor, nn
+    from torch import Tensor
 
     from peft_rlvr_bench.trajectory import Trajectory
-
-
-class TrajectoryTensor(BaseModel):
-    """One tensor's trajectory metrics over the records after update 0."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    layer_type: str
-    depth: int | None
-    explained_variance: float | None = Field(description="rank-1 share of the stacked deltas (RELEX)")
-    left_alignment: dict[int, float | None] | None = Field(
-        description="update -> |cos(u1(dW_t), u1(dW_T))|; block matrices only"
-    )
-
-
-class TrajectoryGroup(BaseModel):
-    """Means over the block matrices of a group (None where no matrix defines the value)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tensors: int
-    explained_variance: float | None
-    left_alignment_first: float | None = Field(description="alignment of the first record with the last")
-    left_alignment: dict[int, float | None] = Field(description="update -> mean alignment")
-
-
-class TrajectoryGeometry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    updates: list[int] = Field(description="the records used: every one after update 0")
-    headline: TrajectoryGroup = Field(description="over every block matrix")
-    by_layer_type: dict[str, TrajectoryGroup]
-    tensors: list[TrajectoryTensor]
 
 
 class Analysis(BaseModel):
@@ -255,7 +213,10 @@ def analyze_dirs(
             def base_of(name: str) -> Tensor:
                 return reader.tensor(base_files[name], name)
 
-            trajectory_summary = trajectory_geometry(trajectory, trajectory_names, base_of, params)
+            try:
+                trajectory_summary = trajectory_geometry(trajectory, trajectory_names, base_of, params)
+            except ValueError as exc:
+                raise UserError(f"--trajectory {trajectory.directory}: {exc}".splitlines()[0]) from None
     return Analysis(
         base=str(base_dir),
         tuned=str(tuned_dir),
@@ -265,98 +226,6 @@ def analyze_dirs(
         geometry=summary,
         trajectory_geometry=trajectory_summary,
     )
-
-
-def trajectory_geometry(
-    trajectory: Trajectory,
-    names: Sequence[str],
-    base: Callable[[str], Tensor],
-    params: GeometryParams | None = None,
-) -> TrajectoryGeometry:
-    """Trajectory metrics of every tensor in ``names`` over the records after update 0.
-
-    ``base`` loads W0 by name. One tensor's trajectory is in memory at a time. Update 0 is left
-    out: its delta is zero, so it adds nothing to the explained variance and has no direction.
-    """
-    from peft_rlvr_bench.extrapolation import is_block_matrix
-    from peft_rlvr_bench.trajectory import effective_series
-
-    params = params or GeometryParams()
-    updates = [update for update in trajectory.updates if update > 0]
-    records: list[TrajectoryTensor] = []
-    matrices: list[TrajectoryTensor] = []
-    for name in names:
-        w0 = base(name)
-        try:
-            series = effective_series(trajectory, {name: w0}, name)
-        except ValueError as exc:
-            raise UserError(f"--trajectory {trajectory.directory}: {exc}".splitlines()[0]) from None
-        weights = [weight for update, weight in series if update > 0]
-        alignment = None
-        if is_block_matrix(name, w0):
-            values = left_vector_alignment(
-                w0, weights, params.method, niter=params.niter, oversample=params.oversample
-            )
-            alignment = {update: _finite(value) for update, value in zip(updates, values, strict=True)}
-        record = TrajectoryTensor(
-            name=name,
-            layer_type=layer_type(name),
-            depth=layer_index(name),
-            explained_variance=_finite(trajectory_explained_variance(w0, weights)),
-            left_alignment=alignment,
-        )
-        records.append(record)
-        if alignment is not None:
-            matrices.append(record)
-    by_type: dict[str, list[TrajectoryTensor]] = {}
-    for record in matrices:
-        by_type.setdefault(record.layer_type, []).append(record)
-    return TrajectoryGeometry(
-        updates=updates,
-        headline=_trajectory_group(matrices, updates),
-        by_layer_type={key: _trajectory_group(group, updates) for key, group in sorted(by_type.items())},
-        tensors=records,
-    )
-
-
-def _trajectory_group(records: Sequence[TrajectoryTensor], updates: Sequence[int]) -> TrajectoryGroup:
-    alignment = {update: _mean([(r.left_alignment or {}).get(update) for r in records]) for update in updates}
-    return TrajectoryGroup(
-        tensors=len(records),
-        explained_variance=_mean([r.explained_variance for r in records]),
-        left_alignment_first=alignment[updates[0]] if updates else None,
-        left_alignment=alignment,
-    )
-
-
-def model_geometry(
-    base_state: Mapping[str, Tensor], model: nn.Module, params: GeometryParams | None = None
-) -> GeometrySummary:
-    """The geometry of ``model``'s parameters (the effective, merged weights) against ``base_state``.
-
-    ``base_state`` is the original W0 by parameter name (for residual adapters, taken before the
-    adapter rewrote the base). Tensors are compared one at a time on the model's device.
-    """
-    tuned = dict(model.named_parameters())
-    missing = sorted(set(base_state) - set(tuned))
-    if missing:
-        raise ValueError(f"the tuned model lacks base parameters {missing[:3]}; is it merged?")
-
-    def pairs() -> Iterator[tuple[str, Tensor, Tensor]]:
-        for name, w0 in base_state.items():
-            weight = tuned[name].detach()
-            yield name, w0.to(weight.device), weight
-
-    return summarise(pairs(), params)
-
-
-def _mean(values: Sequence[float | None]) -> float | None:
-    kept = [value for value in values if value is not None]
-    return sum(kept) / len(kept) if kept else None
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 # Rendering -----------------------------------------------------------------------------------

@@ -3,8 +3,9 @@ model) when vLLM is installed and a GPU is present, else transformers generation
 
 ``generation.backend`` in a suite says ``auto`` (the default), ``transformers`` or ``vllm``
 (which fails the run, with the reason, where vLLM cannot run). The choice is made once per run
-(``activate``), recorded in its result as ``backends: {rollout, eval}`` and read by the RL loop
-and the evaluation. Learning-curve points and driven extrapolation segments use the same choice.
+(``RunContext.for_run``), recorded in its result as ``backends: {rollout, eval}`` and handed to
+the RL loop and the evaluation in that context. Learning-curve points and driven extrapolation
+segments use the same choice.
 
 Nothing here imports vLLM or torch at module level: ``prb validate`` stays light.
 """
@@ -15,7 +16,31 @@ import importlib.util
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from peft_rlvr_bench.suite import GenerationSpec
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GenerationSpec(BaseModel):
+    """How completions are generated, for RL rollouts and for evaluation.
+
+    Not part of any run id (like the device): vLLM and transformers sample the same distribution
+    with different numerics. Each result records which backends ran (``backends``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["auto", "transformers", "vllm"] = Field(
+        "auto", description="auto: vLLM when it is installed and a GPU is present, else transformers"
+    )
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate", description="colocate: vLLM shares the training GPU; server: a `trl vllm-serve` process"
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1, description="share of the GPU vLLM may take (colocated rollouts and evaluation)"
+    )
+    vllm_server_base_url: str | None = Field(None, description="server mode: e.g. http://localhost:8000")
+    vllm_max_model_len: int | None = Field(
+        None, gt=0, description="vLLM context length; default: the model's"
+    )
 
 
 @dataclass(frozen=True)
@@ -49,28 +74,3 @@ def select_backends(spec: GenerationSpec | None) -> Backends:
     if spec.backend == "vllm":
         raise RuntimeError(f"generation.backend is vllm, but {why}; set generation.backend: auto")
     return Backends()
-
-
-_active: tuple[GenerationSpec, Backends] = (GenerationSpec(), Backends())
-
-
-def activate(spec: GenerationSpec | None) -> Backends:
-    """Chooses this run's backends and makes them the process's current ones."""
-    global _active
-    backends = select_backends(spec)
-    _active = (spec or GenerationSpec(), backends)
-    return backends
-
-
-def active() -> tuple[GenerationSpec, Backends]:
-    """The current run's generation settings and backends (transformers/hf until a run activates)."""
-    return _active
-
-
-def prepare_run(data: object | None, generation: GenerationSpec | None) -> dict[str, str]:
-    """What every run (and the base evaluation) does first: binds the suite's dataset settings
-    (``tasks.hf_datasets.bind``) and chooses its backends; returns them for the result."""
-    from peft_rlvr_bench.tasks.hf_datasets import DataSpec, bind
-
-    bind(data if isinstance(data, DataSpec) else None)
-    return activate(generation).as_dict()

@@ -3,7 +3,8 @@
 One run can span several processes (``launch: {processes: N}`` in a suite). All of them train;
 only the main one (rank 0) writes results, trajectories and checkpoints and evaluates. These
 helpers read the variables torchrun sets, so they cost nothing and import neither torch nor
-accelerate; outside a launched job they say "one process, the main one".
+accelerate (``run_device`` imports torch when called); outside a launched job they say "one
+process, the main one".
 """
 
 from __future__ import annotations
@@ -29,10 +30,18 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-def per_process(global_batch: int, what: str = "batch") -> int:
-    """A global batch split evenly over the job's processes, so a recipe means the same
-    optimizer update whatever the process count (suite validation checks the divisibility)."""
-    processes = world_size()
+def split_batch(global_batch: int, processes: int, what: str = "batch") -> int:
+    """A global batch split evenly over ``processes``, so a recipe means the same optimizer
+    update whatever the process count (suite validation checks the divisibility)."""
     if global_batch % processes:
         raise ValueError(f"{what} {global_batch} does not split evenly over {processes} processes")
     return global_batch // processes
+
+
+def run_device() -> str:
+    """Where this process trains and evaluates: its GPU (one per process when launched), else the CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{local_rank()}" if world_size() > 1 else "cuda"

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from peft_rlvr_bench.architecture import Architecture
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.memory import GIB, PROMPT_TOKENS, Architecture, adapter_footprint, estimate_memory
+from peft_rlvr_bench.memory import GIB, PROMPT_TOKENS, adapter_footprint, estimate_memory
 from peft_rlvr_bench.suite import TINY_MODEL, DerivedRun, RunSpec, Suite
 
 GPU_GIB = 80
@@ -20,55 +21,34 @@ GPU_GIB = 80
 
 
 def suite_architecture(suite: Suite) -> tuple[Architecture, str]:
-    """The suite model's architecture: the tiny world's recipe, a local config, or the table."""
-    from peft_rlvr_bench.memory import resolve_architecture
+    """The suite model's architecture: the tiny world, a local config, the table or the HF cache."""
+    from peft_rlvr_bench.architecture import resolve_architecture, world_architecture
 
     model = suite.spec.model
     if model.name == TINY_MODEL and model.world is not None:
-        world = model.world
-        arch = Architecture(
-            "llama",
-            world.hidden_size,
-            world.num_hidden_layers,
-            world.intermediate_size,
-            world.vocab_size,
-            world.num_attention_heads,
-            world.num_attention_heads,
-            tie_word_embeddings=True,
-            max_position_embeddings=world.max_position_embeddings,
-        )
-        return arch, "tiny world recipe"
+        return world_architecture(model.world)
     return resolve_architecture(model.name, model.path)
 
 
 def run_memory(run: RunSpec, arch: Architecture, vllm_rollouts: bool) -> dict[str, Any]:
     """The estimate for one trained run, in GiB by component (``memory.py`` explains each)."""
-    from peft_rlvr_bench.registry import RECIPES
+    from peft_rlvr_bench.rlvr.recipes import recipe_of
 
-    recipe = RECIPES.get(run.recipe.name)
-    params = recipe.Params.model_validate(run.recipe.params)
+    recipe, params = recipe_of(run.recipe.name, run.recipe.params)
     footprint = adapter_footprint(run.adapter.name, run.adapter.params, arch)
-    if recipe.trainer == "sft":
-        micro, tokens, checkpointing, generation = params.batch_size, params.max_length, False, 0
-        beta = 0.0
-    else:
-        batch = params.prompts_per_step * params.num_generations
-        micro = params.micro_batch_size or batch
-        tokens = PROMPT_TOKENS + params.max_completion_length
-        checkpointing = params.gradient_checkpointing
-        generation = 0 if vllm_rollouts else batch
-        beta = params.beta
+    work = recipe.workload(params, PROMPT_TOKENS, vllm_rollouts)
+    micro, tokens = work.micro_batch, work.sequence_tokens
     estimate = estimate_memory(
         arch,
         footprint,
-        reference=beta > 0,
+        reference=work.reference,
         micro_batch=micro,
         sequence_tokens=tokens,
-        gradient_checkpointing=checkpointing,
-        generation_batch=generation,
+        gradient_checkpointing=work.gradient_checkpointing,
+        generation_batch=work.generation_batch,
     )
     return {
-        "trainable": footprint.trainable if run.adapter.name != "sparse" else None,
+        "trainable": footprint.trainable,
         "model": (estimate.weights + estimate.adapter) / GIB,
         "grads_adam": (estimate.gradients + estimate.optimizer + estimate.masks) / GIB,
         "reference": estimate.reference / GIB,
@@ -80,7 +60,7 @@ def run_memory(run: RunSpec, arch: Architecture, vllm_rollouts: bool) -> dict[st
 
 
 def _count(value: int | None) -> str:
-    if value is None:
+    if value is None:  # a mask built from the weights: its size is known once built
         return "mask"
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if value >= size:

@@ -1,4 +1,7 @@
-"""Where things live outside git: the tiny-world cache and per-run scratch outputs."""
+"""Where things live outside git: the tiny-world cache, per-run scratch outputs, the lock file.
+
+Every path a run writes is named here, so the runner, the claims plots and the CLI agree on them.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,21 @@ def cache_dir() -> Path:
 def outputs_dir() -> Path:
     """Checkpoints and trainer scratch: ``$PRB_OUTPUTS_DIR`` or the ignored ``outputs/``."""
     return Path(os.environ.get("PRB_OUTPUTS_DIR", "outputs"))
+
+
+def run_dir(suite: str, run_id: str) -> Path:
+    """Scratch and checkpoints of one run, outside git."""
+    return outputs_dir() / suite / run_id
+
+
+def final_dir(suite: str, run_id: str) -> Path:
+    """The run's trained model: a plain HF checkpoint or a PEFT adapter directory."""
+    return run_dir(suite, run_id) / "final"
+
+
+def trajectory_dir(suite: str, run_id: str) -> Path:
+    """The run's recorded weight trajectory (``trajectory/``)."""
+    return run_dir(suite, run_id) / "trajectory"
 
 
 LOCK_FILE = "requirements/cpu.txt"

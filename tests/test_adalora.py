@@ -30,7 +30,7 @@ def test_orthogonality_penalty_is_the_term_peft_adds_to_a_supervised_loss() -> N
 
 def test_rank_budget_is_reallocated_during_grpo(tmp_path: Path) -> None:
     from peft_rlvr_bench.models import load_base
-    from peft_rlvr_bench.rlvr.train import train_rlvr
+    from peft_rlvr_bench.rlvr.train import run_recipe
 
     suite_file = tmp_path / "adalora.yaml"
     suite_file.write_text(
@@ -45,7 +45,7 @@ def test_rank_budget_is_reallocated_during_grpo(tmp_path: Path) -> None:
     model, tokenizer = load_base(run.model)
     model = adapter.apply(model, params, ApplyContext(total_updates=run.budget.max_steps))
     assert model.peft_config["default"].rank_pattern is None
-    train_rlvr(model, tokenizer, run, tmp_path / "trainer", hooks=adapter.hooks(model, params))
+    run_recipe(run, model, tokenizer, tmp_path / "trainer", hooks=adapter.hooks(model, params))
 
     pattern = model.peft_config["default"].rank_pattern
     assert pattern, "update_and_allocate never produced a rank pattern"
@@ -66,7 +66,7 @@ def _regulariser_gradient_of_one_update(tmp_path: Path, micro_batch_size: int) -
     from transformers import TrainerCallback
 
     from peft_rlvr_bench.models import load_base
-    from peft_rlvr_bench.rlvr.train import train_rlvr
+    from peft_rlvr_bench.rlvr.train import run_recipe
 
     suite_file = tmp_path / f"mb{micro_batch_size}.yaml"
     suite_file.write_text(
@@ -89,12 +89,12 @@ def _regulariser_gradient_of_one_update(tmp_path: Path, micro_batch_size: int) -
         def on_pre_optimizer_step(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
             seen.update({n: p.grad.detach().clone() for n, p in factors.items()})
 
-    train_rlvr(
+    run_recipe(
+        run,
         model,
         tokenizer,
-        run,
         tmp_path / f"trainer{micro_batch_size}",
-        adapter.hooks(model, params),
+        hooks=adapter.hooks(model, params),
         callbacks=[Grab()],
     )
     # The same term's gradient computed directly, at the weights the update started from.

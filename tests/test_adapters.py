@@ -16,6 +16,7 @@ from transformers import LlamaForCausalLM
 
 from peft_rlvr_bench.adapters import ApplyContext
 from peft_rlvr_bench.adapters.checkpoints import load_trained, save_trained, snapshot_initial_adapter
+from peft_rlvr_bench.architecture import architecture_from_config
 from peft_rlvr_bench.registry import ADAPTERS
 from tests.tiny_models import tiny_llama
 
@@ -102,6 +103,21 @@ def test_at_init_the_wrapped_model_equals_the_base(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+def test_the_footprint_counts_what_the_wrapped_model_trains(name: str) -> None:
+    """The dry run's count, from the architecture alone, is the run's count on the model."""
+    arch = architecture_from_config(tiny_model().config.to_dict(), "tiny test model")
+    adapter, params, model = wrap(name)
+    assert adapter.footprint(arch, params).trainable == adapter.trainable_parameters(model)
+
+
+def test_a_mask_built_from_the_weights_is_counted_once_built() -> None:
+    arch = architecture_from_config(tiny_model().config.to_dict(), "tiny test model")
+    sparse = ADAPTERS.get("sparse")()
+    footprint = sparse.footprint(arch, sparse.Params(mask="off_principal"))
+    assert footprint.trainable is None and footprint.gradient == LAYERS * sum(o * i for o, i in BLOCK)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_trainable_parameter_count_follows_the_formula(name: str) -> None:
     adapter, _, model = wrap(name)
     total_base = sum(p.numel() for p in tiny_model().parameters())
@@ -166,7 +182,7 @@ def step_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def train_a_few_steps(run: Any, tmp_path: Path, with_reference: bool = True) -> tuple[Any, Any, dict, list]:
     from peft_rlvr_bench.models import load_base
-    from peft_rlvr_bench.rlvr.train import train_rlvr
+    from peft_rlvr_bench.rlvr.train import run_recipe
 
     adapter = ADAPTERS.get(run.adapter.name)()
     params = adapter.Params.model_validate(run.adapter.params)
@@ -175,7 +191,7 @@ def train_a_few_steps(run: Any, tmp_path: Path, with_reference: bool = True) -> 
     model = adapter.apply(model, params, ApplyContext(seed=0, total_updates=run.budget.max_steps))
     hooks = adapter.hooks(model, params)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    curve = train_rlvr(model, tokenizer, run, tmp_path / "trainer", hooks=hooks, reference=reference)
+    curve, _ = run_recipe(run, model, tokenizer, tmp_path / "trainer", hooks=hooks, reference=reference)
     return adapter, model, before, curve
 
 

@@ -411,11 +411,11 @@ def test_spectra_plot_reads_saved_weights_from_files(tmp_path: Path, monkeypatch
     import torch
     from safetensors.torch import save_file
 
-    from peft_rlvr_bench.reporting.claims_plots import SPECTRA_PLOT, claims_plots, final_directory
-    from peft_rlvr_bench.runner.execute import final_dir
+    from peft_rlvr_bench.paths import final_dir
+    from peft_rlvr_bench.reporting.claims_plots import SPECTRA_PLOT, claims_plots
 
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))
-    assert final_directory("claims", "full-s0") == final_dir("claims", "full-s0")
+    assert final_dir("claims", "full-s0") == tmp_path / "outputs" / "claims" / "full-s0" / "final"
     name = "model.layers.{}.mlp.down_proj.weight"
     w0 = {name.format(i): torch.randn(8, 6) for i in range(3)}
     (tmp_path / "base").mkdir()
@@ -426,7 +426,7 @@ def test_spectra_plot_reads_saved_weights_from_files(tmp_path: Path, monkeypatch
     suite_dir.mkdir()
     assert [p.name for p in claims_plots(suite_dir, base, runs)] == []  # no saved runs: nothing to plot
     for run in runs:
-        directory = final_directory("claims", run.run_id)
+        directory = final_dir("claims", run.run_id)
         directory.mkdir(parents=True)
         tuned = {key: value + 0.01 * torch.randn_like(value) for key, value in w0.items()}
         save_file(tuned, str(directory / "model.safetensors"))

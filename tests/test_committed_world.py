@@ -16,7 +16,7 @@ import pytest
 from peft_rlvr_bench.paths import lock_file
 from peft_rlvr_bench.reporting.reproduce import NLL_TOLERANCE, SAMPLED_TOLERANCE
 from peft_rlvr_bench.reporting.results import load_result
-from peft_rlvr_bench.runner.execute import base_spec, evaluate_base
+from peft_rlvr_bench.runner.execute import evaluate_base
 from peft_rlvr_bench.suite import load_suite
 from peft_rlvr_bench.world.artifact import committed_world_for, verify_world
 
@@ -29,7 +29,7 @@ def test_the_committed_world_reproduces_the_committed_base_evaluation(
     monkeypatch.setenv("PRB_CACHE_DIR", str(tmp_path))  # no cached world can stand in for it
     suite = load_suite(REPO / "suites" / "tiny.yaml").spec
     committed = load_result(REPO / "results" / "tiny" / "base.json")
-    assert committed.spec == base_spec(suite), "base.json was made with the suite's model and eval spec"
+    assert committed.spec == suite.base_identity(), "base.json was made with the suite's model and eval spec"
 
     fresh = evaluate_base(suite)
 

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.extrapolation import drives_training
 from peft_rlvr_bench.extrapolation.checkpoints import extrapolate_checkpoints
 from peft_rlvr_bench.extrapolation.regrounding import (
     Regrounding,
@@ -132,8 +131,8 @@ def test_regrounding_needs_its_first_segment_recorded() -> None:
 
 
 def test_driven_methods_are_marked_and_pure_ones_are_not() -> None:
-    assert drives_training(EXTRAPOLATORS.get("regrounding")) and drives_training(EXTRAPOLATORS.get("next"))
-    assert not any(drives_training(EXTRAPOLATORS.get(name)) for name in ("linear", "relex", "alpharl"))
+    assert EXTRAPOLATORS.get("regrounding").drives_training and EXTRAPOLATORS.get("next").drives_training
+    assert not any(EXTRAPOLATORS.get(name).drives_training for name in ("linear", "relex", "alpharl"))
 
 
 def test_a_suite_with_a_window_off_the_recording_grid_is_one_line_error(tmp_path: Path) -> None:

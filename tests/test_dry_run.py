@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from peft_rlvr_bench.architecture import KNOWN, architecture_from_config, resolve_architecture
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.memory import (
-    KNOWN,
-    AdapterFootprint,
-    adapter_footprint,
-    architecture_from_config,
-    estimate_memory,
-    resolve_architecture,
-)
+from peft_rlvr_bench.memory import AdapterFootprint, adapter_footprint, estimate_memory
 from peft_rlvr_bench.overrides import apply_overrides
 from peft_rlvr_bench.suite import DerivedRun, load_suite
 
@@ -86,12 +80,26 @@ def test_adapters_cost_their_factors_and_sparse_its_dense_targets() -> None:
     lora = adapter_footprint("lora", {"r": 32}, arch)
     assert lora.trainable == 28 * sum(32 * (out + inp) for out, inp in shapes) == 36_929_536
     sparse = adapter_footprint("sparse", {"mask": "rl_delta"}, arch)
-    assert sparse.trainable == sparse.mask_targets == 28 * sum(out * inp for out, inp in shapes)
+    assert sparse.gradient == sparse.mask_targets == 28 * sum(out * inp for out, inp in shapes)
+    assert sparse.trainable is None, "an rl_delta mask's size is known once the full run exists"
     estimate = estimate_memory(arch, lora, micro_batch=1, sequence_tokens=1024)
     assert estimate.gradients + estimate.optimizer == 12 * lora.trainable
-    with pytest.raises(UserError, match="no memory formula"):
-        adapter_footprint("my_plugin", {}, arch)
     assert isinstance(lora, AdapterFootprint)
+
+
+def test_an_adapter_without_a_formula_skips_the_estimate_in_one_line() -> None:
+    from peft_rlvr_bench.adapters import AdapterDefaults, AdapterParams
+    from peft_rlvr_bench.registry import ADAPTERS
+
+    class MyPlugin(AdapterDefaults):
+        Params = AdapterParams
+
+    ADAPTERS.register("my_plugin")(MyPlugin)
+    try:
+        with pytest.raises(UserError, match="no memory formula"):
+            adapter_footprint("my_plugin", {}, KNOWN["Qwen/Qwen2.5-Math-1.5B"])
+    finally:
+        ADAPTERS._loaded.pop("my_plugin")
 
 
 def test_architectures_come_from_a_local_config_or_fail_in_one_line(tmp_path: Path) -> None:
@@ -150,6 +158,18 @@ def test_cli_dry_run_prints_the_plan_without_downloading(tmp_path: Path) -> None
     total = float(full_line.split()[-1])
     assert 30 < total < 40, full_line  # 5.8 weights + 17.3 grads+AdamW (fp32) + activations
     assert not (tmp_path / "math-1.5b").exists(), "a dry run writes nothing"
+
+
+def test_the_tiny_plan_counts_the_built_world_not_the_recipe_cap(tmp_path: Path) -> None:
+    """The tiny world's tokenizer keeps 43 of the recipe's 96 vocabulary slots: full fine-tuning
+    trains the 662,016 parameters its results record (the recipe alone said 668.80k)."""
+    from peft_rlvr_bench.dry_run import render_plan
+
+    suite = load_suite(REPO / "suites" / "tiny.yaml")
+    plan = render_plan(suite, tmp_path / "results")
+    assert "0.001B parameters (tiny world config.json)" in plan
+    full = next(line for line in plan.splitlines() if f" {suite.runs[0].run_id} " in line)
+    assert suite.runs[0].adapter.name == "full" and full.split()[3] == "662.02k", full
 
 
 def test_dry_run_of_an_unknown_model_says_why_in_one_line(tmp_path: Path) -> None:

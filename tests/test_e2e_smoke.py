@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from peft_rlvr_bench.reporting.results import load_result
+from peft_rlvr_bench.suite import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -74,6 +75,10 @@ def test_every_run_is_ok_and_self_describing(smoke: Path) -> None:
         assert {"torch", "trl", "peft", "lm_eval", "transformers"} <= set(run.versions)
         assert "commit" in run.git and "dirty" in run.git
         assert run.spec["adapter"]["name"] == run.method and run.spec["seed"] == run.seed
+        # What TRL was given: the part the run id covers, then the machine's settings.
+        identity = RunSpec.model_validate(run.spec).identity()["train_config"]
+        assert {key: run.train_config[key] for key in identity} == identity
+        assert run.train_config["loss_type"] == "grpo" and run.train_config["use_cpu"] is True
 
 
 def test_every_result_keeps_per_item_scores_and_its_answers(smoke: Path) -> None:

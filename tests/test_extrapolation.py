@@ -15,10 +15,10 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from peft_rlvr_bench.architecture import is_block_matrix
 from peft_rlvr_bench.extrapolation import (
     ExtrapolatorParams,
     extrapolate_state,
-    is_block_matrix,
     is_norm_or_bias,
     polyfit_at,
 )

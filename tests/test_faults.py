@@ -53,10 +53,8 @@ def tiny_suite(
 @pytest.fixture
 def outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Scratch outputs under tmp_path; weight geometry (seconds of SVDs, tested elsewhere) skipped."""
-    from peft_rlvr_bench.runner import execute
-
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))
-    monkeypatch.setattr(execute, "run_geometry", lambda w0, merged: None)
+    monkeypatch.setattr("peft_rlvr_bench.geometry.model.run_geometry", lambda w0, merged: None)
     return tmp_path / "outputs"
 
 

@@ -13,19 +13,14 @@ import pytest
 import torch
 
 from peft_rlvr_bench.adapters import ApplyContext
-from peft_rlvr_bench.backends import Backends, activate, active, select_backends
+from peft_rlvr_bench.backends import Backends, select_backends
+from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.registry import ADAPTERS
 from peft_rlvr_bench.rlvr.generation import add_stop_tokens, rollout_fields
 from peft_rlvr_bench.suite import GenerationSpec
 from tests.tiny_models import tiny_llama
 
 VLLM_HERE = importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
-
-
-@pytest.fixture(autouse=True)
-def _restore_backends() -> None:
-    yield
-    activate(None)
 
 
 @pytest.mark.skipif(VLLM_HERE, reason="this machine can run vLLM")
@@ -37,8 +32,8 @@ def test_without_vllm_or_a_gpu_generation_falls_back_to_transformers() -> None:
     }
     with pytest.raises(RuntimeError, match=r"generation\.backend is vllm, but"):
         select_backends(GenerationSpec(backend="vllm"))
-    activate(GenerationSpec())
-    assert rollout_fields(("<|im_end|>",)) == {}, "transformers rollouts need no GRPOConfig fields"
+    context = RunContext.for_run(None, GenerationSpec())
+    assert rollout_fields(context, ("<|im_end|>",)) == {}, "transformers rollouts need no GRPOConfig fields"
 
 
 def test_vllm_rollouts_set_trl_fields(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,16 +43,16 @@ def test_vllm_rollouts_set_trl_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = GenerationSpec(
         vllm_mode="server", vllm_server_base_url="http://h:8000", vllm_gpu_memory_utilization=0.4
     )
-    assert activate(spec) == Backends("vllm", "vllm") and active()[0] == spec
-    assert rollout_fields(("<|im_end|>",)) == {
+    context = RunContext.for_run(None, spec)
+    assert context.backends == Backends("vllm", "vllm") and context.generation == spec
+    assert rollout_fields(context, ("<|im_end|>",)) == {
         "use_vllm": True,
         "vllm_mode": "server",
         "vllm_gpu_memory_utilization": 0.4,
         "vllm_server_base_url": "http://h:8000",
         "generation_kwargs": {"stop": ["<|im_end|>"]},
     }
-    activate(GenerationSpec(backend="transformers"))
-    assert active()[1] == Backends()
+    assert RunContext.for_run(None, GenerationSpec(backend="transformers")).backends == Backends()
 
 
 def test_generation_settings_are_not_part_of_the_run_id(tmp_path) -> None:

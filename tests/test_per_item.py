@@ -147,9 +147,9 @@ def test_the_vllm_path_returns_the_same_per_item_data(
 ) -> None:
     """Without vLLM here, lm-eval's VLLM model is replaced by the same scripted model: what is
     checked is the harness's vLLM path, which must log and read samples like the HF one."""
-    from peft_rlvr_bench import backends
+    from peft_rlvr_bench.backends import Backends
+    from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import greedy_scores
-    from peft_rlvr_bench.suite import GenerationSpec
 
     n = 8
     answer = answers_right_on({"add": {1, 2, 5}}, n)
@@ -171,10 +171,10 @@ def test_the_vllm_path_returns_the_same_per_item_data(
     fake = types.ModuleType("lm_eval.models.vllm_causallms")
     fake.VLLM = vllm  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "lm_eval.models.vllm_causallms", fake)
-    monkeypatch.setattr(backends, "_active", (GenerationSpec(), backends.Backends("vllm", "vllm")))
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path))
     vllm_log = SampleLog()
-    through_vllm = greedy_scores(Saves(), Saves(), spec, samples=vllm_log)
+    vllm_context = RunContext(backends=Backends("vllm", "vllm"))
+    through_vllm = greedy_scores(Saves(), Saves(), spec, samples=vllm_log, context=vllm_context)
     assert len(built) == 1, "the vLLM path ran"
     assert through_vllm == hf and through_vllm["add"].items == [float(j in {1, 2, 5}) for j in range(n)]
     assert vllm_log.samples() == hf_log.samples()

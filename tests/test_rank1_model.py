@@ -7,7 +7,7 @@ import torch
 
 from peft_rlvr_bench.extrapolation.rank1_model import BlocksOnlyModel, Rank1Model
 from peft_rlvr_bench.reporting.results import CurvePoint, RoleScore, RunResult, TaskScore
-from peft_rlvr_bench.runner import with_steps_saved
+from peft_rlvr_bench.reporting.steps_saved import with_steps_saved
 
 PARAMS = Rank1Model.Params()
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.extrapolation.rank1 import norm_matched_rank1, rank1_substitution_callback
+from peft_rlvr_bench.rlvr.interventions import norm_matched_rank1, rank1_substitution_callback
 from peft_rlvr_bench.suite import load_suite
 from tests.test_suite import GOOD
 from tests.tiny_models import tiny_llama

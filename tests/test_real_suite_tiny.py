@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from peft_rlvr_bench.reporting.results import load_result
-from peft_rlvr_bench.tasks.hf_datasets import TEMPLATES
+from peft_rlvr_bench.tasks.data import TEMPLATES
 from tests.test_hf_datasets import FIXTURES, SOURCES
 from tests.tiny_models import tiny_llama
 

@@ -52,7 +52,7 @@ def test_recipes_map_to_the_documented_trl_settings() -> None:
     }
     for name, settings in expected.items():
         recipe = RECIPES.get(name)()
-        fields = recipe.grpo_config_fields(recipe.Params())
+        fields = recipe.config_fields(recipe.Params())
         assert {k: fields[k] for k in settings} == settings
         assert fields["per_device_train_batch_size"] == 4 * 8
 

@@ -42,7 +42,7 @@ def test_a_failing_run_becomes_a_failed_result(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("out of patience\nsecond line")
 
-    monkeypatch.setattr(execute, "_train_and_evaluate", boom)
+    monkeypatch.setattr(execute, "train_and_evaluate", boom)
     result = execute.execute_run(suite.runs[0])
     assert result.status == "failed"
     assert result.reason is not None and result.reason.startswith(
@@ -67,7 +67,7 @@ def test_finished_runs_are_skipped_and_force_reruns(
     def fake_base(spec: Any) -> RunResult:
         base_calls.append(1)
         return RunResult(
-            suite="unit", run_id="base", method="base", seed=None, status="ok", spec=execute.base_spec(spec)
+            suite="unit", run_id="base", method="base", seed=None, status="ok", spec=spec.base_identity()
         )
 
     monkeypatch.setattr(execute, "execute_run", fake_run)
@@ -102,6 +102,7 @@ def test_a_trained_run_measures_geometry_against_w0_not_a_rewritten_base(
     import torch
 
     from peft_rlvr_bench.reporting.results import RoleScore, TaskScore
+    from peft_rlvr_bench.rlvr.train import Trained
     from tests.tiny_models import tiny_llama
 
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))
@@ -119,11 +120,11 @@ def test_a_trained_run_measures_geometry_against_w0_not_a_rewritten_base(
     def adapt(run: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
         with torch.no_grad():
             model.get_parameter(name).sub_(residual)
-        return execute._Trained(model, Residual(), [], trainable=1, total=2, initial_adapter=None)
+        return Trained(model, Residual(), [], trainable=1, total=2, initial_adapter=None, train_config={})
 
     score = RoleScore.from_tasks({"add": TaskScore(accuracy=0.5, n=2)})
     monkeypatch.setattr("peft_rlvr_bench.models.load_base", lambda spec, device="cpu": (tiny_llama(0), None))
-    monkeypatch.setattr(execute, "_adapt_and_train", adapt)
+    monkeypatch.setattr("peft_rlvr_bench.rlvr.train.train_run", adapt)
     monkeypatch.setattr("peft_rlvr_bench.adapters.checkpoints.save_trained", lambda *args: None)
     monkeypatch.setattr(
         "peft_rlvr_bench.evaluation.evaluate_in_depth", lambda *args, **kwargs: ({"in_domain": score}, None)

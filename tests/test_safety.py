@@ -39,7 +39,7 @@ def test_the_package_has_no_unsafe_call(path: Path) -> None:
         assert "import_module(" not in text, "only the registry imports modules by name (its built-ins)"
 
 
-def test_trust_remote_code_is_off_unless_set_and_leaves_run_ids_alone(
+def test_trust_remote_code_is_off_unless_set_and_part_of_the_run_id(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     suite = (REPO / "suites" / "smoke.yaml").read_text()
@@ -49,7 +49,7 @@ def test_trust_remote_code_is_off_unless_set_and_leaves_run_ids_alone(
     )
     trusting = load_suite(tmp_path / "smoke.yaml").runs[0]
     assert not default.model.trust_remote_code and trusting.model.trust_remote_code
-    assert "trust_remote_code" not in default.identity()["model"], "off: ids as before the field existed"
+    assert default.identity()["model"]["trust_remote_code"] is False
     assert trusting.identity()["model"]["trust_remote_code"] is True and trusting.run_id != default.run_id
 
     import transformers
@@ -79,7 +79,7 @@ def test_trust_remote_code_is_off_unless_set_and_leaves_run_ids_alone(
     def boom(*_: Any) -> None:
         raise RuntimeError("stop before training")
 
-    monkeypatch.setattr(execute, "_train_and_evaluate", boom)
+    monkeypatch.setattr(execute, "train_and_evaluate", boom)
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))
     assert execute.execute_run(default).spec["model"]["trust_remote_code"] is False, "recorded in the result"
 

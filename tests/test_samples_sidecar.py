@@ -185,7 +185,7 @@ def test_the_runner_rewrites_a_runs_sidecar_and_leaderboards_read_only_run_files
             method="base",
             seed=None,
             status="ok",
-            spec=execute.base_spec(spec),
+            spec=spec.base_identity(),
             samples=answered("base", 1),
         )
 
@@ -217,7 +217,6 @@ def test_the_runner_rewrites_a_runs_sidecar_and_leaderboards_read_only_run_files
 def test_the_base_evaluation_keeps_item_scores_and_answers_unless_told_not_to(tmp_path: Path) -> None:
     from peft_rlvr_bench.evaluation.per_item import items_digest
     from peft_rlvr_bench.registry import TASKS
-    from peft_rlvr_bench.runner.execute import base_spec
     from peft_rlvr_bench.runner.plan import evaluate_and_save_base
 
     suite = suite_file(tmp_path)
@@ -235,7 +234,7 @@ def test_the_base_evaluation_keeps_item_scores_and_answers_unless_told_not_to(tm
 
     quiet = suite_file(tmp_path, SUITE.replace("loss_items: 0}", "loss_items: 0, keep_samples: false}"))
     assert quiet.spec.eval.keep_samples is False
-    assert base_spec(quiet.spec) == base_spec(suite.spec), "storing answers is not part of what ran"
+    assert quiet.spec.base_identity() == suite.spec.base_identity(), "storing answers is not part of what ran"
     assert [run.run_id for run in quiet.runs] == [run.run_id for run in suite.runs]
     evaluate_and_save_base(quiet, results)
     assert not samples_path(results, "unit", "base").exists(), "the older answers went with the rewrite"

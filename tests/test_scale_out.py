@@ -85,16 +85,22 @@ def test_sharded_strategies_validate_without_a_trajectory(tmp_path: Path) -> Non
     assert suite.spec.launch is not None and suite.spec.launch.strategy == "zero3"
 
 
-def test_each_process_gets_its_share_of_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_process_gets_its_share_of_the_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.rlvr.recipes import GRPO, RecipeParams
+    from peft_rlvr_bench.rlvr.train import trainer_config
 
     params = RecipeParams(prompts_per_step=2, num_generations=4)
-    assert GRPO().grpo_config_fields(params)["per_device_train_batch_size"] == 8
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert GRPO().grpo_config_fields(params)["per_device_train_batch_size"] == 4
-    monkeypatch.setenv("WORLD_SIZE", "3")
+    assert GRPO().config_fields(params)["per_device_train_batch_size"] == 8
+    assert GRPO().config_fields(params, processes=2)["per_device_train_batch_size"] == 4
     with pytest.raises(ValueError, match="does not split evenly over 3 processes"):
-        GRPO().grpo_config_fields(params)
+        GRPO().config_fields(params, processes=3)
+    # A launched process trains with its share and records it; the run id keeps the whole batch.
+    run = load_suite(write_suite(tmp_path)).runs[0]
+    run_id = run.run_id
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert trainer_config(run, RunContext(), tmp_path)["per_device_train_batch_size"] == 4
+    assert run.run_id == run_id
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,7 +334,7 @@ FSDP2_SCRIPT = """
 import sys, torch, torch.distributed as dist
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
-from peft_rlvr_bench.runner.sharded import gather_whole_state
+from peft_rlvr_bench.rlvr.sharded import gather_whole_state
 
 dist.init_process_group("gloo")
 torch.manual_seed(0)
@@ -369,7 +375,7 @@ def test_rank_0_rebuilds_the_trained_model_from_gathered_weights() -> None:
 
     from peft_rlvr_bench.adapters import ApplyContext
     from peft_rlvr_bench.registry import ADAPTERS
-    from peft_rlvr_bench.runner.sharded import gather_whole_state, load_whole_state
+    from peft_rlvr_bench.rlvr.sharded import gather_whole_state, load_whole_state
     from tests.tiny_models import tiny_llama
 
     adapter = ADAPTERS.get("pissa")()  # a residual init: the base weights change too
@@ -391,7 +397,7 @@ def test_rank_0_rebuilds_the_trained_model_from_gathered_weights() -> None:
 
 def test_methods_that_touch_weights_while_training_are_refused_when_sharded() -> None:
     from peft_rlvr_bench.adapters import TrainingHooks
-    from peft_rlvr_bench.runner.sharded import refuse_weight_hooks
+    from peft_rlvr_bench.rlvr.sharded import refuse_weight_hooks
 
     refuse_weight_hooks(TrainingHooks(), None)
     with pytest.raises(ValueError, match="strategy zero2 or ddp"):
@@ -401,7 +407,7 @@ def test_methods_that_touch_weights_while_training_are_refused_when_sharded() ->
 
 
 def test_a_sharded_launch_is_read_from_accelerates_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from peft_rlvr_bench.runner.sharded import sharded_launch
+    from peft_rlvr_bench.rlvr.sharded import sharded_launch
 
     for name in ("ACCELERATE_USE_DEEPSPEED", "ACCELERATE_DEEPSPEED_ZERO_STAGE", "ACCELERATE_USE_FSDP"):
         monkeypatch.delenv(name, raising=False)

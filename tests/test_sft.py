@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 
 from peft_rlvr_bench.adapters import ApplyContext
+from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.models import load_base
 from peft_rlvr_bench.registry import ADAPTERS, VERIFIERS
-from peft_rlvr_bench.rlvr.recipes import SFTParams
-from peft_rlvr_bench.rlvr.sft import sft_examples, train_sft
+from peft_rlvr_bench.rlvr.train import run_recipe, training_items
 from peft_rlvr_bench.suite import load_suite
 from tests.test_suite import GOOD, write
 
@@ -37,11 +37,11 @@ def test_an_entry_recipe_overrides_the_suite_recipe_for_its_runs_only(tmp_path: 
 
 def test_sft_targets_are_answers_the_verifier_accepts(tmp_path: Path) -> None:
     run = next(r for r in load_suite(write(tmp_path, SFT_SUITE)).runs if r.adapter.label == "lora-sft")
-    examples = sft_examples(run, SFTParams(batch_size=4))
-    assert len(examples) == run.budget.max_steps * 4
+    items = training_items(run, RunContext())
+    assert len(items) == run.budget.max_steps * 4, "batch_size examples per update"
     verifier = VERIFIERS.get("int_match")
-    assert all(verifier(row["completion"], row["completion"]) == 1.0 for row in examples)
-    assert len({row["prompt"] for row in examples}) > 1
+    assert all(verifier(item.answer, item.answer) == 1.0 for item in items)
+    assert len({item.prompt for item in items}) > 1
 
 
 def test_sft_trains_only_the_adapter_and_logs_a_falling_loss(tmp_path: Path) -> None:
@@ -51,7 +51,8 @@ def test_sft_trains_only_the_adapter_and_logs_a_falling_loss(tmp_path: Path) -> 
     base = {name: p.detach().clone() for name, p in model.named_parameters()}
     adapter = ADAPTERS.get("lora")()
     model = adapter.apply(model, adapter.Params.model_validate(run.adapter.params), ApplyContext(seed=0))
-    curve = train_sft(model, tokenizer, run, tmp_path / "trainer")
+    curve, config = run_recipe(run, model, tokenizer, tmp_path / "trainer")
+    assert config["completion_only_loss"] and config["per_device_train_batch_size"] == 4
     assert [record.step for record in curve] == list(range(1, 9))
     assert all(record.loss is not None and record.reward_mean is None for record in curve)
     assert curve[-1].loss < curve[0].loss

@@ -28,7 +28,7 @@ from peft_rlvr_bench.reporting.results import (
     run_result_path,
     save_result,
 )
-from peft_rlvr_bench.runner import execute, run_suite
+from peft_rlvr_bench.runner import execute, provenance, run_suite
 from peft_rlvr_bench.suite import ModelSpec, load_suite
 from tests.hand_results import result as hand_result
 
@@ -114,7 +114,7 @@ def test_prb_run_reruns_stale_results_says_so_and_keeps_those_from_another_cpu(
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))  # run locks live there
     results = tmp_path / "results"
     base = RunResult(
-        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=execute.base_spec(suite.spec)
+        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=suite.spec.base_identity()
     )
     save_result(stamped(base), base_result_path(results, "unit"))
     other_world, other_cpu, other_versions = suite.runs
@@ -140,7 +140,7 @@ def test_prb_run_reruns_stale_results_says_so_and_keeps_those_from_another_cpu(
         base_calls.append(1)
         return stamped(base)
 
-    monkeypatch.setattr(execute, "present_stamp", lambda model: PRESENT)
+    monkeypatch.setattr(provenance, "present_stamp", lambda model: PRESENT)
     monkeypatch.setattr(execute, "execute_run", fake_run)
     monkeypatch.setattr(execute, "evaluate_base", fake_base)
     output = io.StringIO()
@@ -170,7 +170,7 @@ def test_plan_marks_the_base_stale_when_its_versions_differ(suite: Any, tmp_path
 
     results = tmp_path / "results"
     base = RunResult(
-        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=execute.base_spec(suite.spec)
+        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=suite.spec.base_identity()
     )
     save_result(stamped(base, versions={**VERSIONS, "torch": "2.12.0"}), base_result_path(results, "unit"))
     for run in suite.runs:
@@ -219,7 +219,7 @@ def test_results_written_before_environments_still_load() -> None:
 def test_a_result_records_world_lock_and_hardware() -> None:
     import torch
 
-    recorded = execute.environment(ModelSpec(name="tiny"))
+    recorded = provenance.environment(ModelSpec(name="tiny"))
     assert recorded.world["artifact"] and len(recorded.world["hash"]) == 64
     assert recorded.lock is not None and recorded.lock.file == "requirements/cpu.txt"
     hardware = recorded.hardware

@@ -37,9 +37,14 @@ def write(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_suite_validates(path: Path) -> None:
+    from peft_rlvr_bench.registry import ADAPTERS, RECIPES
+
     suite = load_suite(path)
     assert suite.runs, "a shipped suite must expand to at least one run"
     assert suite.spec.name == path.stem, "the suite's name must match its file name"
+    for run in suite.runs:  # the training path validates the resolved parameters again
+        ADAPTERS.get(run.adapter.name).Params.model_validate(run.adapter.params)
+        RECIPES.get(run.recipe.name).Params.model_validate(run.recipe.params)
 
 
 def test_expansion_is_adapters_times_seeds_with_stable_unique_ids(tmp_path: Path) -> None:
@@ -219,12 +224,13 @@ def test_cli_run_of_bad_suite_writes_no_results(tmp_path: Path) -> None:
     assert not (tmp_path / "results").exists()
 
 
-def test_validate_and_list_import_no_heavy_library(tmp_path: Path) -> None:
+def test_validate_list_and_run_ids_import_no_heavy_library(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from peft_rlvr_bench.suite import load_suite\n"
         "from peft_rlvr_bench.registry import REGISTRIES\n"
-        f"load_suite({str(REPO / 'suites' / 'tiny.yaml')!r})\n"
+        f"suite = load_suite({str(REPO / 'suites' / 'tiny.yaml')!r})\n"
+        "ids = [r.run_id for r in suite.runs] + [d.run_id for d in suite.derived]\n"
         "[r.names() for r in REGISTRIES.values()]\n"
         "heavy = [m for m in ('torch', 'trl', 'peft', 'lm_eval', 'transformers') if m in sys.modules]\n"
         "print(heavy)\n"
@@ -242,13 +248,12 @@ def test_committed_results_keep_their_run_ids_and_base_spec(results: Path) -> No
     defaults, so every committed run file is still the file of a run of its suite, and the base
     evaluation is still current (not redone)."""
     from peft_rlvr_bench.reporting.results import load_result
-    from peft_rlvr_bench.runner.execute import base_spec
 
     suite = load_suite(REPO / "suites" / f"{results.name}.yaml")
     ids = {run.run_id for run in suite.runs} | {derived.run_id for derived in suite.derived}
     committed = {path.stem for path in (results / "runs").glob("*.json")}
     assert committed and committed <= ids
-    assert load_result(results / "base.json").spec == base_spec(suite.spec)
+    assert load_result(results / "base.json").spec == suite.spec.base_identity()
 
 
 def test_eval_depth_settings_enter_the_run_id_only_when_set(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from peft_rlvr_bench.rlvr.train import reward_function
+from peft_rlvr_bench.rlvr.grpo import reward_function
 from peft_rlvr_bench.verifiers import extract_first_integer, integer_match
 
 

@@ -1,8 +1,10 @@
 """Adapters: how a base model is made trainable. One module per method, registered by name.
 
-Low-rank and sparse methods share little, so the interface is a ``Protocol``, not a base class.
-Every adapter module imports torch and peft only inside its functions, so ``prb validate`` and
-``prb list`` stay fast.
+Low-rank and sparse methods share little, so the interface is a ``Protocol``, not a base class;
+``AdapterDefaults`` gives the members most methods do not change. Every adapter module imports
+torch and peft only inside its functions, so ``prb validate`` and ``prb list`` stay fast. Each
+adapter also says what it trains from the architecture alone (``footprint``), for the memory
+estimate of a dry run; a test holds every footprint to the count on the wrapped model.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from peft_rlvr_bench.errors import UserError
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from peft_rlvr_bench.architecture import Architecture
 
 
 class AdapterParams(BaseModel):
@@ -62,13 +68,40 @@ class TrainingHooks:
     """A term added to the RL loss, e.g. AdaLoRA's orthogonality regulariser."""
 
 
+@dataclass(frozen=True)
+class AdapterFootprint:
+    """What an adapter trains and holds, counted from the architecture (``Adapter.footprint``)."""
+
+    trainable: int | None
+    """What ``trainable_parameters`` counts on the wrapped model; None when it depends on the
+    weights themselves (a sparse mask built from W0 or from another run)."""
+    gradient: int
+    """Parameters holding gradients and optimizer state (a sparse mask: its dense target weights)."""
+    stored: int
+    """Adapter weights held besides the base (LoRA-FA's frozen A included)."""
+    mask_targets: int = 0
+    """Sparse: coordinates of the masked weights."""
+
+    @classmethod
+    def dense(cls, count: int) -> AdapterFootprint:
+        """``count`` parameters that all train, are all stored and all hold gradients."""
+        return cls(trainable=count, gradient=count, stored=count)
+
+
 class Adapter(Protocol):
-    """A PEFT method. ``apply`` returns the module to train; ``merge`` its effective weights."""
+    """A PEFT method. ``apply`` returns the module to train; ``merge`` its effective weights.
+
+    Every member is required; ``AdapterDefaults`` provides ``rewrites_base``, ``resumable``,
+    ``hooks`` and ``trainable_parameters`` for methods that need nothing special.
+    """
 
     Params: ClassVar[type[AdapterParams]]
     rewrites_base: ClassVar[bool]
     """True when ``apply`` replaces base weights by a residual (PiSSA, OLoRA, MiLoRA, GeoRA): then
     "adapter disabled" is not the base model, and KL must be taken against a kept copy."""
+    resumable: ClassVar[bool]
+    """False when the method keeps training state outside a trainer checkpoint (AdaLoRA's
+    importance averages): a killed run of it restarts instead of resuming."""
 
     def apply(self, model: nn.Module, params: Any, context: ApplyContext) -> nn.Module:
         """Wraps ``model`` (already on its device) so that only the method's parameters train."""
@@ -86,17 +119,35 @@ class Adapter(Protocol):
         """Coordinates the method can change (a masked weight counts only its mask)."""
         ...
 
+    def footprint(self, arch: Architecture, params: Any) -> AdapterFootprint:
+        """The counts of ``AdapterFootprint`` on a model of ``arch``, without building it; raises
+        ``UserError`` when the method has no formula (the memory estimate skips it)."""
+        ...
 
-class NoHooks:
+
+class AdapterDefaults:
     """Defaults for adapters that need nothing from the training loop beyond ``apply``."""
 
     rewrites_base: ClassVar[bool] = False
+    resumable: ClassVar[bool] = True
 
     def hooks(self, model: nn.Module, params: Any) -> TrainingHooks:
         return TrainingHooks()
 
     def trainable_parameters(self, model: nn.Module) -> int:
         return count_parameters(model)[0]
+
+    def footprint(self, arch: Architecture, params: Any) -> AdapterFootprint:
+        raise UserError(f"adapter {type(self).__name__}: no memory formula; the estimate is skipped for it")
+
+
+NoHooks = AdapterDefaults
+"""The name third-party adapters written before ``AdapterDefaults`` use."""
+
+
+def low_rank_footprint(arch: Architecture, targets: list[str] | None, r: int) -> AdapterFootprint:
+    """A and B of rank ``r`` on every target: ``r (in + out)`` each."""
+    return AdapterFootprint.dense(sum(r * (out + inp) for _, out, inp in arch.target_shapes(targets)))
 
 
 def block_linear_names(model: nn.Module) -> list[str]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, NoHooks
+from peft_rlvr_bench.adapters import AdapterDefaults, AdapterFootprint, AdapterParams, ApplyContext
 from peft_rlvr_bench.registry import register_adapter
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from peft_rlvr_bench.architecture import Architecture
 
 
 class FullParams(AdapterParams):
@@ -16,7 +18,7 @@ class FullParams(AdapterParams):
 
 
 @register_adapter("full")
-class FullFineTuning(NoHooks):
+class FullFineTuning(AdapterDefaults):
     Params: ClassVar[type[AdapterParams]] = FullParams
 
     def apply(self, model: nn.Module, params: FullParams, context: ApplyContext) -> nn.Module:
@@ -28,3 +30,6 @@ class FullFineTuning(NoHooks):
 
     def merge(self, model: nn.Module) -> nn.Module:
         return model
+
+    def footprint(self, arch: Architecture, params: FullParams) -> AdapterFootprint:
+        return AdapterFootprint(trainable=arch.parameters(), gradient=arch.parameters(), stored=0)

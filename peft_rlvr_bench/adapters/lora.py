@@ -7,12 +7,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, NoHooks, TrainingHooks, block_linear_names
+from peft_rlvr_bench.adapters import (
+    AdapterDefaults,
+    AdapterFootprint,
+    AdapterParams,
+    ApplyContext,
+    TrainingHooks,
+    block_linear_names,
+    low_rank_footprint,
+)
 from peft_rlvr_bench.registry import register_adapter
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from peft_rlvr_bench.architecture import Architecture
 
 
 class LoRAParams(AdapterParams):
@@ -44,7 +54,7 @@ def lora_config(model: nn.Module, params: LoRAParams, **flags: Any) -> Any:
     )
 
 
-class _PeftLoRA(NoHooks):
+class _PeftLoRA(AdapterDefaults):
     """Applies ``lora_config`` with this class's ``flags``; merges with peft's ``merge_and_unload``."""
 
     Params: ClassVar[type[AdapterParams]] = LoRAParams
@@ -57,6 +67,9 @@ class _PeftLoRA(NoHooks):
 
     def merge(self, model: nn.Module) -> nn.Module:
         return model.merge_and_unload()
+
+    def footprint(self, arch: Architecture, params: LoRAParams) -> AdapterFootprint:
+        return low_rank_footprint(arch, params.target_modules, params.r)
 
 
 @register_adapter("lora")
@@ -72,6 +85,12 @@ class RSLoRA(_PeftLoRA):
 @register_adapter("dora")
 class DoRA(_PeftLoRA):
     flags: ClassVar[dict[str, Any]] = {"use_dora": True}
+
+    def footprint(self, arch: Architecture, params: LoRAParams) -> AdapterFootprint:
+        magnitudes = sum(out for _, out, _ in arch.target_shapes(params.target_modules))
+        return AdapterFootprint.dense(
+            low_rank_footprint(arch, params.target_modules, params.r).gradient + magnitudes
+        )
 
 
 @register_adapter("lora_plus")
@@ -114,3 +133,8 @@ class LoRAFA(_PeftLoRA):
             )
 
         return TrainingHooks(optimizer=optimizer)
+
+    def footprint(self, arch: Architecture, params: LoRAParams) -> AdapterFootprint:
+        b_only = sum(params.r * out for _, out, _ in arch.target_shapes(params.target_modules))
+        stored = low_rank_footprint(arch, params.target_modules, params.r).stored
+        return AdapterFootprint(trainable=b_only, gradient=b_only, stored=stored)

@@ -12,15 +12,24 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, NoHooks, TrainingHooks, block_linear_names
+from peft_rlvr_bench.adapters import (
+    AdapterDefaults,
+    AdapterFootprint,
+    AdapterParams,
+    ApplyContext,
+    TrainingHooks,
+    block_linear_names,
+)
 from peft_rlvr_bench.registry import register_adapter
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from peft_rlvr_bench.architecture import Architecture
 
-class _MergeByPeft(NoHooks):
+
+class _MergeByPeft(AdapterDefaults):
     def merge(self, model: nn.Module) -> nn.Module:
         return model.merge_and_unload()
 
@@ -85,7 +94,7 @@ class AdaLoRA(_MergeByPeft):
     Params: ClassVar[type[AdapterParams]] = AdaLoRAParams
     resumable: ClassVar[bool] = False
     """Its rank allocator's importance averages live outside the trainer checkpoint: a killed
-    AdaLoRA run restarts instead of resuming (``rlvr/resilience.resumable``)."""
+    AdaLoRA run restarts instead of resuming."""
 
     def apply(self, model: nn.Module, params: AdaLoRAParams, context: ApplyContext) -> nn.Module:
         from peft import AdaLoraConfig, get_peft_model
@@ -110,6 +119,11 @@ class AdaLoRA(_MergeByPeft):
             callbacks=[_rank_allocation_callback()],
             extra_loss=lambda m: params.orth_reg_weight * orthogonality_penalty(m),
         )
+
+    def footprint(self, arch: Architecture, params: AdaLoRAParams) -> AdapterFootprint:
+        # A (r x in), E (r x 1) and B (out x r) at the initial rank; pruning zeroes E, never frees it.
+        targets = arch.target_shapes(params.target_modules)
+        return AdapterFootprint.dense(sum(params.init_r * (out + inp + 1) for _, out, inp in targets))
 
 
 # --- VeRA, IA3, LN tuning, MiSS ----------------------------------------------------------------
@@ -137,6 +151,11 @@ class VeRA(_MergeByPeft):
         )
         return get_peft_model(model, config)
 
+    def footprint(self, arch: Architecture, params: VeRAParams) -> AdapterFootprint:
+        # Per target: lambda_d (r) and lambda_b (out); the shared projections are frozen buffers.
+        targets = arch.target_shapes(params.target_modules)
+        return AdapterFootprint.dense(sum(params.r + out for _, out, _ in targets))
+
 
 class IA3Params(AdapterParams):
     feedforward_modules: list[str] = Field(
@@ -160,6 +179,12 @@ class IA3(_MergeByPeft):
             target_modules=targets, feedforward_modules=params.feedforward_modules, task_type="CAUSAL_LM"
         )
         return get_peft_model(model, config)
+
+    def footprint(self, arch: Architecture, params: IA3Params) -> AdapterFootprint:
+        # One scale per output channel; a feed-forward target's scales its input channels instead.
+        feedforward = set(params.feedforward_modules)
+        targets = arch.target_shapes(params.target_modules)
+        return AdapterFootprint.dense(sum(inp if name in feedforward else out for name, out, inp in targets))
 
 
 class LNTuningParams(AdapterParams):
@@ -195,6 +220,9 @@ class LNTuning(_MergeByPeft):
             warnings.filterwarnings("ignore", message="Unsupported layer type", category=UserWarning)
             return get_peft_model(model, config)
 
+    def footprint(self, arch: Architecture, params: LNTuningParams) -> AdapterFootprint:
+        return AdapterFootprint.dense(arch.norm_parameters(params.target_modules))
+
 
 class MiSSParams(AdapterParams):
     r: int = Field(8, gt=0, description="shard size; must divide each target's output dimension")
@@ -210,3 +238,7 @@ class MiSS(_MergeByPeft):
         return get_peft_model(
             model, MissConfig(r=params.r, target_modules=_targets(model, params), task_type="CAUSAL_LM")
         )
+
+    def footprint(self, arch: Architecture, params: MiSSParams) -> AdapterFootprint:
+        targets = arch.target_shapes(params.target_modules)
+        return AdapterFootprint.dense(sum(params.r * out for _, out, _ in targets))

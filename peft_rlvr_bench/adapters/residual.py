@@ -1,4 +1,4 @@
-"""Residual low-rank adapters: PiSSA, OLoRA, MiLoRA, GeoRA (METHODS.md §1 and §1.1).
+"""Residual low-rank adapters: PiSSA, OLoRA, MiLoRA, GeoRA (``docs/methods.md``).
 
 Each wraps the target linears in peft LoRA layers whose initial product ``s B A`` is a chosen
 part of the base weight ``W``, and replaces the frozen base weight by the residual
@@ -26,17 +26,38 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, NoHooks, block_linear_names
+from peft_rlvr_bench.adapters import (
+    AdapterDefaults,
+    AdapterFootprint,
+    AdapterParams,
+    ApplyContext,
+    block_linear_names,
+    low_rank_footprint,
+)
 from peft_rlvr_bench.registry import register_adapter
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from peft_rlvr_bench.architecture import Architecture
+
     Init = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
     """(W, scale) -> (A, B, W_res), as the functions of ``svd_math`` compute them."""
 
 ADAPTER_NAME = "default"
+
+
+class _Residual(AdapterDefaults):
+    """What the residual methods share: they rewrite the base, merge by peft, train A and B."""
+
+    rewrites_base: ClassVar[bool] = True
+
+    def merge(self, model: nn.Module) -> nn.Module:
+        return model.merge_and_unload()
+
+    def footprint(self, arch: Architecture, params: _LowRankParams) -> AdapterFootprint:
+        return low_rank_footprint(arch, params.target_modules, params.r)
 
 
 class _LowRankParams(AdapterParams):
@@ -73,40 +94,31 @@ class GeoRAParams(_LowRankParams):
 
 
 @register_adapter("pissa")
-class PiSSA(NoHooks):
+class PiSSA(_Residual):
     """Top-r singular triplets train, the rest is frozen (peft ``init_lora_weights="pissa"``)."""
 
     Params: ClassVar[type[AdapterParams]] = PiSSAParams
-    rewrites_base: ClassVar[bool] = True
 
     def apply(self, model: nn.Module, params: PiSSAParams, context: ApplyContext) -> nn.Module:
         init = "pissa" if params.niter is None else f"pissa_niter_{params.niter}"
         return _wrap(model, params, params.alpha, init, context.seed)
 
-    def merge(self, model: nn.Module) -> nn.Module:
-        return model.merge_and_unload()
-
 
 @register_adapter("olora")
-class OLoRA(NoHooks):
+class OLoRA(_Residual):
     """QR of W: ``B = Q_r``, ``A = R_r`` train, ``W - s Q_r R_r`` is frozen (peft ``"olora"``)."""
 
     Params: ClassVar[type[AdapterParams]] = OLoRAParams
-    rewrites_base: ClassVar[bool] = True
 
     def apply(self, model: nn.Module, params: OLoRAParams, context: ApplyContext) -> nn.Module:
         return _wrap(model, params, params.alpha, "olora", context.seed)
 
-    def merge(self, model: nn.Module) -> nn.Module:
-        return model.merge_and_unload()
-
 
 @register_adapter("milora")
-class MiLoRA(NoHooks):
+class MiLoRA(_Residual):
     """The last r singular triplets train, the rest is frozen (svd_math.minor_init)."""
 
     Params: ClassVar[type[AdapterParams]] = MiLoRAParams
-    rewrites_base: ClassVar[bool] = True
 
     def apply(self, model: nn.Module, params: MiLoRAParams, context: ApplyContext) -> nn.Module:
         from peft_rlvr_bench.adapters.svd_math import minor_init  # torch: only when applied
@@ -116,16 +128,12 @@ class MiLoRA(NoHooks):
         _rewrite(wrapped, lambda W, scale: minor_init(W, params.r, scale))
         return wrapped
 
-    def merge(self, model: nn.Module) -> nn.Module:
-        return model.merge_and_unload()
-
 
 @register_adapter("geora")
-class GeoRA(NoHooks):
+class GeoRA(_Residual):
     """Top-r SVD of the spectrally and Euclidean-masked weight trains (svd_math.geora_init)."""
 
     Params: ClassVar[type[AdapterParams]] = GeoRAParams
-    rewrites_base: ClassVar[bool] = True
 
     def apply(self, model: nn.Module, params: GeoRAParams, context: ApplyContext) -> nn.Module:
         from peft_rlvr_bench.adapters.svd_math import geora_init  # torch: only when applied
@@ -134,9 +142,6 @@ class GeoRA(NoHooks):
         wrapped = _wrap(model, params, alpha, True, context.seed)
         _rewrite(wrapped, lambda W, scale: geora_init(W, params.r, params.rho, scale))
         return wrapped
-
-    def merge(self, model: nn.Module) -> nn.Module:
-        return model.merge_and_unload()
 
 
 def _wrap(model: nn.Module, params: _LowRankParams, alpha: float, init: bool | str, seed: int) -> nn.Module:

@@ -17,13 +17,22 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_serializer, model_validator
 
-from peft_rlvr_bench.adapters import AdapterParams, ApplyContext, TrainingHooks, block_linear_names
+from peft_rlvr_bench.adapters import (
+    AdapterDefaults,
+    AdapterFootprint,
+    AdapterParams,
+    ApplyContext,
+    TrainingHooks,
+    block_linear_names,
+)
 from peft_rlvr_bench.registry import register_adapter
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
     from transformers import TrainerCallback
+
+    from peft_rlvr_bench.architecture import Architecture
 
 MaskSource = Literal["off_principal", "principal", "random", "rl_delta"]
 DeltaDType = Literal["bfloat16", "float16", "float32", "stored"]
@@ -58,8 +67,8 @@ class SparseParams(AdapterParams):
 
     @model_serializer(mode="wrap")
     def _delta_dtype_only_for_rl_delta(self, handler: Any) -> dict[str, Any]:
-        # Only rl_delta reads delta_dtype, so the other masks' resolved specs (and run ids) stay as
-        # they were before it existed; rl_delta runs get new ids, as their mask changed with it.
+        # Only rl_delta reads delta_dtype: a resolved spec holds it for that mask alone, so the
+        # spec validates again (the check above) and other masks' ids do not name it.
         data = handler(self)
         if self.mask != "rl_delta":
             data.pop("delta_dtype", None)
@@ -160,9 +169,8 @@ def _load_final_weights(context: ApplyContext) -> dict[str, torch.Tensor]:
 
 
 @register_adapter("sparse")
-class SparseFineTuning:
+class SparseFineTuning(AdapterDefaults):
     Params: ClassVar[type[AdapterParams]] = SparseParams
-    rewrites_base: ClassVar[bool] = False
 
     def __init__(self) -> None:
         # apply() and hooks() are called on the same instance: the masks live here in between.
@@ -229,7 +237,7 @@ class SparseFineTuning:
             )
         # The geometry's own comparison, so the mask is exactly the coordinates its update
         # sparsity counts as changed (at bf16 by default, where fp32 drift rounds away).
-        from peft_rlvr_bench.geometry import unchanged_mask
+        from peft_rlvr_bench.geometry.maths import unchanged_mask
 
         dtype = None if params.delta_dtype == "stored" else getattr(torch, params.delta_dtype)
         return ~unchanged_mask(weight, stored, dtype)
@@ -245,6 +253,15 @@ class SparseFineTuning:
 
     def trainable_parameters(self, model: nn.Module) -> int:
         return self.trainable_coordinates(model)
+
+    def footprint(self, arch: Architecture, params: SparseParams) -> AdapterFootprint:
+        """Gradients and AdamW moments are dense over every target weight (the mask is applied to
+        them); the trained count is exact for masks of a fixed share (``round(share * numel)``
+        per weight) and known only once built for the others, which depend on the weights."""
+        sizes = [out * inp for _, out, inp in arch.target_shapes(params.target_modules)]
+        share = {"random": params.density, "principal": params.alpha}.get(params.mask)
+        trainable = None if share is None else sum(round(share * size) for size in sizes)
+        return AdapterFootprint(trainable=trainable, gradient=sum(sizes), stored=0, mask_targets=sum(sizes))
 
     def trainable_coordinates(self, model: nn.Module) -> int:
         """Coordinates that can change: True mask entries of bound weights, numel of any other trainable."""

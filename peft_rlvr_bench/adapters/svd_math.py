@@ -1,4 +1,4 @@
-"""SVD initialisations for the residual low-rank adapters (METHODS.md §1 and §1.1).
+"""SVD initialisations for the residual low-rank adapters (``docs/methods.md``, residual adapters).
 
 Pure functions on tensors: no peft, no configs. Each takes a weight ``W`` (out x in, as
 ``nn.Linear`` stores it), computes in float64 on ``W``'s device and returns tensors in ``W``'s
@@ -20,7 +20,7 @@ import torch
 
 
 def principal_init(W: torch.Tensor, r: int, scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """PiSSA: factors from the top ``r`` singular triplets of ``W`` (METHODS.md §1 table).
+    """PiSSA: factors from the top ``r`` singular triplets of ``W`` (``docs/methods.md``).
 
     Reference implementation; the PiSSA adapter itself goes through peft's
     ``init_lora_weights="pissa"``, which computes the same thing in float32.
@@ -33,10 +33,10 @@ def principal_init(W: torch.Tensor, r: int, scale: float) -> tuple[torch.Tensor,
 
 
 def minor_init(W: torch.Tensor, r: int, scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """MiLoRA: PiSSA's formula with the **last** ``r`` singular triplets (METHODS.md §1 table).
+    """MiLoRA: PiSSA's formula with the **last** ``r`` singular triplets (``docs/methods.md``).
 
     "Last" is taken from the thin SVD (min(out, in) triplets, singular values in descending
-    order, which the returned factors keep). METHODS.md's default alpha for MiLoRA is r (s = 1).
+    order, which the returned factors keep). MiLoRA's default alpha is r (s = 1).
     """
     _check_rank(W, r)
     _check_scale(scale)
@@ -47,7 +47,7 @@ def minor_init(W: torch.Tensor, r: int, scale: float) -> tuple[torch.Tensor, tor
 
 
 def geora_masks(W: torch.Tensor, r: int, rho: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """GeoRA's two priors, per matrix (METHODS.md §1.1 steps 1 and 2): ``(m_spec, m_euc)``.
+    """GeoRA's two priors, per matrix (``docs/methods.md``, GeoRA, steps 1 and 2): ``(m_spec, m_euc)``.
 
     ``m_spec`` marks the coordinates whose ``|rank-r SVD reconstruction of W|`` is in the bottom
     ``rho`` fraction, ``m_euc`` those whose ``|W|`` is. Each mask is a bool tensor shaped like ``W``
@@ -69,11 +69,11 @@ def geora_masks(W: torch.Tensor, r: int, rho: float) -> tuple[torch.Tensor, torc
 def geora_init(
     W: torch.Tensor, r: int, rho: float, scale: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """GeoRA (METHODS.md §1.1 steps 3 and 4): top-r SVD of ``W_geo = W * (m_spec | m_euc)``.
+    """GeoRA (``docs/methods.md``, GeoRA, steps 3 and 4): top-r SVD of ``W_geo = W * (m_spec | m_euc)``.
 
     ``A = sqrt(S_r / s) V_r^T`` and ``B = U_r sqrt(S_r / s)`` from ``svd(W_geo)``, with the residual
     taken from the **unmasked** weight, ``W_res = W - s B A``, so the model at init equals the base.
-    METHODS.md's default alpha is r (s = 1). See :func:`geora_masks` for the masks and ties.
+    The default alpha is r (s = 1). See :func:`geora_masks` for the masks and ties.
     If both masks are empty (``rho * numel < 1``), ``W_geo`` is zero and so are ``A`` and ``B``.
     """
     _check_scale(scale)

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.evaluation.per_item import SampleLog, greedy_items, sampled_items
-from peft_rlvr_bench.paths import cache_dir
-from peft_rlvr_bench.registry import TASKS
+from peft_rlvr_bench.paths import cache_dir, outputs_dir
 from peft_rlvr_bench.reporting.results import KLScore, RoleScore, TaskScore, write_text_atomic
 from peft_rlvr_bench.suite import EvalSpec, SamplingSpec
 
@@ -42,13 +42,14 @@ def lm_eval_task_name(task: str) -> str:
     return f"prb_{task}"
 
 
-def eval_data_file(task: str, n_items: int, split: Split = "eval") -> Path:
+def eval_data_file(task: str, n_items: int, split: Split = "eval", context: RunContext | None = None) -> Path:
     """The task's first ``n_items`` items of ``split`` as JSONL in the cache, written once.
 
     ``eval`` items are the held-out test set; ``validation`` items come from the train split, for
     choices a method makes during a run (NExt's coefficient) without looking at the test set.
+    ``context`` holds the run's data settings (default: every task as registered).
     """
-    task_impl = TASKS.get(task)
+    task_impl = (context or RunContext()).task(task)
     items = (
         task_impl.items("eval", n_items, seed=0)
         if split == "eval"
@@ -66,9 +67,9 @@ def eval_data_file(task: str, n_items: int, split: Split = "eval") -> Path:
     return path
 
 
-def resolve_items(task: str, n_items: int | str) -> int:
+def resolve_items(task: str, n_items: int | str, context: RunContext | None = None) -> int:
     """A task's item count: ``n_items`` itself, or with ``all`` the size of its eval pool."""
-    return TASKS.get(task).max_eval_items if n_items == "all" else int(n_items)
+    return (context or RunContext()).task(task).max_eval_items if n_items == "all" else int(n_items)
 
 
 def lm_eval_task_config(
@@ -77,17 +78,19 @@ def lm_eval_task_config(
     max_new_tokens: int,
     split: Split = "eval",
     sampling: SamplingSpec | None = None,
+    context: RunContext | None = None,
 ) -> dict[str, Any]:
     """The template config with this task's name, data file and generation length; with
     ``sampling``, the sampled template with its ``k`` repeats, temperature and top_p."""
+    context = context or RunContext()
     from lm_eval.tasks._yaml_loader import load_yaml
 
     config = load_yaml(TEMPLATE if sampling is None else SAMPLED_TEMPLATE)
     config["task"] = lm_eval_task_name(task) + ("" if sampling is None else "_sampled")
-    n_items = resolve_items(task, n_items) if split == "eval" else int(n_items)
-    config["dataset_kwargs"] = {"data_files": {"test": str(eval_data_file(task, n_items, split))}}
+    n_items = resolve_items(task, n_items, context) if split == "eval" else int(n_items)
+    config["dataset_kwargs"] = {"data_files": {"test": str(eval_data_file(task, n_items, split, context))}}
     config["generation_kwargs"] = {**config["generation_kwargs"], "max_gen_toks": max_new_tokens}
-    stop = getattr(TASKS.get(task), "stop", None)
+    stop = context.task(task).stop
     if stop is not None:  # dataset tasks reason over many lines: stop at the template's end markers
         config["generation_kwargs"]["until"] = list(stop)
     if sampling is not None:
@@ -108,16 +111,15 @@ def _run_lm_eval(
     spec: EvalSpec,
     configs: list[dict[str, Any]],
     device: str,
+    context: RunContext,
     torch_seed: int | None = None,
 ) -> dict[str, Any]:
     """One ``simple_evaluate`` call. It seeds python, numpy and torch globally (torch with
     ``torch_seed``, else its default), which later code (a driven segment) inherits."""
     from lm_eval.models.huggingface import HFLM
 
-    from peft_rlvr_bench.backends import active
-
-    if active()[1].eval == "vllm":
-        return _run_lm_eval_vllm(model, tokenizer, configs, torch_seed)
+    if context.backends.eval == "vllm":
+        return _run_lm_eval_vllm(model, tokenizer, configs, context, torch_seed)
     was_training = model.training
     model.eval()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
@@ -152,7 +154,7 @@ def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | N
 
 
 def _run_lm_eval_vllm(
-    model: Any, tokenizer: Any, configs: list[dict[str, Any]], torch_seed: int | None
+    model: Any, tokenizer: Any, configs: list[dict[str, Any]], context: RunContext, torch_seed: int | None
 ) -> dict[str, Any]:
     """The same ``simple_evaluate`` through lm-eval's vLLM model. vLLM loads weights from disk,
     so the model's current (merged) weights are saved to a scratch directory first and removed
@@ -164,10 +166,7 @@ def _run_lm_eval_vllm(
     import torch
     from lm_eval.models.vllm_causallms import VLLM
 
-    from peft_rlvr_bench.backends import active
-    from peft_rlvr_bench.paths import outputs_dir
-
-    generation = active()[0]
+    generation = context.generation
     outputs_dir().mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".vllm-eval-", dir=outputs_dir()))
     try:
@@ -191,6 +190,11 @@ def _run_lm_eval_vllm(
     return output
 
 
+def new_sample_log(spec: EvalSpec) -> SampleLog | None:
+    """A collector of the final evaluation's answers, unless the suite says ``keep_samples: false``."""
+    return SampleLog() if spec.keep_samples else None
+
+
 def greedy_scores(
     model: Any,
     tokenizer: Any,
@@ -198,12 +202,18 @@ def greedy_scores(
     device: str = "cpu",
     split: Split = "eval",
     samples: SampleLog | None = None,
+    context: RunContext | None = None,
 ) -> dict[str, TaskScore]:
     """Greedy accuracy of ``model`` on every task of ``spec``, with every item's score in item
-    order and the items' digest; what the model answered goes into ``samples`` when given."""
+    order and the items' digest; what the model answered goes into ``samples`` when given.
+    ``context``: the run's data settings and backends (default: hf evaluation, registered tasks)."""
+    context = context or RunContext()
     tasks = _all_tasks(spec)
-    configs = [lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, split) for task in tasks]
-    output = _run_lm_eval(model, tokenizer, spec, configs, device)
+    configs = [
+        lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, split, context=context)
+        for task in tasks
+    ]
+    output = _run_lm_eval(model, tokenizer, spec, configs, device, context)
     scores = {}
     for task in tasks:
         name = lm_eval_task_name(task)
@@ -226,6 +236,7 @@ def sampled_scores(
     sampling: SamplingSpec,
     device: str = "cpu",
     samples: SampleLog | None = None,
+    context: RunContext | None = None,
 ) -> dict[str, dict[str, float | list[float]]]:
     """avg@k and pass@k of ``model`` on the tasks of ``sampling.roles``, and each item's mean
     sample score in item order: ``{task: {avg_at_k, pass_at_k, sampled_items}}``. The k answers
@@ -237,16 +248,19 @@ def sampled_scores(
     import numpy as np
     import torch
 
+    context = context or RunContext()
     roles = spec.roles()
     tasks = sorted({task for role in sampling.roles for task in roles[role]})
     configs = [
-        lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, sampling=sampling)
+        lm_eval_task_config(
+            task, spec.items_for(task), spec.max_new_tokens, sampling=sampling, context=context
+        )
         for task in tasks
     ]
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     python_state, numpy_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=cuda):
-        output = _run_lm_eval(model, tokenizer, spec, configs, device, torch_seed=sampling.seed)
+        output = _run_lm_eval(model, tokenizer, spec, configs, device, context, torch_seed=sampling.seed)
     random.setstate(python_state)
     np.random.set_state(numpy_state)
     scores: dict[str, dict[str, float | list[float]]] = {}
@@ -270,15 +284,20 @@ def by_role(scores: dict[str, TaskScore], spec: EvalSpec) -> dict[str, RoleScore
 
 
 def evaluate(
-    model: Any, tokenizer: Any, spec: EvalSpec, device: str = "cpu", split: Split = "eval"
+    model: Any,
+    tokenizer: Any,
+    spec: EvalSpec,
+    device: str = "cpu",
+    split: Split = "eval",
+    context: RunContext | None = None,
 ) -> dict[str, RoleScore]:
     """Greedy accuracy of ``model`` on every task of ``spec``, grouped by role."""
-    return by_role(greedy_scores(model, tokenizer, spec, device, split), spec)
+    return by_role(greedy_scores(model, tokenizer, spec, device, split, context=context), spec)
 
 
-def _items(task: str, n_items: int) -> list[Any]:
+def held_out_items(task: str, n_items: int, context: RunContext) -> list[Any]:
     """The task's first ``n_items`` held-out eval items, fewer when its pool is smaller."""
-    task_impl = TASKS.get(task)
+    task_impl = context.task(task)
     return task_impl.items("eval", min(n_items, task_impl.max_eval_items), seed=0)
 
 
@@ -290,6 +309,7 @@ def evaluate_in_depth(
     reference: Callable[[], Any] | None = None,
     timings: dict[str, float] | None = None,
     samples: SampleLog | None = None,
+    context: RunContext | None = None,
 ) -> tuple[dict[str, RoleScore], KLScore | None]:
     """Everything a result reports about ``model``: greedy accuracy per role and task with its
     per-item scores (timing ``eval``), avg@k and pass@k with ``spec.sampling``
@@ -298,14 +318,17 @@ def evaluate_in_depth(
     phase go into ``timings``; what the model answered (greedy and sampled) into ``samples``."""
     from peft_rlvr_bench.evaluation.drift import answer_nll, kl_drift
 
+    context = context or RunContext()
     timings = {} if timings is None else timings
     clock = time.perf_counter()
-    scores = greedy_scores(model, tokenizer, spec, device, samples=samples)
+    scores = greedy_scores(model, tokenizer, spec, device, samples=samples, context=context)
     timings["eval"] = time.perf_counter() - clock
 
     if spec.sampling is not None:
         clock = time.perf_counter()
-        sampled_by_task = sampled_scores(model, tokenizer, spec, spec.sampling, device, samples=samples)
+        sampled_by_task = sampled_scores(
+            model, tokenizer, spec, spec.sampling, device, samples=samples, context=context
+        )
         for task, sampled in sampled_by_task.items():
             scores[task] = scores[task].model_copy(update={"k": spec.sampling.k, **sampled})
         timings["eval_sampling"] = time.perf_counter() - clock
@@ -313,7 +336,7 @@ def evaluate_in_depth(
     if spec.loss_items and spec.forgetting:
         clock = time.perf_counter()
         for task in spec.forgetting:
-            items = [(item.prompt, item.answer) for item in _items(task, spec.loss_items)]
+            items = [(item.prompt, item.answer) for item in held_out_items(task, spec.loss_items, context)]
             nll = answer_nll(model, tokenizer, items, batch_size=spec.batch_size)
             scores[task] = scores[task].model_copy(
                 update={"nll": nll.mean, "nll_items": nll.n_items, "nll_tokens": nll.n_tokens}
@@ -323,7 +346,9 @@ def evaluate_in_depth(
     kl = None
     if reference is not None and spec.kl_items:
         clock = time.perf_counter()
-        prompts = [item.prompt for task in spec.in_domain for item in _items(task, spec.kl_items)]
+        prompts = [
+            item.prompt for task in spec.in_domain for item in held_out_items(task, spec.kl_items, context)
+        ]
         base = reference()
         kl = kl_drift(model, base, tokenizer, prompts, spec.max_new_tokens, batch_size=spec.batch_size)
         del base

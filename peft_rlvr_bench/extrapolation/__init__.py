@@ -1,4 +1,6 @@
-"""Extrapolators: a recorded weight trajectory -> the predicted weights at a later step (METHODS.md §2).
+"""Extrapolators: a recorded weight trajectory -> the predicted weights at a later step.
+
+Each method's definition, options and departures from its paper: ``docs/methods.md``.
 
 The contract is per tensor, so a caller can stream a model of any size one tensor at a time and
 never holds more than one tensor's trajectory: ``predict(name, base, steps, weights, target,
@@ -37,6 +39,8 @@ class Extrapolator(Protocol):
     """A method that predicts a tensor at a target step from its recorded trajectory."""
 
     Params: ClassVar[type[ExtrapolatorParams]]
+    drives_training: ClassVar[bool]
+    """False: a pure function of the records (``TrainingDrivenExtrapolator`` is the other kind)."""
 
     def validate(self, steps: Sequence[int], target: int, params: Any) -> None:
         """Raises ``ValueError`` when ``steps``/``target`` cannot work with ``params``, before any
@@ -62,18 +66,8 @@ class Extrapolator(Protocol):
         ...
 
 
-def is_block_matrix(name: str, tensor: Tensor) -> bool:
-    """A 2-D weight of the transformer blocks (attention/MLP): not an embedding or LM head.
-
-    Judged by name ("embed" or "lm_head", case-insensitive), which covers the Llama/Qwen naming
-    the harness loads; GPT-2's ``wte``/``wpe`` would need adding here.
-    """
-    lowered = name.lower()
-    return tensor.ndim == 2 and "embed" not in lowered and "lm_head" not in lowered
-
-
 def is_norm_or_bias(name: str, tensor: Tensor) -> bool:
-    """A 1-D tensor: a norm weight or a bias (METHODS.md treats these apart in linear and alpharl)."""
+    """A 1-D tensor: a norm weight or a bias (linear and alpharl treat these apart)."""
     return tensor.ndim == 1
 
 
@@ -226,8 +220,12 @@ class TrainingDrivenExtrapolator(Protocol):
         """Raises ``ValueError`` when the window, target and recording interval cannot work."""
         ...
 
+    def validation_items(self, params: Any) -> int:
+        """Training-task items behind ``TrainingSession.validation_accuracy``."""
+        ...
+
     def run(self, session: TrainingSession, observe: int, target: int, params: Any) -> DrivenOutcome: ...
 
 
-def drives_training(extrapolator: Any) -> bool:
-    return bool(getattr(extrapolator, "drives_training", False))
+VALIDATION_ITEMS = 200
+"""Validation items a training-driven method gets unless its parameters say otherwise."""

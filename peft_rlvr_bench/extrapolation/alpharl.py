@@ -1,4 +1,4 @@
-"""AlphaRL: rank-1 extrapolation in *matrix* space (METHODS.md §2, arXiv 2510.00553).
+"""AlphaRL: rank-1 extrapolation in *matrix* space (arXiv 2510.00553; ``docs/methods.md``).
 
 Per attention/MLP matrix and per recorded checkpoint, take the top singular triple
 ``(sigma_t, u_t, v_t)`` of ``dW_t = W_t - W0``; sign-align it, set ``a_t = sigma_t u_t``, fit
@@ -13,7 +13,8 @@ sign over time flips them too. Every checkpoint is flipped so that ``v_t . v_ref
 nonzero delta): it is the direction the prediction uses, and the one closest to the target, so
 the fitted ``a_t`` are coordinates along the direction that is extrapolated.
 
-The public build script is broken (METHODS.md), so this follows the definition, not that code.
+The paper's public build script is broken (``docs/methods.md``, AlphaRL), so this follows the
+definition, not that code.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
+from peft_rlvr_bench.architecture import is_block_matrix
 from peft_rlvr_bench.extrapolation import (
     ExtrapolatorParams,
     check_steps,
     check_trajectory,
-    is_block_matrix,
     observed_window,
     polyfit_at,
 )
@@ -52,6 +53,7 @@ class AlphaRLParams(ExtrapolatorParams):
 @register_extrapolator("alpharl")
 class AlphaRL:
     Params: ClassVar[type[ExtrapolatorParams]] = AlphaRLParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: AlphaRLParams) -> None:
         self._kept(steps, target, params)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.extrapolation import drives_training, extrapolate_state
+from peft_rlvr_bench.extrapolation import extrapolate_state
 from peft_rlvr_bench.registry import EXTRAPOLATORS
 
 _COPIED = (
@@ -75,7 +75,7 @@ def extrapolate_checkpoints(
 
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise UserError(f"{out_dir}: --out exists and is not an empty directory; choose a new directory")
-    if drives_training(EXTRAPOLATORS.get(method)):
+    if EXTRAPOLATORS.get(method).drives_training:
         raise UserError(
             f"prb extrapolate: {method} trains more RL between predictions, which needs the run's "
             "recipe; use it in a suite's `extrapolation:` list instead"

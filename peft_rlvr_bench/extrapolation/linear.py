@@ -1,4 +1,4 @@
-"""Linear extrapolation through two recorded checkpoints (METHODS.md §2, arXiv 2601.04537).
+"""Linear extrapolation through two recorded checkpoints (arXiv 2601.04537; ``docs/methods.md``).
 
 ``W(t') = W(t0) + a (W(t1) - W(t0))`` with ``a = (t' - t0) / (t1 - t0)``, for every tensor of two
 or more dimensions (embeddings included); 1-D tensors (norm weights, biases) are copied from t1,
@@ -33,6 +33,7 @@ class LinearParams(ExtrapolatorParams):
 @register_extrapolator("linear")
 class Linear:
     Params: ClassVar[type[ExtrapolatorParams]] = LinearParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: LinearParams) -> None:
         self._endpoints(steps, target, params)

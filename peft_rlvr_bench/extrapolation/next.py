@@ -258,6 +258,9 @@ class NExt:
     Params: ClassVar[type[ExtrapolatorParams]] = NExtParams
     drives_training: ClassVar[bool] = True
 
+    def validation_items(self, params: NExtParams) -> int:
+        return params.validation_items
+
     def validate(self, observe: int, target: int, every: int, params: NExtParams) -> None:
         windows = {"observe": observe, "interval": params.interval, "horizon": params.horizon}
         for field_name, value in windows.items():

@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from peft_rlvr_bench.architecture import is_block_matrix
 from peft_rlvr_bench.extrapolation import (
     ExtrapolatorParams,
     check_steps,
     check_trajectory,
-    is_block_matrix,
 )
-from peft_rlvr_bench.extrapolation.rank1 import norm_matched_rank1
 from peft_rlvr_bench.registry import register_extrapolator
+from peft_rlvr_bench.rlvr.interventions import norm_matched_rank1
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -45,6 +45,7 @@ def check_recorded_target(method: str, steps: Sequence[int], target: int) -> Non
 @register_extrapolator("rank1")
 class Rank1Model:
     Params: ClassVar[type[ExtrapolatorParams]] = ExtrapolatorParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: ExtrapolatorParams) -> None:
         check_recorded_target("rank1", steps, target)
@@ -72,6 +73,7 @@ class Rank1Model:
 @register_extrapolator("blocks_only")
 class BlocksOnlyModel:
     Params: ClassVar[type[ExtrapolatorParams]] = ExtrapolatorParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: ExtrapolatorParams) -> None:
         check_recorded_target("blocks_only", steps, target)

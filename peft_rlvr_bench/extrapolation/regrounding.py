@@ -1,4 +1,6 @@
-"""Re-grounding: M real RL updates, a linear jump of N updates, repeated (METHODS.md §2, arXiv 2601.04537).
+"""Re-grounding: M real RL updates, a linear jump of N updates, repeated (arXiv 2601.04537).
+
+Definition, options and departures from the paper: ``docs/methods.md``.
 
 The first M updates are the source run's own (read from its trajectory at update M); every later
 segment trains M real updates from the jumped weights, which "re-grounds" the straight-line
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from peft_rlvr_bench.extrapolation import DrivenOutcome, ExtrapolatorParams, TrainingSession
+from peft_rlvr_bench.extrapolation import VALIDATION_ITEMS, DrivenOutcome, ExtrapolatorParams, TrainingSession
 from peft_rlvr_bench.extrapolation.linear import Linear, LinearParams
 from peft_rlvr_bench.registry import register_extrapolator
 
@@ -67,6 +69,9 @@ def jump_state(
 class Regrounding:
     Params: ClassVar[type[ExtrapolatorParams]] = RegroundingParams
     drives_training: ClassVar[bool] = True
+
+    def validation_items(self, params: RegroundingParams) -> int:
+        return VALIDATION_ITEMS  # it never validates; the session's spec is built all the same
 
     def validate(self, observe: int, target: int, every: int, params: RegroundingParams) -> None:
         if observe % every:

@@ -1,4 +1,4 @@
-"""RELEX: rank-r extrapolation in *trajectory* space (METHODS.md §2, arXiv 2605.21468).
+"""RELEX: rank-r extrapolation in *trajectory* space (arXiv 2605.21468; ``docs/methods.md``, RELEX).
 
 Per tensor, the observed deltas ``W_t - W0`` (flattened, not centred) are the rows of
 ``M [T, d]``. The top eigenvectors ``u_k`` of the Gram matrix ``G = M M^T`` (T x T) give unit
@@ -54,6 +54,7 @@ class RELEXParams(ExtrapolatorParams):
 @register_extrapolator("relex")
 class RELEX:
     Params: ClassVar[type[ExtrapolatorParams]] = RELEXParams
+    drives_training: ClassVar[bool] = False
 
     def validate(self, steps: Sequence[int], target: int, params: RELEXParams) -> None:
         self._row_steps(steps, target, params)

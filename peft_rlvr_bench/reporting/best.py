@@ -19,55 +19,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING
 
+from peft_rlvr_bench.reporting.board import Comparison, Row, Verdict
 from peft_rlvr_bench.reporting.metrics import Metric, percent
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.reporting.stats import (
     ALPHA,
     MIN_DETECTABLE_EFFECT,
     POWER,
-    PairedComparison,
     RunItems,
     holm,
     item_limited,
     mean,
     paired_comparison,
 )
-
-if TYPE_CHECKING:
-    from peft_rlvr_bench.reporting.leaderboard import Row
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The top method minus ``method`` on the ranking metric, over the seeds both have."""
-
-    method: str
-    paired: PairedComparison
-    p_holm: float
-    """Holm-adjusted p over every pair of trained methods (nan when the pair cannot be tested)."""
-    separated: bool
-    """``p_holm`` below 0.05."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Which method is best on the ranking metric, if any, and why (or why not)."""
-
-    metric: str
-    top: str | None = None
-    """The trained method with the highest mean (None without any)."""
-    best: str | None = None
-    """``top`` when it is separated from every other trained method, else None."""
-    comparisons: tuple[Comparison, ...] = ()
-    """``top`` against every other trained method, in table order."""
-    note: str = ""
-    """The verdict in words, for the Markdown and HTML pages."""
-    family: int = 0
-    """Pairs in the Holm family (every testable pair of trained methods)."""
 
 
 def _per_seed(

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from peft_rlvr_bench.paths import outputs_dir
+from peft_rlvr_bench.paths import final_dir
 from peft_rlvr_bench.reporting.claims import LAYERS_PLOT, SPECTRA_PLOT
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.reporting.stats import mean
@@ -40,11 +40,6 @@ def claims_plots(suite_dir: Path, base: RunResult, runs: Sequence[RunResult]) ->
 
 
 # Weight readers (pure: paths in, tensors out) -------------------------------------------------
-
-
-def final_directory(suite: str, run_id: str) -> Path:
-    """A run's saved model: ``$PRB_OUTPUTS_DIR/<suite>/<run_id>/final``, where the runner puts it."""
-    return outputs_dir() / suite / run_id / "final"
 
 
 def base_directory(model: Mapping[str, Any] | None) -> Path | None:
@@ -159,8 +154,7 @@ def _spectra(suite_dir: Path, base: RunResult, runs: Sequence[RunResult]) -> Pat
     name = spectrum_matrix(tensor_names(base_dir))
     w0 = read_tensor(base_dir, name) if name is not None else None
     tuned = {
-        method: read_tensor(final_directory(run.suite, run.run_id), name or "")
-        for method, run in chosen.items()
+        method: read_tensor(final_dir(run.suite, run.run_id), name or "") for method, run in chosen.items()
     }
     if w0 is None or any(weight is None or weight.shape != w0.shape for weight in tuned.values()):
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from peft_rlvr_bench.reporting.leaderboard import Leaderboard, Row
+from peft_rlvr_bench.reporting.board import Leaderboard, Row
 from peft_rlvr_bench.reporting.markdown import BEST_MARK
 from peft_rlvr_bench.reporting.metrics import METRICS_BY_NAME, RANKING_METRIC, Metric, cell_text
 

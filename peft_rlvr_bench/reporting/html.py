@@ -23,7 +23,7 @@ from peft_rlvr_bench.reporting.markdown import (
 from peft_rlvr_bench.reporting.metrics import DIRECTION_ARROW, DIRECTION_TEXT, cell_text
 
 if TYPE_CHECKING:
-    from peft_rlvr_bench.reporting.leaderboard import Leaderboard, Row
+    from peft_rlvr_bench.reporting.board import Leaderboard, Row
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1400px;

@@ -15,35 +15,34 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from pydantic import ValidationError
 
 from peft_rlvr_bench.environment import differences
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.reporting.best import Verdict, verdict
-from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
-from peft_rlvr_bench.reporting.plots import (
-    FORGETTING_NAME,
-    LEARNING_CURVES_NAME,
-    PARETO_NAME,
-    REWARD_CURVES_NAME,
-    ForgettingPoint,
-    ParetoPoint,
-    plot_forgetting,
-    plot_learning_curves,
-    plot_pareto,
-    plot_reward_curves,
+from peft_rlvr_bench.reporting.best import verdict
+from peft_rlvr_bench.reporting.board import (
+    CSV_NAME,
+    EMPTY,
+    HTML_NAME,
+    MARKDOWN_NAME,
+    Cell,
+    Leaderboard,
+    LeaderboardFiles,
+    Row,
 )
+from peft_rlvr_bench.reporting.html import render_html
+from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
+from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
+from peft_rlvr_bench.reporting.plots import PLOTS, write_plots
 from peft_rlvr_bench.reporting.results import RunResult, load_result, write_text_atomic
 from peft_rlvr_bench.reporting.stats import (
     MIN_BOOTSTRAP_SEEDS,
     Aggregate,
     Interval,
-    IntervalKind,
     aggregates,
     bootstrap_valid,
     crossed_interval,
@@ -55,84 +54,6 @@ from peft_rlvr_bench.reporting.stats import (
     prediction_interval,
     t_interval,
 )
-
-MARKDOWN_NAME = "leaderboard.md"
-CSV_NAME = "leaderboard.csv"
-HTML_NAME = "leaderboard.html"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One metric of one row: the value over the row's seeds, its CI where the metric has one."""
-
-    value: float | None = None
-    """None: no seed of the row has the metric."""
-    ci_low: float | None = None
-    ci_high: float | None = None
-    """95% interval of the mean (``kind`` says which); None with fewer than two seeds or no CI."""
-    n: int = 0
-    """Seeds with a value."""
-    kind: IntervalKind | None = None
-    """``t over seeds``, ``seeds x items`` or ``items`` (the base row); None without an interval."""
-    pi_low: float | None = None
-    pi_high: float | None = None
-    """95% prediction interval of one new seed (same eval items): where a rerun should land."""
-
-
-EMPTY = Cell()
-
-
-@dataclass(frozen=True)
-class Row:
-    """One leaderboard line: a method's ok seeds summarised, one :class:`Cell` per metric."""
-
-    method: str
-    n_seeds: int
-    cells: Mapping[str, Cell] = field(default_factory=dict)
-    not_ok: int = 0
-    """Runs of the method left out of the table (status not ok)."""
-    derived: bool = False
-    """An extrapolation's row (never the best method)."""
-    best: bool = False
-    """The best method on in-domain accuracy (module docstring)."""
-
-    def __getitem__(self, name: str) -> Cell:
-        return self.cells.get(name, EMPTY)
-
-    def value(self, name: str) -> float | None:
-        return self[name].value
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    """Everything a renderer needs: rows, the columns to show, the verdict, the left-out runs."""
-
-    suite: str
-    rows: tuple[Row, ...]
-    columns: tuple[Metric, ...]
-    """The metrics shown: every non-optional one, and the optional ones some row has."""
-    verdict: Verdict
-    not_ok: tuple[tuple[str, str, str], ...] = ()
-    """``(run_id, status, reason)`` of every run left out, by run id."""
-    stale: tuple[str, ...] = ()
-    """Run ids of result files that belong to an earlier version of the suite."""
-    other_environment: tuple[tuple[str, str], ...] = ()
-    """``(run_id, what differs)`` of results made under another world or package versions than
-    the base evaluation (``environment.differences``): left out, never mixed into the means."""
-    plots: tuple[tuple[str, str], ...] = ()
-    """``(file name, caption)`` of the plots next to the leaderboard."""
-    aggregates: tuple[Aggregate, ...] = ()
-    """rliable's IQM and mean over seeds x in-domain tasks per trained method, with stratified-bootstrap
-    CIs; empty below :data:`~peft_rlvr_bench.reporting.stats.MIN_BOOTSTRAP_SEEDS` seeds (see
-    ``aggregate_note``)."""
-    aggregate_note: str = ""
-
-
-class LeaderboardFiles(NamedTuple):
-    markdown: Path
-    csv: Path
-    html: Path
-
 
 # Loading -------------------------------------------------------------------------------------
 
@@ -421,56 +342,6 @@ def load_leaderboard(
     return board, runs
 
 
-PLOTS: tuple[tuple[str, str], ...] = (
-    (LEARNING_CURVES_NAME, "in-domain accuracy against RL updates"),
-    (REWARD_CURVES_NAME, "training reward against RL updates"),
-    (PARETO_NAME, "in-domain accuracy against trainable parameters and training time"),
-    (FORGETTING_NAME, "forgetting against in-domain gain"),
-)
-"""The plots a leaderboard shows, in order, with their captions."""
-
-
-def _write_plots(suite: str, board: Leaderboard, runs: Sequence[RunResult], suite_dir: Path) -> set[str]:
-    """Draws every plot the results allow; returns the file names written."""
-    trained = [row for row in board.rows if row.method != "base" and not row.derived]
-    base_row = next((row for row in board.rows if row.method == "base"), None)
-    pareto = [
-        ParetoPoint(
-            row.method,
-            row.value("in_domain"),
-            row["in_domain"].ci_low,
-            row["in_domain"].ci_high,
-            row.value("trainable_params"),
-            row.value("train_seconds"),
-        )
-        for row in trained
-        if row.value("in_domain") is not None
-    ]
-    base_accuracy = base_row.value("in_domain") if base_row is not None else None
-    forgetting = [
-        ForgettingPoint(
-            row.method,
-            row.value("in_domain") - base_accuracy,
-            None if row["in_domain"].ci_low is None else row["in_domain"].ci_low - base_accuracy,
-            None if row["in_domain"].ci_high is None else row["in_domain"].ci_high - base_accuracy,
-            row.value("forgetting"),
-            row["forgetting"].ci_low,
-            row["forgetting"].ci_high,
-        )
-        for row in trained
-        if base_accuracy is not None
-        and row.value("in_domain") is not None
-        and row.value("forgetting") is not None
-    ]
-    drawn = (
-        plot_learning_curves(suite, runs, suite_dir),
-        plot_reward_curves(suite, runs, suite_dir),
-        plot_pareto(suite, pareto, suite_dir),
-        plot_forgetting(suite, forgetting, suite_dir),
-    )
-    return {path.name for path in drawn if path is not None}
-
-
 def write_leaderboard(
     suite_dir: Path, suite: str, current_run_ids: Collection[str] | None = None
 ) -> LeaderboardFiles:
@@ -478,11 +349,8 @@ def write_leaderboard(
 
     See :func:`load_leaderboard` for ``current_run_ids`` and the errors.
     """
-    from peft_rlvr_bench.reporting.html import render_html
-    from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
-
     board, runs = load_leaderboard(suite_dir, suite, current_run_ids)
-    written = _write_plots(suite, board, runs, suite_dir)
+    written = write_plots(suite, board, runs, suite_dir)
     board = replace(board, plots=tuple((name, caption) for name, caption in PLOTS if name in written))
     files = LeaderboardFiles(suite_dir / MARKDOWN_NAME, suite_dir / CSV_NAME, suite_dir / HTML_NAME)
     write_text_atomic(files.markdown, render_markdown(board))

@@ -17,8 +17,7 @@ from peft_rlvr_bench.reporting.metrics import METRICS_BY_NAME, cell_text
 from peft_rlvr_bench.reporting.stats import ALPHA, MIN_BOOTSTRAP_SEEDS
 
 if TYPE_CHECKING:
-    from peft_rlvr_bench.reporting.best import Comparison
-    from peft_rlvr_bench.reporting.leaderboard import Leaderboard, Row
+    from peft_rlvr_bench.reporting.board import Comparison, Leaderboard, Row
 
 BEST_MARK = "★"
 COMPARISON_COLUMNS = (

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from peft_rlvr_bench.reporting.board import Leaderboard
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.reporting.stats import mean
 
@@ -252,3 +253,53 @@ def _save(figure: Any, plt: Any, path: Path) -> Path:
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+PLOTS: tuple[tuple[str, str], ...] = (
+    (LEARNING_CURVES_NAME, "in-domain accuracy against RL updates"),
+    (REWARD_CURVES_NAME, "training reward against RL updates"),
+    (PARETO_NAME, "in-domain accuracy against trainable parameters and training time"),
+    (FORGETTING_NAME, "forgetting against in-domain gain"),
+)
+"""The plots a leaderboard shows, in order, with their captions."""
+
+
+def write_plots(suite: str, board: Leaderboard, runs: Sequence[RunResult], suite_dir: Path) -> set[str]:
+    """Draws every plot the results allow; returns the file names written."""
+    trained = [row for row in board.rows if row.method != "base" and not row.derived]
+    base_row = next((row for row in board.rows if row.method == "base"), None)
+    pareto = [
+        ParetoPoint(
+            row.method,
+            row.value("in_domain"),
+            row["in_domain"].ci_low,
+            row["in_domain"].ci_high,
+            row.value("trainable_params"),
+            row.value("train_seconds"),
+        )
+        for row in trained
+        if row.value("in_domain") is not None
+    ]
+    base_accuracy = base_row.value("in_domain") if base_row is not None else None
+    forgetting = [
+        ForgettingPoint(
+            row.method,
+            row.value("in_domain") - base_accuracy,
+            None if row["in_domain"].ci_low is None else row["in_domain"].ci_low - base_accuracy,
+            None if row["in_domain"].ci_high is None else row["in_domain"].ci_high - base_accuracy,
+            row.value("forgetting"),
+            row["forgetting"].ci_low,
+            row["forgetting"].ci_high,
+        )
+        for row in trained
+        if base_accuracy is not None
+        and row.value("in_domain") is not None
+        and row.value("forgetting") is not None
+    ]
+    drawn = (
+        plot_learning_curves(suite, runs, suite_dir),
+        plot_reward_curves(suite, runs, suite_dir),
+        plot_pareto(suite, pareto, suite_dir),
+        plot_forgetting(suite, forgetting, suite_dir),
+    )
+    return {path.name for path in drawn if path is not None}

@@ -188,6 +188,11 @@ class RunResult(BaseModel):
     kl_to_base: KLScore | None = Field(
         None, description="a trained or derived run's KL drift from the base (evaluation.drift)"
     )
+    train_config: dict[str, Any] | None = Field(
+        None,
+        description="the keyword arguments the harness gave TRL's GRPOConfig or SFTConfig (rlvr/train.py); "
+        "the run id covers the part the spec decides, not the machine's (device, precision, logging)",
+    )
     backends: dict[str, str] | None = Field(
         None, description="generation backends that ran: {rollout: transformers|vllm, eval: hf|vllm}"
     )

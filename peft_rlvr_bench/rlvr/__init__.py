@@ -1,1 +1,1 @@
-"""RLVR: recipes (GRPOConfig settings) and the TRL training loop glue."""
+"""RL training: the training path (``train.py``), the recipes and their loops, and what guards them."""

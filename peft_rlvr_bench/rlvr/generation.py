@@ -22,15 +22,16 @@ to stop generation and to mask what follows; vLLM additionally gets ``stop`` str
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from peft_rlvr_bench.backends import active
+if TYPE_CHECKING:
+    from peft_rlvr_bench.context import RunContext
 
 
-def rollout_fields(stop: Sequence[str] = ()) -> dict[str, Any]:
+def rollout_fields(context: RunContext, stop: Sequence[str] = ()) -> dict[str, Any]:
     """``GRPOConfig`` fields for the run's rollout backend (none for transformers)."""
-    spec, backends = active()
-    if backends.rollout != "vllm":
+    spec = context.generation
+    if context.backends.rollout != "vllm":
         return {}
     fields: dict[str, Any] = {
         "use_vllm": True,

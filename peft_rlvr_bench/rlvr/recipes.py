@@ -1,21 +1,32 @@
-"""Recipes: each maps its typed parameters onto a TRL trainer's config (METHODS.md §4).
+"""Recipes: each maps its typed parameters onto a TRL trainer's config and owns the loop that runs it.
 
-The GRPO family (``grpo``, ``dr_grpo``, ``dapo``) runs TRL's GRPOTrainer and differs only in the
-loss variant; ``sft`` is the supervised control the claims about RLVR are contrasted with: TRL's
-SFTTrainer on the same training task, with the verified answers as targets. ``trainer`` says
-which loop a recipe runs. DAPO's dynamic sampling
-(dropping groups whose rewards are all equal and refilling the batch) is not in TRL, so the
-``dapo`` recipe here is DAPO's loss, clip-higher and no KL, without dynamic sampling.
+The GRPO family (``grpo``, ``dr_grpo``, ``dapo``) runs TRL's GRPOTrainer (``rlvr/grpo.py``) and
+differs in the loss normalisation, the advantage scaling and DAPO's clip-higher; ``sft`` is the
+supervised control the claims about RLVR are contrasted with: TRL's SFTTrainer (``rlvr/sft.py``)
+on the same training task, with the verified answers as targets. What each recipe computes, and
+where it departs from stock TRL, is written at the top of ``rlvr/train.py``.
+
+``harness_config`` is everything the harness puts into a run's TRL config that the run spec
+decides: it is part of the run's identity (``suite/identity.py``), so editing a recipe here
+changes the id of every run that uses it and ``prb run`` redoes them. Nothing here imports TRL
+or torch: run ids are computed when a suite is validated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from peft_rlvr_bench.distributed import per_process
-from peft_rlvr_bench.registry import register_recipe
+from peft_rlvr_bench.distributed import split_batch
+from peft_rlvr_bench.registry import RECIPES, register_recipe
+from peft_rlvr_bench.rlvr.job import TrainingLoop
+
+SCHEDULER = "constant_with_warmup"
+"""The learning-rate schedule of every recipe: a constant rate after ``warmup_steps`` (TRL's
+default is a linear decay to zero, which would make a longer budget a different schedule)."""
 
 
 class RecipeParams(BaseModel):
@@ -51,19 +62,6 @@ class RecipeParams(BaseModel):
             )
         return self
 
-    @model_serializer(mode="wrap")
-    def _omit_later_defaults(self, handler: Any) -> dict[str, Any]:
-        # Settings added after run ids were published stay out of the resolved spec (and so out of
-        # the run id) at their defaults; set, they are part of it.
-        data = handler(self)
-        for name, default in _RECIPE_FIELDS_ADDED_LATER.items():
-            if data.get(name, default) == default:
-                data.pop(name, None)
-        return data
-
-
-_RECIPE_FIELDS_ADDED_LATER: dict[str, Any] = {"micro_batch_size": None, "gradient_checkpointing": False}
-
 
 class DAPOParams(RecipeParams):
     epsilon_high: float = Field(0.28, gt=0, description="clip-higher upper range")
@@ -83,45 +81,108 @@ class SFTParams(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0)
 
 
+@dataclass(frozen=True)
+class Workload:
+    """What one optimizer update holds in memory, for the dry run's estimate (``memory.py``)."""
+
+    micro_batch: int
+    """Sequences per forward/backward pass."""
+    sequence_tokens: int
+    generation_batch: int
+    """Sequences generated at once with transformers rollouts (0: no rollouts, or vLLM's)."""
+    gradient_checkpointing: bool
+    reference: bool
+    """A KL reference model is held (``beta > 0``)."""
+
+
 class Recipe(Protocol):
+    """A training recipe: its parameters, the TRL config they give, and the loop that runs it."""
+
     Params: ClassVar[type[BaseModel]]
-    trainer: ClassVar[Literal["grpo", "sft"]]
+    generates: ClassVar[bool]
+    """Whether the loop samples completions (then the run's generation backend applies)."""
 
+    def config_fields(self, params: Any, processes: int = 1) -> dict[str, Any]:
+        """The TRL config keyword arguments that define this recipe, for a job of ``processes``
+        processes (each gets its share of the update's batch)."""
+        ...
 
-def _shared_fields(params: RecipeParams) -> dict[str, Any]:
-    # The recipe's batch is per optimizer update: under `accelerate launch` each process gets
-    # its share, so N processes make the same update (prompts, group size) as one.
-    share = per_process(
-        params.prompts_per_step * params.num_generations, "prompts_per_step x num_generations"
-    )
-    micro = params.micro_batch_size or share
-    if share % micro:
-        raise ValueError(f"micro_batch_size {micro} does not divide this process's {share} completions")
-    return {
-        # TRL generates once per optimizer update (steps_per_generation = accumulation steps).
-        "per_device_train_batch_size": micro,
-        "gradient_accumulation_steps": share // micro,
-        # Off in the tiny world, where recomputation costs more than it saves.
-        "gradient_checkpointing": params.gradient_checkpointing,
-        "num_generations": params.num_generations,
-        "max_completion_length": params.max_completion_length,
-        "temperature": params.temperature,
-        "beta": params.beta,
-        "epsilon": params.epsilon,
-        "warmup_steps": params.warmup_steps,
-        "max_grad_norm": params.max_grad_norm,
-    }
+    def train_items(self, params: Any, max_steps: int) -> int:
+        """Training items (prompts or examples) the run's ``max_steps`` updates consume."""
+        ...
+
+    def update_batch(self, params: Any) -> tuple[int, str]:
+        """Sequences per optimizer update, which a launch splits over its processes, and their name."""
+        ...
+
+    def needs_reference(self, params: Any) -> bool:
+        """Whether the loss has a KL term, so the run holds a copy of the base as reference."""
+        ...
+
+    def workload(self, params: Any, prompt_tokens: int, vllm_rollouts: bool) -> Workload: ...
+
+    def loop(self) -> TrainingLoop:
+        """The function that trains a prepared job (imports TRL; ``rlvr/job.py``)."""
+        ...
 
 
 class _LossVariant:
-    Params: ClassVar[type[RecipeParams]] = RecipeParams
-    trainer: ClassVar[Literal["grpo", "sft"]] = "grpo"
+    """A GRPO-family recipe: TRL's GRPOTrainer with this loss type and advantage scaling."""
+
+    Params: ClassVar[type[BaseModel]] = RecipeParams
+    generates: ClassVar[bool] = True
     loss_type: ClassVar[Literal["grpo", "dr_grpo", "dapo"]]
     scale_rewards: ClassVar[Literal["group", "none"]]
 
-    def grpo_config_fields(self, params: RecipeParams) -> dict[str, Any]:
-        """The ``GRPOConfig`` keyword arguments that define this recipe."""
-        return {**_shared_fields(params), "loss_type": self.loss_type, "scale_rewards": self.scale_rewards}
+    def config_fields(self, params: RecipeParams, processes: int = 1) -> dict[str, Any]:
+        # The recipe's batch is per optimizer update: under `accelerate launch` each process gets
+        # its share, so N processes make the same update (prompts, group size) as one.
+        batch, what = self.update_batch(params)
+        share = split_batch(batch, processes, what)
+        micro = params.micro_batch_size or share
+        if share % micro:
+            raise ValueError(f"micro_batch_size {micro} does not divide this process's {share} completions")
+        return {
+            # TRL generates once per optimizer update (steps_per_generation = accumulation steps).
+            "per_device_train_batch_size": micro,
+            "gradient_accumulation_steps": share // micro,
+            # Off in the tiny world, where recomputation costs more than it saves.
+            "gradient_checkpointing": params.gradient_checkpointing,
+            "num_generations": params.num_generations,
+            "max_completion_length": params.max_completion_length,
+            "temperature": params.temperature,
+            "beta": params.beta,
+            "epsilon": params.epsilon,
+            "warmup_steps": params.warmup_steps,
+            "max_grad_norm": params.max_grad_norm,
+            "loss_type": self.loss_type,
+            "scale_rewards": self.scale_rewards,
+            "shuffle_dataset": True,
+        }
+
+    def train_items(self, params: RecipeParams, max_steps: int) -> int:
+        return max_steps * params.prompts_per_step
+
+    def update_batch(self, params: RecipeParams) -> tuple[int, str]:
+        return params.prompts_per_step * params.num_generations, "prompts_per_step x num_generations"
+
+    def needs_reference(self, params: RecipeParams) -> bool:
+        return params.beta > 0
+
+    def workload(self, params: RecipeParams, prompt_tokens: int, vllm_rollouts: bool) -> Workload:
+        batch = self.update_batch(params)[0]
+        return Workload(
+            micro_batch=params.micro_batch_size or batch,
+            sequence_tokens=prompt_tokens + params.max_completion_length,
+            generation_batch=0 if vllm_rollouts else batch,
+            gradient_checkpointing=params.gradient_checkpointing,
+            reference=self.needs_reference(params),
+        )
+
+    def loop(self) -> TrainingLoop:
+        from peft_rlvr_bench.rlvr.grpo import train_grpo
+
+        return train_grpo
 
 
 @register_recipe("grpo")
@@ -142,11 +203,72 @@ class DAPO(_LossVariant):
     loss_type = "dapo"
     scale_rewards = "group"
 
-    def grpo_config_fields(self, params: DAPOParams) -> dict[str, Any]:  # type: ignore[override]
-        return {**super().grpo_config_fields(params), "epsilon_high": params.epsilon_high}
+    def config_fields(self, params: DAPOParams, processes: int = 1) -> dict[str, Any]:  # type: ignore[override]
+        return {**super().config_fields(params, processes), "epsilon_high": params.epsilon_high}
 
 
 @register_recipe("sft")
 class SFT:
-    Params = SFTParams
-    trainer: ClassVar[Literal["grpo", "sft"]] = "sft"
+    """TRL's SFTTrainer, loss on the answer tokens only, the same optimizer and schedule as RL."""
+
+    Params: ClassVar[type[BaseModel]] = SFTParams
+    generates: ClassVar[bool] = False
+
+    def config_fields(self, params: SFTParams, processes: int = 1) -> dict[str, Any]:
+        return {
+            "per_device_train_batch_size": split_batch(params.batch_size, processes, "batch_size"),
+            "warmup_steps": params.warmup_steps,
+            "max_grad_norm": params.max_grad_norm,
+            "gradient_checkpointing": False,
+            "max_length": params.max_length,
+            "completion_only_loss": True,  # the answer is the target, as in the RL reward
+        }
+
+    def train_items(self, params: SFTParams, max_steps: int) -> int:
+        return max_steps * params.batch_size
+
+    def update_batch(self, params: SFTParams) -> tuple[int, str]:
+        return params.batch_size, "its batch_size"
+
+    def needs_reference(self, params: SFTParams) -> bool:
+        return False
+
+    def workload(self, params: SFTParams, prompt_tokens: int, vllm_rollouts: bool) -> Workload:
+        return Workload(params.batch_size, params.max_length, 0, False, False)
+
+    def loop(self) -> TrainingLoop:
+        from peft_rlvr_bench.rlvr.sft import train_sft
+
+        return train_sft
+
+
+def recipe_of(name: str, params: Mapping[str, Any]) -> tuple[Recipe, Any]:
+    """The registered recipe ``name`` and its validated parameters."""
+    recipe = RECIPES.get(name)()
+    return recipe, recipe.Params.model_validate(dict(params))
+
+
+def harness_config(
+    recipe_name: str,
+    recipe_params: Mapping[str, Any],
+    *,
+    learning_rate: float,
+    seed: int,
+    max_steps: int,
+    processes: int = 1,
+) -> dict[str, Any]:
+    """The TRL config keyword arguments that a run's spec decides: the recipe's, the entry's
+    learning rate, the budget, the seed, and the harness's fixed choices (schedule, no weight
+    decay). With the default one process this is what a run's identity covers; a launched run
+    passes its per-process batch share (``launch`` is not part of the identity)."""
+    recipe, params = recipe_of(recipe_name, recipe_params)
+    return {
+        "max_steps": max_steps,
+        "learning_rate": learning_rate,
+        "lr_scheduler_type": SCHEDULER,
+        # No weight decay: every change to the weights comes from the reward (or the SFT loss).
+        "weight_decay": 0.0,
+        "seed": seed,
+        "data_seed": seed,
+        **recipe.config_fields(params, processes),
+    }

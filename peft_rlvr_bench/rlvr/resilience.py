@@ -23,6 +23,7 @@ import torch
 from transformers import TrainerCallback
 
 from peft_rlvr_bench.crashpoints import crash_point
+from peft_rlvr_bench.rlvr.records import step_records
 from peft_rlvr_bench.verifier_faults import active_counter
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -68,12 +69,6 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
     return None
 
 
-def resumable(adapter: Any) -> bool:
-    """Whether the adapter's training state is all in a trainer checkpoint. An adapter with state
-    of its own (AdaLoRA's importance averages) sets ``resumable = False`` and restarts instead."""
-    return bool(getattr(adapter, "resumable", True))
-
-
 def restore_fault_counts(checkpoint: Path) -> None:
     """Adds the verifier-fault counts saved with ``checkpoint`` to the active counter."""
     counter = active_counter()
@@ -107,6 +102,8 @@ class Diverged(Exception):
         """The Trainer's logs of the updates before ``update`` (every one finite)."""
         self.curve: list[Any] = []
         """Those logs as the result's StepRecords (set by the training function)."""
+        self.train_config: dict[str, Any] | None = None
+        """The TRL config the run trained with (set by the training path)."""
         after = (
             f"; last finite update {last_finite['step']}" if last_finite else "; no finite update before it"
         )
@@ -192,8 +189,6 @@ def train_resumably(trainer: Any, step_seconds: list[float | None], resume_from:
 
     A divergence re-raises with the curve of its finite updates attached.
     """
-    from peft_rlvr_bench.rlvr.train import step_records
-
     if resume_from is not None:
         restore_fault_counts(resume_from)
     try:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
+from peft_rlvr_bench.console import progress_columns
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.suite import Suite
 
@@ -37,41 +38,6 @@ def _build_world_with_progress(suite: Suite, progress: Progress) -> None:
     ensure_world(recipe, on_step=lambda step: progress.update(task, completed=step))
 
 
-def with_steps_saved(derived: RunResult, source: RunResult, base: RunResult | None = None) -> RunResult:
-    """Adds the headline figures of an extrapolated run, measured against its source's curve.
-
-    - ``updates_to_match``: the first update at which the real run's in-domain accuracy reaches
-      the extrapolated checkpoint's, within the latter's 95% binomial interval;
-    - ``steps_saved``: that minus the updates the extrapolation actually used (None when the
-      real run never matched it: it saved at least the whole rest of the budget);
-    - ``real_at_target`` and ``gap_at_target``: the real run at the target update, and the
-      extrapolated accuracy minus it;
-    - ``gain_recovery`` (with ``base``): the share of the source's in-domain gain over the base
-      that the derived checkpoint keeps, ``(acc - acc_base) / (acc_source - acc_base)``; None
-      when the source gained nothing.
-    """
-    from peft_rlvr_bench.reporting.stats import updates_to_match
-
-    if derived.status != "ok" or derived.extrapolation is None or "in_domain" not in derived.metrics:
-        return derived
-    accuracy = derived.metrics["in_domain"].score
-    curve = [(point.update, point.in_domain) for point in source.learning_curve]
-    matched = updates_to_match(curve, accuracy, derived.metrics["in_domain"].n)
-    info = dict(derived.extrapolation)
-    real = dict(curve).get(info["target"])
-    if base is not None and "in_domain" in source.metrics and "in_domain" in base.metrics:
-        gain = source.metrics["in_domain"].score - base.metrics["in_domain"].score
-        recovered = accuracy - base.metrics["in_domain"].score
-        info["gain_recovery"] = recovered / gain if gain != 0 else None
-    info.update(
-        updates_to_match=matched,
-        steps_saved=None if matched is None else matched - info["updates_used"],
-        real_at_target=real,
-        gap_at_target=None if real is None else accuracy - real,
-    )
-    return derived.model_copy(update={"extrapolation": info})
-
-
 def run_suite(
     suite: Suite, results_root: Path, force: bool = False, console: Console | None = None
 ) -> SuiteOutcome:
@@ -84,8 +50,7 @@ def run_suite(
 
     console = console or Console(stderr=True)
     name = suite.spec.name
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*progress_columns(), console=console, transient=False) as progress:
         # The world first: existing results are judged against its hash.
         _build_world_with_progress(suite, progress)
         plan = plan_suite(suite, results_root, force)

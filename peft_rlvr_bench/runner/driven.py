@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from peft_rlvr_bench.runner.execute import _adapt_and_train, run_dir, trajectory_dir
+from peft_rlvr_bench.paths import run_dir, trajectory_dir
 from peft_rlvr_bench.suite import Budget, DerivedRun, EvalSpec
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+    from peft_rlvr_bench.context import RunContext
 
 SEGMENT_SEED_STRIDE = 10_000
 """Segment k of a seed-s run draws its prompts with seed ``s + k * stride``: fresh prompts that no
@@ -32,6 +34,7 @@ class RunnerSession:
         self,
         derived: DerivedRun,
         device: str,
+        context: RunContext,
         on_update: Callable[[int], None] | None = None,
         validation_items: int = 200,
     ) -> None:
@@ -41,11 +44,14 @@ class RunnerSession:
 
         self.source = derived.source
         self.device = device
+        self.context = context
         self.on_update = on_update
         self.directory = run_dir(self.source.suite, derived.run_id)
         self.evaluation_model, self.tokenizer = load_base(self.source.model, device=device)
         self.base_state: dict[str, Tensor] = parameter_snapshot(self.evaluation_model)
-        self.trajectory = Trajectory(trajectory_dir(self.source)).upto(derived.observe)
+        self.trajectory = Trajectory(trajectory_dir(self.source.suite, self.source.run_id)).upto(
+            derived.observe
+        )
         self.validation = EvalSpec(
             in_domain=[self.source.train_task],
             n_items=validation_items,
@@ -64,6 +70,7 @@ class RunnerSession:
 
         from peft_rlvr_bench.extrapolation.from_trajectory import load_weights_, parameter_snapshot
         from peft_rlvr_bench.models import load_base
+        from peft_rlvr_bench.rlvr.train import train_run
 
         seed = segment_seed(self.source.seed, segment)
         run = self.source.model_copy(update={"budget": Budget(max_steps=updates), "seed": seed})
@@ -76,9 +83,8 @@ class RunnerSession:
             if self.on_update is not None:
                 self.on_update(done + step)
 
-        trained = _adapt_and_train(
-            run, model, self.tokenizer, self.device, self.directory / f"segment_{segment}", progress
-        )
+        directory = self.directory / f"segment_{segment}"
+        trained = train_run(run, model, self.tokenizer, self.context, self.device, directory, progress)
         self.trained_updates += updates
         return parameter_snapshot(trained.adapter.merge(trained.model))
 
@@ -88,13 +94,18 @@ class RunnerSession:
 
         load_weights_(self.evaluation_model, state)
         scores = evaluate(
-            self.evaluation_model, self.tokenizer, self.validation, device=self.device, split="validation"
+            self.evaluation_model,
+            self.tokenizer,
+            self.validation,
+            device=self.device,
+            split="validation",
+            context=self.context,
         )
         return scores["in_domain"].score
 
 
 def drive(
-    derived: DerivedRun, device: str, on_update: Callable[[int], None] | None = None
+    derived: DerivedRun, device: str, context: RunContext, on_update: Callable[[int], None] | None = None
 ) -> tuple[dict[str, Tensor], dict[str, Any], Any]:
     """Runs a training-driven method; returns its final state, result figures and the session."""
     from peft_rlvr_bench.registry import EXTRAPOLATORS
@@ -102,7 +113,7 @@ def drive(
     method = EXTRAPOLATORS.get(derived.method)()
     params = method.Params.model_validate(derived.params)
     session = RunnerSession(
-        derived, device, on_update, validation_items=getattr(params, "validation_items", 200)
+        derived, device, context, on_update, validation_items=method.validation_items(params)
     )
     outcome = method.run(session, derived.observe, derived.target, params)
     figures = {"updates_used": outcome.updates_used, **outcome.details}

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.paths import run_dir
 from peft_rlvr_bench.reporting.results import RunResult, load_result, run_result_path
 from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
 from peft_rlvr_bench.suite import LaunchSpec, RunSpec
@@ -67,7 +68,7 @@ def run_launched(run: RunSpec, launch: LaunchSpec, results_root: Path) -> RunRes
     """
     import torch
 
-    from peft_rlvr_bench.runner.execute import failed_result, run_dir
+    from peft_rlvr_bench.runner.execute import failed_result
 
     directory = run_dir(run.suite, run.run_id)
     directory.mkdir(parents=True, exist_ok=True)

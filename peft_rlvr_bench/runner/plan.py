@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peft_rlvr_bench.environment import Provenance, cpu_change, differences
+from peft_rlvr_bench.paths import final_dir, run_dir, trajectory_dir
 from peft_rlvr_bench.reporting.results import (
     RunResult,
     base_result_path,
@@ -25,6 +26,7 @@ from peft_rlvr_bench.reporting.results import (
     run_result_path,
 )
 from peft_rlvr_bench.reporting.samples import remove_stale_temporaries, samples_path, save_result_and_samples
+from peft_rlvr_bench.reporting.steps_saved import with_steps_saved
 from peft_rlvr_bench.suite import DerivedRun, RunSpec, Suite
 
 
@@ -90,12 +92,10 @@ def finished(path: Path, judge: _Judge | None = None) -> bool:
 
 
 def base_is_current(path: Path, suite: Suite, judge: _Judge | None = None) -> bool:
-    from peft_rlvr_bench.runner.execute import base_spec
-
     if not path.exists():
         return False
     result = load_result(path)
-    return result.spec == base_spec(suite.spec) and (judge is None or judge.current("base", result))
+    return result.spec == suite.spec.base_identity() and (judge is None or judge.current("base", result))
 
 
 def plan_suite(
@@ -104,9 +104,9 @@ def plan_suite(
     """The suite's pending work in suite order, each unit after the units it needs.
 
     ``present`` is what finished results are compared with (default: this process's versions,
-    lock and the suite's world, ``execute.present_stamp``); stale ones are pending again.
+    lock and the suite's world, ``provenance.present_stamp``); stale ones are pending again.
     """
-    from peft_rlvr_bench.runner.execute import final_dir, present_stamp, trajectory_dir
+    from peft_rlvr_bench.runner.provenance import present_stamp
 
     name = suite.spec.name
     judge = _Judge(None if force else present or present_stamp(suite.spec.model))
@@ -135,7 +135,10 @@ def plan_suite(
         if not force and finished(run_result_path(results_root, name, derived.run_id), judge):
             continue
         source = derived.source
-        if source.run_id not in work and not (trajectory_dir(source) / "manifest.json").exists():
+        if (
+            source.run_id not in work
+            and not (trajectory_dir(source.suite, source.run_id) / "manifest.json").exists()
+        ):
             add_trained(source, counted=False)
         after = (source.run_id,) if source.run_id in work else ()
         work[derived.run_id] = Work(derived, after)
@@ -194,7 +197,7 @@ def execute_work(
     """Runs one unit of the plan under its run directory's lock (``runner.lock``: one runner per
     run), writes its samples sidecar and result file, then prunes what the result makes
     redundant (``tidy_run_dir``)."""
-    from peft_rlvr_bench.runner.execute import run_dir, tidy_run_dir
+    from peft_rlvr_bench.runner.execute import tidy_run_dir
     from peft_rlvr_bench.runner.lock import run_lock
 
     with run_lock(run_dir(suite.spec.name, work.run_id), work.run_id):
@@ -215,7 +218,6 @@ def _execute_work(
     (``runner.launch``), whose rank 0 writes the file; everything else runs in this process.
     A derived run reads its source's result and the base's, which the plan put before it.
     """
-    from peft_rlvr_bench.runner import with_steps_saved
     from peft_rlvr_bench.runner.execute import execute_derived, execute_run
 
     name = suite.spec.name

@@ -29,7 +29,7 @@ from peft_rlvr_bench.suite import Suite
 
 
 def _quiet() -> None:
-    from peft_rlvr_bench.cli import quiet_libraries
+    from peft_rlvr_bench.console import quiet_libraries
 
     quiet_libraries()  # a task's library chatter reaches the driver's terminal
 

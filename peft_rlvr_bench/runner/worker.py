@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategy", default="ddp", help="the launch strategy, recorded in the result")
     args = parser.parse_args(argv)
 
-    from peft_rlvr_bench.cli import quiet_libraries
+    from peft_rlvr_bench.console import quiet_libraries
 
     quiet_libraries()
     from peft_rlvr_bench.distributed import is_main_process, rank, world_size

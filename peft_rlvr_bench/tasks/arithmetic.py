@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from peft_rlvr_bench.tasks import Item
+from peft_rlvr_bench.tasks import Item, TaskDefaults
 
 EVAL_POOL_SIZE = 1000
 """Eval items are the first n of a fixed pool of distinct eval-partition problems."""
@@ -47,7 +47,7 @@ def _make_maximum(rng: random.Random) -> Item:
 
 
 @dataclass(frozen=True)
-class ArithmeticTask:
+class ArithmeticTask(TaskDefaults):
     """A task family defined by one item generator; implements the ``Task`` protocol."""
 
     name: str

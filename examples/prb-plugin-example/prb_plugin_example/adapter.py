@@ -10,8 +10,15 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from peft_rlvr_bench import AdapterParams, register_adapter
-from peft_rlvr_bench.adapters import ApplyContext, NoHooks, block_linear_names
+from peft_rlvr_bench.adapters import (
+    AdapterDefaults,
+    AdapterFootprint,
+    ApplyContext,
+    block_linear_names,
+    low_rank_footprint,
+)
 from peft_rlvr_bench.adapters.peft_family import norm_layer_names
+from peft_rlvr_bench.architecture import Architecture
 
 
 class LoRALNParams(AdapterParams):
@@ -20,7 +27,7 @@ class LoRALNParams(AdapterParams):
 
 
 @register_adapter("lora_ln")
-class LoRAWithNorms(NoHooks):
+class LoRAWithNorms(AdapterDefaults):
     Params: ClassVar[type[AdapterParams]] = LoRALNParams
 
     def apply(self, model: Any, params: LoRALNParams, context: ApplyContext) -> Any:
@@ -37,3 +44,8 @@ class LoRAWithNorms(NoHooks):
 
     def merge(self, model: Any) -> Any:
         return model.merge_and_unload()
+
+    def footprint(self, arch: Architecture, params: LoRALNParams) -> AdapterFootprint:
+        """For ``prb run --dry-run``: the LoRA factors plus every norm weight."""
+        lora = low_rank_footprint(arch, params.target_modules, params.r)
+        return AdapterFootprint.dense(lora.gradient + arch.norm_parameters())

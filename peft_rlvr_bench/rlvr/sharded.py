@@ -8,7 +8,7 @@ the end of training every process takes part in gathering them, one tensor at a 
 ZeRO-3 with bf16 gathers the bf16 weights the forward pass used (its fp32 master copy lives in
 the optimizer). Methods that touch weights during training (sparse masks' restore, AdaLoRA's
 budget, rank-1 substitution) need them whole and are refused; so is trajectory recording
-(suite validation). Neither path runs in CI, which has no GPUs: see docs/scale-out.md.
+(suite validation). Neither path runs in CI, which has no GPUs: see ``docs/scaling.md``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Rank-1 substitution during training (arXiv 2605.06523; METHODS.md §2).
+"""In-training interventions: changes to the weights between RL updates, named on an adapter entry.
 
-Every K optimizer updates, each attention/MLP matrix's update ``dW = W - W0`` is replaced by its
-norm-matched top singular component, ``||dW||_F u1 v1^T``. The paper's signature: held-out
-accuracy holds while the training reward stays lower ("implicit reward overfitting"); a run with
-this intervention records both (the per-update reward curve and the learning curve).
+**Rank-1 substitution** (arXiv 2605.06523; ``docs/methods.md``). Every K optimizer updates, each
+attention/MLP matrix's update ``dW = W - W0`` is replaced by its norm-matched top singular
+component, ``||dW||_F u1 v1^T``. The paper's signature: held-out accuracy holds while the
+training reward stays lower ("implicit reward overfitting"); a run with this intervention
+records both (the per-update reward curve and the learning curve).
 
 It acts on the effective weights in place, so it applies to full fine-tuning. A PEFT model's
 weights live in factors, and a sparse mask forbids the dense rank-1 update, so both are refused.
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from peft_rlvr_bench.extrapolation import is_block_matrix
+from peft_rlvr_bench.architecture import is_block_matrix
 
 if TYPE_CHECKING:
     import torch

@@ -1,0 +1,119 @@
+"""The GRPO-family loop: TRL's GRPOTrainer with the task's verifier as reward (``rlvr/train.py``
+says what each recipe computes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from trl import GRPOConfig, GRPOTrainer
+from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
+
+from peft_rlvr_bench.callbacks import StepTimer
+from peft_rlvr_bench.reporting.results import StepRecord
+from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm
+from peft_rlvr_bench.rlvr.job import TrainingJob
+from peft_rlvr_bench.rlvr.resilience import guard_callbacks, train_resumably
+from peft_rlvr_bench.verifier_faults import guarded_verifier
+
+
+def reward_function(verifier_name: str) -> Callable[..., list[float]]:
+    """The task's verifier as a TRL reward function over the dataset's ``answer`` column; a sample
+    whose verifier raises or times out scores 0 and is counted (``verifier_faults``)."""
+    verifier = guarded_verifier(verifier_name)
+
+    def reward(completions: list[str], answer: list[str], **_: Any) -> list[float]:
+        return [
+            verifier(completion, expected) for completion, expected in zip(completions, answer, strict=True)
+        ]
+
+    reward.__name__ = verifier_name
+    return reward
+
+
+class HarnessGRPOTrainer(GRPOTrainer):
+    """TRL's GRPOTrainer with two additions, both off unless asked for:
+
+    - ``reference``: the KL reference is this separate copy of the original base. Without it,
+      TRL's reference for a PEFT model is the adapter disabled (for PiSSA-like methods that is the
+      residual, not the base) or a second "ref" adapter (which AdaLoRA cannot hold).
+    - ``extra_loss``: an adapter's term added to the RL loss (AdaLoRA's regulariser), weighted
+      once per optimizer update however many micro-batches make it (``accumulation_divisor``).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        reference: torch.nn.Module | None = None,
+        extra_loss: Callable[[torch.nn.Module], torch.Tensor] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        config: GRPOConfig = kwargs["args"]
+        beta = config.beta
+        own_reference = reference is not None and beta != 0.0
+        if own_reference:
+            config.beta = 0.0  # TRL then builds no reference of its own; beta is restored below
+        super().__init__(*args, **kwargs)
+        self.extra_loss = extra_loss
+        if own_reference:
+            config.beta = self.beta = beta
+            self.ref_model = self._prepare_reference(reference)
+
+    def _prepare_reference(self, reference: torch.nn.Module) -> torch.nn.Module:
+        """What TRL does to the reference it builds itself (grpo_trainer.py, ``__init__``)."""
+        if self.args.cast_lm_head_to_fp32:
+            raise ValueError("cast_lm_head_to_fp32 is not supported with a harness-provided reference")
+        reference.requires_grad_(False)
+        if self.args.disable_dropout:
+            disable_dropout_in_model(reference)
+        add_fused_lm_head(reference, temperature=self.temperature, cast_lm_head_to_fp32=False)
+        return self.accelerator.prepare_model(reference, evaluation_mode=True)
+
+    def compute_loss(
+        self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> torch.Tensor:
+        loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if self.extra_loss is not None:
+            loss = loss + self.extra_loss(model) / self.accumulation_divisor()
+        return loss
+
+    def accumulation_divisor(self) -> int:
+        """What a per-micro-batch loss term is divided by so that it counts once per optimizer update.
+
+        GRPOTrainer divides its own loss by the accumulation count (``loss_is_scaled_for_ga``), so
+        the Trainer sums the micro-batch gradients unscaled. A term added whole to every micro-batch
+        would then weigh ``gradient_accumulation_steps`` times its coefficient; TRL divides its own
+        extra terms (router aux loss, entropy bonus) the same way, and not in evaluation.
+        """
+        return self.current_gradient_accumulation_steps if self.model.training else 1
+
+
+def train_grpo(job: TrainingJob) -> list[StepRecord]:
+    """Runs GRPO-family RL on ``job.model`` in place and returns the per-update curve.
+
+    TRL's own printing and progress bar are removed so a suite's output stays readable.
+    """
+    add_stop_tokens(job.model, job.tokenizer, job.task.stop or ())  # e.g. <|im_end|> ends a completion
+    timer = StepTimer(job.on_update)
+    optimizer = job.hooks.optimizer(job.model, job.config["learning_rate"]) if job.hooks.optimizer else None
+    trainer = HarnessGRPOTrainer(
+        model=job.model,
+        reward_funcs=[reward_function(job.task.verifier)],
+        args=GRPOConfig(**job.config),
+        train_dataset=Dataset.from_list(
+            [{"prompt": item.prompt, "answer": item.answer} for item in job.items]
+        ),
+        processing_class=job.tokenizer,
+        callbacks=[timer, *job.hooks.callbacks, *job.callbacks, *guard_callbacks()],
+        optimizers=(optimizer, None),
+        reference=job.reference,
+        extra_loss=job.hooks.extra_loss,
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    records = train_resumably(trainer, timer.seconds, job.resume_from)
+    release_vllm(trainer)
+    return records

@@ -1,0 +1,73 @@
+"""Learning curves: in-domain accuracy at recorded updates, for a trained run (rebuilt from its
+trajectory against W0) and for a pure extrapolation aimed at the updates between its window and
+its target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peft_rlvr_bench.context import RunContext
+from peft_rlvr_bench.evaluation import evaluate
+from peft_rlvr_bench.extrapolation.from_trajectory import (
+    effective_state_at,
+    extrapolated_state,
+    load_weights_,
+    parameter_snapshot,
+)
+from peft_rlvr_bench.models import load_base
+from peft_rlvr_bench.paths import trajectory_dir
+from peft_rlvr_bench.reporting.results import CurvePoint
+from peft_rlvr_bench.suite import DerivedRun, RunSpec
+from peft_rlvr_bench.trajectory import Trajectory
+
+
+def learning_curve(
+    run: RunSpec, final_in_domain: float, device: str, context: RunContext
+) -> list[CurvePoint]:
+    """In-domain accuracy at every recorded update, rebuilt from the trajectory against W0."""
+    trajectory = Trajectory(trajectory_dir(run.suite, run.run_id))
+    model, tokenizer = load_base(run.model, device=device)
+    base_state = parameter_snapshot(model)
+    in_domain_only = run.eval.model_copy(update={"out_of_domain": [], "forgetting": []})
+    points = []
+    for update in trajectory.updates:
+        if update == trajectory.updates[-1] == run.budget.max_steps:
+            score = final_in_domain  # the run's own final evaluation: no need to rebuild it
+        else:
+            try:
+                load_weights_(model, effective_state_at(trajectory, base_state, update, base_model=model))
+            except NotImplementedError:  # a method whose records cannot be turned into weights yet
+                return []
+            score = evaluate(model, tokenizer, in_domain_only, device=device, context=context)[
+                "in_domain"
+            ].score
+        points.append(CurvePoint(update=update, in_domain=score))
+    return points
+
+
+PREDICTION_CURVE_POINTS = 5
+"""Intermediate targets a pure extrapolation is also evaluated at, besides its own target."""
+
+
+def prediction_curve(
+    derived: DerivedRun, model: Any, tokenizer: Any, device: str, context: RunContext
+) -> list[CurvePoint]:
+    """In-domain accuracy of the same prediction aimed at recorded updates between the window and
+    the target, so a plot shows how it holds up with distance next to the real run's curve."""
+
+    source = derived.source
+    trajectory = Trajectory(trajectory_dir(source.suite, source.run_id))
+    between = [u for u in trajectory.updates if derived.observe < u < derived.target]
+    stride = max(1, -(-len(between) // PREDICTION_CURVE_POINTS))
+    targets = between[::-1][::stride][::-1]  # evenly spaced, ending next to the target
+    base_state = parameter_snapshot(load_base(source.model, device=device)[0])
+    in_domain_only = source.eval.model_copy(update={"out_of_domain": [], "forgetting": []})
+    points = []
+    for target in targets:
+        state = extrapolated_state(
+            trajectory, base_state, derived.method, derived.params, derived.observe, target
+        )
+        load_weights_(model, state)
+        score = evaluate(model, tokenizer, in_domain_only, device=device, context=context)["in_domain"].score
+        points.append(CurvePoint(update=target, in_domain=score))
+    return points

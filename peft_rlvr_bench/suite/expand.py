@@ -1,0 +1,90 @@
+"""Grid expansion: a validated suite into its RunSpecs (adapter entries x seeds, every default
+resolved, dependencies named) and its derived runs (extrapolation entries x trained runs)."""
+
+from __future__ import annotations
+
+from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES
+from peft_rlvr_bench.suite.spec import (
+    ComponentEntry,
+    DerivedRun,
+    ResolvedAdapter,
+    ResolvedComponent,
+    RunSpec,
+    SuiteSpec,
+)
+
+
+def expand(spec: SuiteSpec) -> list[RunSpec]:
+    """The suite's grid: every adapter entry times every seed, with parameters resolved.
+
+    Runs that need another run's result (sparse ``rl_delta`` masks need a finished ``full`` run of
+    the same seed) name it in ``dependencies`` and come after it; the dependency's id is part of
+    their resolved spec, so their id changes whenever the run they build on changes.
+    """
+    independent: list[RunSpec] = []
+    dependent: list[tuple[RunSpec, dict[str, str]]] = []
+    for entry in spec.adapters:
+        resolved_recipe = resolve_recipe(entry.recipe or spec.recipe)
+        params = ADAPTERS.get(entry.name).Params.model_validate(entry.params())
+        resolved = ResolvedAdapter(
+            name=entry.name,
+            label=entry.display_name,
+            lr=entry.lr,
+            params=params.model_dump(mode="json"),
+            intervention=entry.intervention,
+        )
+        for seed in spec.seeds:
+            run = RunSpec(
+                suite=spec.name,
+                model=spec.model,
+                train_task=spec.train_task,
+                eval=spec.eval,
+                recipe=resolved_recipe,
+                adapter=resolved,
+                seed=seed,
+                budget=spec.budget,
+                trajectory=spec.trajectory,
+                checkpoint=spec.checkpoint,
+                data=spec.data,
+                generation=spec.generation,
+            )
+            needs = params.required_runs()
+            if needs:
+                dependent.append((run, needs))
+            else:
+                independent.append(run)
+    resolved_dependent = []
+    for run, needs in dependent:
+        ids = {}
+        for role, adapter_name in needs.items():
+            provider = next(r for r in independent if r.adapter.name == adapter_name and r.seed == run.seed)
+            ids[role] = provider.run_id
+        resolved_dependent.append(run.model_copy(update={"dependencies": ids}))
+    return independent + resolved_dependent
+
+
+def resolve_recipe(entry: ComponentEntry) -> ResolvedComponent:
+    recipe = RECIPES.get(entry.name)
+    params = recipe.Params.model_validate(entry.params()).model_dump(mode="json")
+    return ResolvedComponent(name=entry.name, params=params)
+
+
+def expand_derived(spec: SuiteSpec, runs: list[RunSpec]) -> list[DerivedRun]:
+    """One derived run per trained run and extrapolation entry, parameters resolved."""
+    derived = []
+    for entry in spec.extrapolation:
+        params = EXTRAPOLATORS.get(entry.name).Params.model_validate(entry.params()).model_dump(mode="json")
+        for run in runs:
+            if entry.applies_to is not None and run.adapter.label not in entry.applies_to:
+                continue
+            derived.append(
+                DerivedRun(
+                    source=run,
+                    method=entry.name,
+                    params=params,
+                    observe=entry.observe,
+                    target=entry.target,
+                    label=entry.display_name,
+                )
+            )
+    return derived
