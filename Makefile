@@ -47,7 +47,7 @@ claims: $(BIN)/prb
 	$(BIN)/prb claims claims
 
 # The generated tables of README.md and docs/leaderboard.md (between <!-- NAME-table:start/end -->
-# markers), rebuilt from results/; tests/test_readme.py fails while they are out of date.
+# markers), rebuilt from results/; tests/repo/test_docs.py fails while they are out of date.
 readme: $(BIN)/prb
 	$(BIN)/python -m peft_rlvr_bench.reporting.readme README.md docs/leaderboard.md
 
@@ -66,7 +66,7 @@ test: $(BIN)/prb browser
 # chromium for the headless-browser test of leaderboard.html; best effort here (without root the
 # test skips and says why), required in CI (.ci/run).
 browser:
-	@.ci/install-browser || echo "make browser: no chromium; tests/test_html_leaderboard.py will skip"
+	@.ci/install-browser || echo "make browser: no chromium; tests/e2e/test_leaderboard_html.py will skip"
 
 test-slow: $(BIN)/prb
 	$(BIN)/pytest -q -m slow

@@ -1,5 +1,5 @@
 """Crash and resume: a `prb run` SIGKILLed in training, in evaluation and while writing its result
-completes on rerun, bitwise as an uninterrupted run ends; one runner per run (lock files)."""
+completes on rerun, bitwise as an uninterrupted run ends (one runner per run: test_lock.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``prb run SUITE --dry-run`` (plan and memory, offline) and ``--set`` overrides."""
+"""``prb run SUITE --dry-run``: the plan, offline, with its memory estimate (the formulas:
+test_memory.py, test_architecture.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Results made under another world or other package versions are stale: rerun, never tabulated
-with the rest. Another CPU alone is kept, with a note. What every result records."""
+"""Comparing provenance: what makes results stale (the world, key package versions, the lock),
+never the CPU alone; lock deviations as pip's equality sees them."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Residual adapters (PiSSA, OLoRA, MiLoRA, GeoRA) and their SVD math, against METHODS.md §1 and §1.1.
+"""Residual adapters (PiSSA, OLoRA, MiLoRA, GeoRA) against docs/methods.md ("Residual low-rank
+inits"); their SVD initialisations are test_svd_math.py's.
 
-The math is checked against an independent numpy float64 computation of the formulas; the
-adapters against the invariants the harness relies on: the wrapped and the merged model equal the
-base at init, the base weights really are rewritten, and only the LoRA factors train.
+The adapters are held to the invariants the harness relies on: the wrapped and the merged model
+equal the base at init, the base weights really are rewritten, and only the LoRA factors train.
 """
 
 from __future__ import annotations

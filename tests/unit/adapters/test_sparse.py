@@ -1,4 +1,5 @@
-"""Sparse subnetwork fine-tuning: the masks of METHODS.md §1.2 and the bitwise freeze under AdamW."""
+"""Sparse subnetwork fine-tuning (docs/methods.md, "Sparse subnetwork masks"): the adapter, the
+bitwise freeze under AdamW, and masks read from a run's update (the masks themselves: test_masks.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Per-item scores and what the model answered: from lm-eval's logged samples to the result JSON
-and the samples sidecar (evaluation/per_item.py, reporting/samples.py)."""
+"""Per-item scores: the items digest, and lm-eval's logged samples put in item order
+(evaluation/per_item.py)."""
 
 from __future__ import annotations
 

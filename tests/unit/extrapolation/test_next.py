@@ -1,4 +1,5 @@
-"""NExt as its authors compute it (RUCAIBox/NExt): predictors, pieces, defaults and the driver.
+"""NExt as its authors compute it (RUCAIBox/NExt): defaults, checkpoints, predicted updates and the
+driver (its predictors: test_next_predictor.py; its features: test_next_features.py).
 
 Synthetic trajectories make the right answer known; a stub predictor makes the plumbing (which
 rows go to which predictor, how a prediction becomes a delta) checkable exactly.

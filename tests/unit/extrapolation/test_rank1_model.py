@@ -1,4 +1,4 @@
-"""The rank-1 model of a run (gain recovery) and the figures every derived run gets."""
+"""The rank-1 model of a run and its control (blocks_only), the checkpoints gain recovery compares."""
 
 from __future__ import annotations
 

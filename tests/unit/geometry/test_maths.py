@@ -1,8 +1,9 @@
-"""Weight-geometry diagnostics on matrices whose answer is known in closed form (METHODS.md §3).
+"""Weight-geometry diagnostics on matrices whose answer is known in closed form (docs/methods.md,
+"Weight geometry").
 
 Each case is built so that a wrong definition fails: a sparsity that compares values instead of
 stored bits, angles read from the wrong side, an energy share normalised by the wrong norm, a
-baseline that is not the random expectation, a centred trajectory.
+baseline that is not the random expectation.
 """
 
 from __future__ import annotations

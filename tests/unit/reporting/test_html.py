@@ -8,7 +8,7 @@ from pathlib import Path
 from peft_rlvr_bench.reporting.html import render_html
 from tests.helpers.hand_results import hand_board
 
-# HTML (the headless-browser checks are in test_html_leaderboard.py) --------------------------
+# HTML (the headless-browser checks are in tests/e2e/test_leaderboard_html.py) --------------------------
 
 
 def test_html_is_self_contained_with_tooltips_and_the_left_out_runs() -> None:

@@ -1,5 +1,5 @@
-"""Per-item scores in the result JSON, and the samples sidecar the runner writes next to it
-(reporting/results.py, reporting/samples.py, runner/plan.py)."""
+"""Per-item scores in the result JSON and the samples sidecar next to it (reporting/samples.py):
+written short, before the JSON, read back as a table."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Generation backends: the choice (vLLM only with vLLM and a GPU), the settings handed to TRL, and
-what TRL's vLLM weight sync sends for PEFT models: the effective merged weights, residual
-methods included. No vLLM is needed: the sync's parameter walk is plain TRL code."""
+"""Generation for TRL: the settings handed to it, stop strings, and what TRL's vLLM weight sync sends
+for PEFT models: the effective merged weights, residual methods included. No vLLM is needed: the
+sync's parameter walk is plain TRL code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""One run across processes (accelerate launch): settings, commands, configs, the batch share."""
+"""One run across processes (accelerate launch): settings that leave run ids alone, the command, the
+configs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The runner's contract, without training: failures are contained, finished runs are skipped."""
+"""The runner's contract, without training: failures are contained, finished runs are skipped, a rerun
+rewrites a run's samples."""
 
 from __future__ import annotations
 

@@ -63,7 +63,7 @@ def test_missing_or_corrupt_manifest_is_a_value_error_naming_the_file(tmp_path: 
 
 
 def test_methods_without_lora_factors_refuse_per_tensor_series(tmp_path: Path) -> None:
-    # Their whole effective state is rebuilt through peft (tests/test_trajectory_effective_peft.py).
+    # Their whole effective state is rebuilt through peft (tests/unit/extrapolation/test_from_trajectory.py).
     w0 = tiny_model().state_dict()
     for method, params in [("dora", {"r": 2}), ("vera", {"r": 16}), ("ia3", {})]:
         TrajectoryRecorder(tmp_path / method, every=1, base_reference="tiny").record(wrap(method, params), 0)

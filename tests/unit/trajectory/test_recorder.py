@@ -1,4 +1,4 @@
-"""Trajectory recording and lazy reading: what a record holds, the update map, effective weights vs W0."""
+"""Trajectory recording: what a record holds, the update map, effective weights vs W0, resuming."""
 
 from __future__ import annotations
 
