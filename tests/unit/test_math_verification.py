@@ -69,8 +69,22 @@ def test_a_stuck_check_times_out_is_killed_and_the_next_check_gets_a_new_worker(
     with pytest.raises(MathVerifyTimeout):
         worker.score("\\boxed{1}", "1", timeout=0.5)
     assert worker._process is None, "the stuck worker was killed"
-    worker.command = [sys.executable, "-m", "peft_rlvr_bench.math_verification"]
+    worker.command = _Worker().command
     assert worker.score("\\boxed{1}", "1", timeout=30) == 1.0
+    assert worker._process is not None and not worker._in_thread, "the new worker checked it"
+    worker._stop()
+
+
+def test_the_default_worker_starts_and_checks_in_its_own_process() -> None:
+    """The timeout exists only in the worker process: a worker that cannot start makes every check
+    run in the calling thread, where a pathological completion can hang the run."""
+    worker = _Worker()
+    try:
+        assert worker.score("\\boxed{\\dfrac12}", "0.5", timeout=60) == 1.0
+        assert not worker._in_thread, "the worker did not start; checks ran without a timeout"
+        assert worker._process is not None and worker._process.poll() is None
+    finally:
+        worker._stop()
 
 
 def test_a_gold_that_does_not_parse_raises_for_the_fault_counter() -> None:
