@@ -8,6 +8,7 @@ from tests.helpers.paths import FIXTURES as ALL_FIXTURES
 FIXTURES = ALL_FIXTURES / "datasets"
 SOURCES = {
     "math_train": {"path": str(FIXTURES / "math_train.jsonl")},
+    "deepscaler": {"path": str(FIXTURES / "deepscaler.jsonl")},
     "math500": {"path": str(FIXTURES / "math500.jsonl")},
     "aime24": {"path": str(FIXTURES / "aime24.jsonl")},
     "amc23": {"path": str(FIXTURES / "amc23.jsonl")},
