@@ -9,7 +9,7 @@ NAME ?= tiny
 FORCE ?=
 RESULTS ?= outputs/verify-results
 
-.PHONY: install lock suite verify claims readme test test-slow bench bench-suite lint format clean
+.PHONY: install lock suite verify claims readme test test-slow test-gpu bench bench-suite lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ browser:
 
 test-slow: $(BIN)/prb
 	$(BIN)/pytest -q -m slow
+
+# The tests that need a CUDA device (bf16 autocast, vLLM rollouts); they skip without one.
+test-gpu: $(BIN)/prb
+	$(BIN)/pytest -q -m gpu
 
 # Benchmarks (pytest-benchmark), apart from the tests; figures go to benchmarks/RESULTS.md
 # (`.venv/bin/python benchmarks/report.py` prints its tables from the JSON). QUICK=1: tiny sizes,
