@@ -9,7 +9,7 @@ NAME ?= tiny
 FORCE ?=
 RESULTS ?= outputs/verify-results
 
-.PHONY: install lock suite verify claims readme test test-slow test-gpu bench bench-suite lint format clean
+.PHONY: install lock suite verify claims readme golden test test-slow test-gpu bench bench-suite lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ verify: $(BIN)/prb
 
 test: $(BIN)/prb browser
 	$(BIN)/pytest -q
+
+# The smoke suite's golden curve (tests/golden/smoke.json, checked by the default tier): re-record
+# it after a deliberate change of the world, the lock or the training path; about 30 s on 2 cores.
+golden: $(BIN)/prb
+	$(BIN)/python -m tests.golden.smoke_curve
 
 # chromium for the headless-browser test of leaderboard.html; best effort here (without root the
 # test skips and says why), required in CI (.ci/run).
