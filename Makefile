@@ -9,7 +9,7 @@ NAME ?= tiny
 FORCE ?=
 RESULTS ?= outputs/verify-results
 
-.PHONY: install lock suite verify claims readme test test-slow bench bench-suite lint format clean
+.PHONY: install lock suite verify claims readme golden test test-slow test-gpu bench bench-suite lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ claims: $(BIN)/prb
 	$(BIN)/prb claims claims
 
 # The generated tables of README.md and docs/leaderboard.md (between <!-- NAME-table:start/end -->
-# markers), rebuilt from results/; tests/test_readme.py fails while they are out of date.
+# markers), rebuilt from results/; tests/repo/test_docs.py fails while they are out of date.
 readme: $(BIN)/prb
 	$(BIN)/python -m peft_rlvr_bench.reporting.readme README.md docs/leaderboard.md
 
@@ -63,13 +63,22 @@ verify: $(BIN)/prb
 test: $(BIN)/prb browser
 	$(BIN)/pytest -q
 
+# The smoke suite's golden curve (tests/golden/smoke.json, checked by the default tier): re-record
+# it after a deliberate change of the world, the lock or the training path; about 30 s on 2 cores.
+golden: $(BIN)/prb
+	$(BIN)/python -m tests.golden.smoke_curve
+
 # chromium for the headless-browser test of leaderboard.html; best effort here (without root the
 # test skips and says why), required in CI (.ci/run).
 browser:
-	@.ci/install-browser || echo "make browser: no chromium; tests/test_html_leaderboard.py will skip"
+	@.ci/install-browser || echo "make browser: no chromium; tests/e2e/test_leaderboard_html.py will skip"
 
 test-slow: $(BIN)/prb
 	$(BIN)/pytest -q -m slow
+
+# The tests that need a CUDA device (bf16 autocast, vLLM rollouts); they skip without one.
+test-gpu: $(BIN)/prb
+	$(BIN)/pytest -q -m gpu
 
 # Benchmarks (pytest-benchmark), apart from the tests; figures go to benchmarks/RESULTS.md
 # (`.venv/bin/python benchmarks/report.py` prints its tables from the JSON). QUICK=1: tiny sizes,

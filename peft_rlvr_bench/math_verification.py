@@ -72,9 +72,15 @@ def check(completion: str, answer: str) -> bool:
     return bool(predicted) and verify(gold, predicted, timeout_seconds=None)
 
 
+WORKER_COMMAND = [sys.executable, "-c", "from peft_rlvr_bench.math_verification import serve; serve()"]
+"""The worker imports this module by its name and calls ``serve``. Not ``python -m``: run as
+``__main__`` the module would register ``math_verify`` a second time under another name, which the
+registry refuses, and every check would fall back to the calling thread without a timeout."""
+
+
 def serve() -> None:
-    """The worker's loop (``python -m peft_rlvr_bench.math_verification``): one JSON request per
-    line on stdin (``[completion, answer]``), one JSON reply per line on stdout."""
+    """The worker's loop (``WORKER_COMMAND``): one JSON request per line on stdin
+    (``[completion, answer]``), one JSON reply per line on stdout."""
     import warnings
 
     import math_verify  # noqa: F401  (imported before "ready": startup is not a check's time)
@@ -99,7 +105,7 @@ class _Worker:
     """
 
     def __init__(self, command: list[str] | None = None) -> None:
-        self.command = command or [sys.executable, "-m", "peft_rlvr_bench.math_verification"]
+        self.command = command or WORKER_COMMAND
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._in_thread = False
@@ -175,8 +181,6 @@ def math_verify(completion: str, answer: str) -> float:
     """1.0 when the completion's final answer equals ``answer`` mathematically (math-verify), else
     0.0. Raises ``MathVerifyTimeout`` on a timeout and ``ValueError`` when the gold does not parse
     (the harness's verifier guard scores those 0 and counts them)."""
+    if not isinstance(completion, str):
+        return 0.0  # states no answer (and cannot go to the worker as JSON text)
     return _WORKER.score(completion, answer, timeout_seconds())
-
-
-if __name__ == "__main__":
-    serve()

@@ -16,7 +16,8 @@ _FIRST_INTEGER = re.compile(r"-?\d+")
 
 class Verifier(Protocol):
     def __call__(self, completion: str, answer: str) -> float:
-        """1.0 when ``completion`` states ``answer``, else 0.0."""
+        """1.0 when ``completion`` states ``answer``, else 0.0, also when ``completion`` is not a
+        string (a trainer's message list, None): that states no answer, it is not a fault."""
         ...
 
 
@@ -29,6 +30,8 @@ def extract_first_integer(completion: str) -> int | None:
 @register_verifier("int_match")
 def integer_match(completion: str, answer: str) -> float:
     """Exact match of the first integer in the completion against the integer answer."""
+    if not isinstance(completion, str):
+        return 0.0  # a completion that is not text states no answer
     predicted = extract_first_integer(completion)
     return float(predicted is not None and predicted == int(answer))
 
@@ -52,4 +55,6 @@ def extract_choice(completion: str) -> str | None:
 @register_verifier("choice_match")
 def choice_match(completion: str, answer: str) -> float:
     """Multiple choice: 1.0 when the completion's chosen letter is ``answer`` (a letter A-J)."""
+    if not isinstance(completion, str):
+        return 0.0  # a completion that is not text states no answer
     return float(extract_choice(completion) == answer.strip().upper())

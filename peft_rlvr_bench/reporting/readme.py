@@ -20,7 +20,7 @@ What a block holds depends on its name:
 
 ``make readme`` rewrites README.md and docs/leaderboard.md; ``python -m
 peft_rlvr_bench.reporting.readme --check FILE...`` exits 1 when a file is not what it would write
-(``tests/test_readme.py`` holds the committed files to that).
+(``tests/repo/test_docs.py`` holds the committed files to that).
 """
 
 from __future__ import annotations

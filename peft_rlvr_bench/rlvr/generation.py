@@ -9,7 +9,7 @@ Before each generation TRL pushes the policy's current weights into vLLM
 skipping the adapter tensors, then ``unmerge_adapter()``. ``merge_adapter`` adds ``s * B A`` to
 each wrapped layer's ``base_layer`` weight, which for PiSSA, OLoRA, MiLoRA and GeoRA holds the
 residual ``W_res = W0 - s B0 A0``: vLLM receives ``W_res + s B A``, the effective weight, the
-same as ``merge_and_unload()`` (``tests/test_generation_backends.py`` checks this on a CPU).
+same as ``merge_and_unload()`` (``tests/unit/rlvr/test_generation.py`` checks this on a CPU).
 Sparse and full runs are plain models: their parameters are the effective weights, and a sparse
 mask has already restored the frozen coordinates after each optimizer step.
 

@@ -4,7 +4,7 @@
   optimizer, scheduler, RNG states and its log every N updates, keeping the newest K. A killed run
   resumes from the newest complete one with ``trainer.train(resume_from_checkpoint=...)``; the
   Trainer restores the RNG states, so on a CPU the resumed run ends bitwise where an
-  uninterrupted one does (tests/test_resume.py kills real runs to check it).
+  uninterrupted one does (tests/e2e/test_resume.py kills real runs to check it).
 - **Divergence**: a NaN or inf in the logged loss or gradient norm, or in a trainable weight,
   stops the run with ``Diverged``, which the runner turns into status ``diverged`` with the
   update and the last finite metrics. Weights are checked after every update (one fused

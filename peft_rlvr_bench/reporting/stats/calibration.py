@@ -3,7 +3,7 @@ functions the leaderboards use, to measure how often the 95% intervals cover the
 often identical methods get separated or starred, and whether the power analysis's seed counts
 deliver their power.
 
-``tests/test_stats_calibration.py`` runs it (seeded, a few seconds) and bounds every rate;
+``tests/unit/reporting/stats/test_calibration.py`` runs it (seeded, a few seconds) and bounds every rate;
 ``python -m peft_rlvr_bench.reporting.stats.calibration`` prints the larger table quoted in
 ``docs/statistics.md``.
 

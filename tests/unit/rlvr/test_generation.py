@@ -1,0 +1,108 @@
+"""Generation for TRL: the settings handed to it, stop strings, and what TRL's vLLM weight sync sends
+for PEFT models: the effective merged weights, residual methods included. No vLLM is needed: the
+sync's parameter walk is plain TRL code."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import types
+
+import pytest
+import torch
+
+from peft_rlvr_bench.adapters import ApplyContext
+from peft_rlvr_bench.backends import Backends
+from peft_rlvr_bench.context import RunContext
+from peft_rlvr_bench.registry import ADAPTERS
+from peft_rlvr_bench.rlvr.generation import add_stop_tokens, rollout_fields
+from peft_rlvr_bench.suite import GenerationSpec
+from tests.helpers.tiny_models import tiny_llama
+
+
+def test_vllm_rollouts_set_trl_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    import peft_rlvr_bench.backends as backends
+
+    monkeypatch.setattr(backends, "vllm_available", lambda: (True, ""))
+    spec = GenerationSpec(
+        vllm_mode="server", vllm_server_base_url="http://h:8000", vllm_gpu_memory_utilization=0.4
+    )
+    context = RunContext.for_run(None, spec)
+    assert context.backends == Backends("vllm", "vllm") and context.generation == spec
+    assert rollout_fields(context, ("<|im_end|>",)) == {
+        "use_vllm": True,
+        "vllm_mode": "server",
+        "vllm_gpu_memory_utilization": 0.4,
+        "vllm_server_base_url": "http://h:8000",
+        "generation_kwargs": {"stop": ["<|im_end|>"]},
+    }
+    assert RunContext.for_run(None, GenerationSpec(backend="transformers")).backends == Backends()
+
+
+def test_generation_settings_are_not_part_of_the_run_id(tmp_path) -> None:
+    from peft_rlvr_bench.suite import load_suite
+    from tests.helpers.datasets import SUITE
+    from tests.helpers.suites import write
+
+    plain = load_suite(write(tmp_path, SUITE)).runs[0]
+    served = load_suite(write(tmp_path, SUITE + "generation: {backend: vllm, vllm_mode: server}\n")).runs[0]
+    assert plain.run_id == served.run_id and served.generation.vllm_mode == "server"
+
+
+def test_template_stop_strings_become_eos_ids() -> None:
+    from peft_rlvr_bench.world.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(["a b c <|im_end|>"] * 10, vocab_size=40)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]})
+    model = tiny_llama(0)
+    model.generation_config.eos_token_id = 2
+    ids = add_stop_tokens(model, tokenizer, ["<|im_end|>", "two tokens"])
+    assert ids == [2, tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    assert model.generation_config.eos_token_id == ids
+
+
+def synced_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """What TRL's ``VLLMGeneration.sync_weights`` would send vLLM, from TRL's own parameter walk
+    (``_iter_named_params``) on one process without FSDP or ZeRO-3."""
+    from trl.generation.vllm_generation import VLLMGeneration
+
+    one_process = types.SimpleNamespace(gather_params=lambda params: contextlib.nullcontext(), is_fsdp=False)
+    stub = types.SimpleNamespace(model=model, _dist=one_process)
+    stub._fix_param_name_to_vllm = lambda name, extra_prefixes=None: VLLMGeneration._fix_param_name_to_vllm(
+        stub, name, extra_prefixes
+    )
+    return {name: tensor.detach().clone() for name, tensor in VLLMGeneration._iter_named_params(stub)}
+
+
+@pytest.mark.parametrize("method", ["lora", "pissa", "milora", "geora", "dora"])
+def test_the_vllm_sync_sends_the_effective_merged_weights(method: str) -> None:
+    base = tiny_llama(0)
+    adapter = ADAPTERS.get(method)()
+    model = adapter.apply(copy.deepcopy(base), adapter.Params.model_validate({"r": 4}), ApplyContext(seed=0))
+    with torch.no_grad():  # stand-in for training: move every adapter factor
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                parameter.add_(0.05 * torch.randn_like(parameter))
+    residual = {n: p.detach().clone() for n, p in model.named_parameters() if "base_layer" in n}
+    sent = synced_weights(model)
+    effective = dict(adapter.merge(copy.deepcopy(model)).named_parameters())
+    assert sorted(sent) == sorted(name for name, _ in base.named_parameters()), (
+        "vLLM's names, no adapter tensors"
+    )
+    for name, tensor in sent.items():
+        torch.testing.assert_close(tensor, effective[name].detach(), rtol=0, atol=1e-6)
+    if adapter.rewrites_base:  # the residual alone would be a different model
+        q = "model.layers.0.self_attn.q_proj.weight"
+        assert not torch.allclose(
+            residual[f"base_model.model.{q}".replace(".weight", ".base_layer.weight")], sent[q]
+        )
+    # TRL unmerges afterwards; merge + unmerge is not bitwise (fp32 rounding), so the frozen
+    # residual drifts by about an ulp per sync: a known cost of vLLM rollouts for PEFT models.
+    for name, before in residual.items():
+        torch.testing.assert_close(dict(model.named_parameters())[name].detach(), before, rtol=0, atol=1e-6)
+
+
+def test_sparse_and_full_models_sync_their_parameters_as_they_are() -> None:
+    model = tiny_llama(0)
+    sent = synced_weights(model)
+    assert all(torch.equal(sent[name], p.detach()) for name, p in model.named_parameters())

@@ -1,0 +1,78 @@
+"""``prb run SUITE --dry-run``: the plan, offline, with its memory estimate (the formulas:
+test_memory.py, test_architecture.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from peft_rlvr_bench.suite import DerivedRun, load_suite
+from tests.helpers.paths import REPO
+
+MATH = REPO / "suites" / "math-1.5b.yaml"
+
+
+def prb(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "peft_rlvr_bench.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_math_plan_lists_every_run_once_dependencies_first(tmp_path: Path) -> None:
+    from peft_rlvr_bench.runner.plan import plan_suite
+
+    suite = load_suite(MATH)
+    plan = plan_suite(suite, tmp_path / "results")
+    ids = [work.run_id for work in plan.work]
+    expected = {r.run_id for r in suite.runs} | {d.run_id for d in suite.derived}
+    assert len(ids) == len(set(ids)) == len(expected) and set(ids) == expected
+    position = {run_id: i for i, run_id in enumerate(ids)}
+    for work in plan.work:
+        needs = (
+            [work.run.source.run_id]
+            if isinstance(work.run, DerivedRun)
+            else list(work.run.dependencies.values())
+        )
+        assert all(position[need] < position[work.run_id] for need in needs)
+        assert set(work.after) == set(needs)
+    sparse = [w for w in plan.work if not isinstance(w.run, DerivedRun) and w.run.adapter.name == "sparse"]
+    assert len(sparse) == 3 and all(w.run.dependencies["rl_delta"].startswith("full-") for w in sparse)
+
+
+def test_cli_dry_run_prints_the_plan_without_downloading(tmp_path: Path) -> None:
+    done = prb("run", "math-1.5b", "--dry-run", "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    suite = load_suite(MATH)
+    out = done.stdout
+    assert "1.544B parameters (built-in table)" in out
+    for run_id in [r.run_id for r in suite.runs] + [d.run_id for d in suite.derived]:
+        assert out.count(run_id + " ") >= 1
+    full_line = next(line for line in out.splitlines() if line.split()[1:2] == [suite.runs[0].run_id])
+    total = float(full_line.split()[-1])
+    assert 30 < total < 40, full_line  # 5.8 weights + 17.3 grads+AdamW (fp32) + activations
+    assert not (tmp_path / "math-1.5b").exists(), "a dry run writes nothing"
+
+
+def test_the_tiny_plan_counts_the_built_world_not_the_recipe_cap(tmp_path: Path) -> None:
+    """The tiny world's tokenizer keeps 43 of the recipe's 96 vocabulary slots: full fine-tuning
+    trains the 662,016 parameters its results record (the recipe alone said 668.80k)."""
+    from peft_rlvr_bench.dry_run import render_plan
+
+    suite = load_suite(REPO / "suites" / "tiny.yaml")
+    plan = render_plan(suite, tmp_path / "results")
+    assert "0.001B parameters (tiny world config.json)" in plan
+    full = next(line for line in plan.splitlines() if f" {suite.runs[0].run_id} " in line)
+    assert suite.runs[0].adapter.name == "full" and full.split()[3] == "662.02k", full
+
+
+def test_dry_run_of_an_unknown_model_says_why_in_one_line(tmp_path: Path) -> None:
+    done = prb(
+        "run", "math-1.5b", "--dry-run", "--set", "model.name=my-org/mystery", "--results-dir", str(tmp_path)
+    )
+    assert done.returncode == 0
+    assert "no memory estimate: model 'my-org/mystery': no local config.json" in done.stdout

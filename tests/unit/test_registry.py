@@ -1,0 +1,89 @@
+"""The registry: lookups, lazy built-ins, suggestions and duplicate names."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from peft_rlvr_bench import registry as registry_module
+from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.registry import ADAPTERS, PLUGIN_GROUP, RECIPES, REGISTRIES, Registry, did_you_mean
+
+
+def test_builtins_are_listed_and_resolve() -> None:
+    assert {"full", "lora"} <= set(ADAPTERS.names())
+    assert {"grpo", "dr_grpo", "dapo"} <= set(RECIPES.names())
+    for registry in REGISTRIES.values():
+        for name in registry.names():
+            assert registry.get(name) is registry.get(name)
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(UserError, match=r"unknown adapter 'lorra' \(did you mean 'lora'\?\)"):
+        ADAPTERS.get("lorra")
+    assert did_you_mean("zzzz", ["lora", "full"]) == ""
+
+
+def test_decorator_registration_and_duplicates() -> None:
+    registry: Registry[object] = Registry("widget")
+
+    @registry.register("a")
+    class A:
+        pass
+
+    assert registry.get("a") is A and registry.names() == ["a"]
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("a")(type("Other", (), {}))
+    registry.register_lazy("b", "collections:OrderedDict")
+    from collections import OrderedDict
+
+    assert registry.get("b") is OrderedDict
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_lazy("b", "collections:deque")
+
+
+def test_entry_point_plugins_register_through_their_decorators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "prb_demo_plugin.py").write_text(
+        "from peft_rlvr_bench.registry import register_adapter\n"
+        "from peft_rlvr_bench.adapters.full import FullFineTuning\n"
+        "@register_adapter('demo_full')\n"
+        "class DemoFull(FullFineTuning):\n"
+        "    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = registry_module.PLUGIN_GROUP
+    entry_point = metadata.EntryPoint(name="demo", value="prb_demo_plugin", group=group)
+    monkeypatch.setattr(registry_module.metadata, "entry_points", lambda group: [entry_point])
+    monkeypatch.setattr(registry_module, "_plugins_loaded", False)
+    try:
+        assert "demo_full" in ADAPTERS.names()
+        assert ADAPTERS.get("demo_full").__name__ == "DemoFull"
+    finally:
+        ADAPTERS._loaded.pop("demo_full", None)
+
+
+def test_plugins_load_only_through_the_entry_point_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    from importlib import metadata
+
+    from peft_rlvr_bench import registry
+
+    groups: list[str] = []
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(metadata, "entry_points", lambda group: groups.append(group) or [])
+    registry.load_plugins()
+    assert groups == [PLUGIN_GROUP]
+
+    imported: list[str] = []
+    real = importlib.import_module
+    monkeypatch.setattr(importlib, "import_module", lambda name, *a: imported.append(name) or real(name, *a))
+    for name in ("os:system", "peft_rlvr_bench.adapters.lora:LoRA", "subprocess"):
+        with pytest.raises(UserError, match="unknown adapter"):
+            ADAPTERS.get(name)
+    assert imported == [], "a suite's string never names a module to import"
