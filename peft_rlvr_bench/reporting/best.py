@@ -18,7 +18,7 @@ smaller; or says that item noise, not seeds, is what keeps them apart.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import combinations
 
 from peft_rlvr_bench.reporting.board import Comparison, Row, Verdict
@@ -36,7 +36,7 @@ from peft_rlvr_bench.reporting.stats import (
 )
 
 
-def _per_seed(
+def per_seed(
     runs: Iterable[RunResult], metric: Metric
 ) -> tuple[dict[int, float], dict[int, RunItems | None]]:
     """The metric by seed (mean over duplicate seeds) and, where read, the per-item scores by seed.
@@ -106,21 +106,31 @@ def power_note(top: str, other: Comparison, metric: Metric, family: int) -> str:
     )
 
 
-def verdict(rows: Sequence[Row], ok_by_method: Mapping[str, Sequence[RunResult]], metric: Metric) -> Verdict:
+def verdict(
+    rows: Sequence[Row],
+    ok_by_method: Mapping[str, Sequence[RunResult]],
+    metric: Metric,
+    controls: Collection[str] = (),
+) -> Verdict:
     """Decides the best-method mark on ``metric`` (module docstring) from the method rows.
 
     ``rows`` are method rows in table order (no base row); the candidates are the rows that are
-    not extrapolations and have a value. Every pair of candidates is compared on its shared
-    seeds, from the ok runs of each method in ``ok_by_method``, and Holm-adjusted as one family.
+    not extrapolations or ``controls`` (control arms, ``reporting/controls.py``) and have a
+    value. Every pair of candidates is compared on its shared seeds, from the ok runs of each
+    method in ``ok_by_method``, and Holm-adjusted as one family.
     """
-    candidates = [row.method for row in rows if not row.derived and row.value(metric.name) is not None]
+    candidates = [
+        row.method
+        for row in rows
+        if not row.derived and row.method not in controls and row.value(metric.name) is not None
+    ]
     if not candidates:
         return Verdict(metric.name)
     top = candidates[0]
     if len(candidates) == 1:
         note = f"Only one trained method ({top}) has a {metric.header.lower()} score: nothing to compare."
         return Verdict(metric.name, top, note=note)
-    seeds = {method: _per_seed(ok_by_method[method], metric) for method in candidates}
+    seeds = {method: per_seed(ok_by_method[method], metric) for method in candidates}
     pairs = list(combinations(candidates, 2))
     results = [paired_comparison(seeds[a][0], seeds[b][0], seeds[a][1], seeds[b][1]) for a, b in pairs]
     adjusted = holm([result.p_value for result in results])

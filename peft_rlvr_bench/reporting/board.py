@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from peft_rlvr_bench.reporting.metrics import Metric
-from peft_rlvr_bench.reporting.stats import Aggregate, IntervalKind, PairedComparison
+from peft_rlvr_bench.reporting.stats import ALPHA, Aggregate, IntervalKind, PairedComparison
+
+Pairing = Literal["shared seeds", "seed order"]
+"""How a control arm's runs are paired with its reference's: by seed, or in seed order (disjoint seeds)."""
 
 MARKDOWN_NAME = "leaderboard.md"
 CSV_NAME = "leaderboard.csv"
@@ -76,6 +79,28 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class ControlResult:
+    """``against`` minus ``arm`` on the ranking metric, and whether that is what a control expects."""
+
+    kind: Literal["negative", "positive"]
+    arm: str
+    against: str
+    paired: PairedComparison
+    pairing: Pairing
+
+    @property
+    def separated(self) -> bool:
+        return self.paired.n >= 2 and self.paired.p_value < ALPHA
+
+    @property
+    def as_expected(self) -> bool:
+        """Negative: not separated. Positive: separated, with the control arm the worse one."""
+        if self.kind == "negative":
+            return self.paired.n >= 2 and not self.separated
+        return self.separated and self.paired.difference > 0
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Which method is best on the ranking metric, if any, and why (or why not)."""
 
@@ -115,6 +140,8 @@ class Leaderboard:
     CIs; empty below :data:`~peft_rlvr_bench.reporting.stats.MIN_BOOTSTRAP_SEEDS` seeds (see
     ``aggregate_note``)."""
     aggregate_note: str = ""
+    controls: tuple[ControlResult, ...] = ()
+    """Each control arm against its reference (``reporting/controls.py``)."""
 
 
 class LeaderboardFiles(NamedTuple):

@@ -34,6 +34,7 @@ from peft_rlvr_bench.reporting.board import (
     LeaderboardFiles,
     Row,
 )
+from peft_rlvr_bench.reporting.controls import evaluate_controls
 from peft_rlvr_bench.reporting.html import render_html
 from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
 from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
@@ -274,7 +275,8 @@ def build_leaderboard(
     ranking = METRICS_BY_NAME[RANKING_METRIC]
     rows = _method_rows(base, runs, metrics)
     ok_by_method = _ok_by_method(runs)[0]
-    decided = verdict(rows, ok_by_method, ranking)
+    controls = evaluate_controls(ok_by_method, ranking)
+    decided = verdict(rows, ok_by_method, ranking, controls={c.arm for c in controls})
     summary, summary_note = across_tasks(rows, ok_by_method)
     rows = [replace(row, best=row.method == decided.best) for row in rows]
     if base is not None:
@@ -293,6 +295,7 @@ def build_leaderboard(
         plots=plots,
         aggregates=summary,
         aggregate_note=summary_note,
+        controls=controls,
     )
 
 

@@ -105,6 +105,40 @@ def comparison_caption(board: Leaderboard) -> str:
 COMPARISON_HEADERS = ("Method", "Shared seeds", "Difference [95% CI]", "p", "p (Holm)", "Separated")
 
 
+CONTROL_EXPECTATION = {
+    "negative": "same configuration, disjoint seeds: must not separate",
+    "positive": "known-worse configuration: must separate, worse",
+}
+
+
+def control_lines(board: Leaderboard) -> list[str]:
+    """The controls table: each control arm against its reference, and whether the harness
+    behaved as a control demands (``reporting/controls.py``)."""
+    if not board.controls:
+        return []
+    metric = next(m for m in board.columns if m.name == board.verdict.metric)
+    lines = [
+        "",
+        f"Controls ({metric.header.lower()}, reference minus control arm; one pre-declared test each, "
+        "so p is not Holm-adjusted; the control arms are left out of the ★ comparison):",
+        "",
+        "| Control | Reference | Kind | Difference [95% CI] | p | Pairs | Outcome |",
+        "|:--|:--|:--|--:|--:|--:|:--|",
+    ]
+    for control in board.controls:
+        paired = control.paired
+        outcome = "as expected" if control.as_expected else "**not as expected**"
+        verdict = "separated" if control.separated else "not separated"
+        difference = cell_text(metric, paired.difference, paired.ci_low, paired.ci_high)
+        lines.append(
+            f"| {_escape(control.arm)} | {_escape(control.against)} | {control.kind} "
+            f"({CONTROL_EXPECTATION[control.kind]}) | "
+            f"{difference} | {p_text(paired.p_value)} | "
+            f"{paired.n} ({control.pairing}) | {verdict}: {outcome} |"
+        )
+    return lines
+
+
 def aggregate_lines(board: Leaderboard) -> list[str]:
     """rliable's across-task aggregates as a small table, or the sentence saying why not."""
     if board.aggregate_note:
@@ -155,6 +189,7 @@ def render_markdown(board: Leaderboard) -> str:
         lines += ["| " + " | ".join(COMPARISON_HEADERS) + " |", "|:--|--:|--:|--:|--:|:--|"]
         for comparison in verdict.comparisons:
             lines.append("| " + " | ".join(map(_escape, comparison_cells(board, comparison))) + " |")
+    lines += control_lines(board)
     lines += aggregate_lines(board)
     lines += ["", "Intervals:", "", *interval_lines(board)]
     lines += ["", "Columns:", ""]

@@ -71,6 +71,7 @@ def validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
             )
     errors += _check_component(RECIPES, spec.recipe, ("recipe",))
     errors += _check_launch(spec)
+    errors += _check_controls(spec)
     labels: dict[str, int] = {}
     for i, entry in enumerate(spec.adapters):
         if entry.recipe is not None:
@@ -178,6 +179,55 @@ def _check_references(spec: SuiteSpec) -> list[tuple[Loc, str]]:
         if shapes and entry.name in ADAPTERS:
             errors += _check_rank_fits(ADAPTERS.get(entry.name).Params, entry, shapes, ("adapters", i))
     return errors
+
+
+def _check_controls(spec: SuiteSpec) -> list[tuple[Loc, str]]:
+    """A control names another entry; a negative control is that entry's configuration on
+    seeds it does not share (on the same seeds the two arms would be the same runs)."""
+    errors: list[tuple[Loc, str]] = []
+    by_label = {entry.display_name: entry for entry in spec.adapters}
+    for i, entry in enumerate(spec.adapters):
+        if entry.control is None:
+            continue
+        loc: Loc = ("adapters", i, "control", "against")
+        against = by_label.get(entry.control.against)
+        if against is None or against is entry:
+            others = sorted(label for label in by_label if label != entry.display_name)
+            hint = did_you_mean(entry.control.against, others)
+            errors.append(
+                (loc, f"{entry.control.against!r} is not another entry's label{hint}; use one of {others}")
+            )
+            continue
+        if entry.control.kind != "negative":
+            continue
+        differs = sorted(
+            name
+            for name in {"name", "lr", "recipe", "intervention", *entry.params(), *against.params()}
+            if name not in {"label", "seeds", "control"}
+            and _entry_value(entry, name) != _entry_value(against, name)
+        )
+        if differs:
+            errors.append(
+                (
+                    ("adapters", i, "control"),
+                    f"a negative control repeats {against.display_name!r} exactly; it differs in "
+                    f"{', '.join(differs)}: make them equal, or use kind: positive",
+                )
+            )
+        shared = sorted(set(entry.seeds or spec.seeds) & set(against.seeds or spec.seeds))
+        if shared:
+            errors.append(
+                (
+                    ("adapters", i, "seeds"),
+                    f"shares seeds {shared} with {against.display_name!r}, so those runs are the same "
+                    "runs; give the negative control seeds of its own, e.g. seeds: [100, 101, 102]",
+                )
+            )
+    return errors
+
+
+def _entry_value(entry: AdapterEntry, name: str) -> Any:
+    return entry.params().get(name) if name in entry.params() else getattr(entry, name, None)
 
 
 def _matrix_shapes(model: ModelSpec) -> dict[str, tuple[int, int]]:

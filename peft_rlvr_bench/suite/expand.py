@@ -32,8 +32,9 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
             lr=entry.lr,
             params=params.model_dump(mode="json"),
             intervention=entry.intervention,
+            control=entry.control,
         )
-        for seed in spec.seeds:
+        for seed in entry.seeds or spec.seeds:
             run = RunSpec(
                 suite=spec.name,
                 model=spec.model,

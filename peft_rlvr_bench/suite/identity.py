@@ -30,6 +30,9 @@ sample the same distribution with different numerics, like two devices)."""
 OBSERVING_EVAL_FIELDS = ("keep_samples",)
 """Eval settings that change no score: whether the answers are stored."""
 
+OBSERVING_ADAPTER_FIELDS = ("control",)
+"""Adapter settings that change no score: which arm a control arm is reported against."""
+
 FIELDS_ADDED_LATER: dict[tuple[str, ...], dict[str, Any]] = {}
 """Settings added after run ids were published, by the section of the identity they sit in
 (``()`` the top, ``("eval",)``, ``("recipe", "params")``, ...): left out of the identity while
@@ -61,6 +64,9 @@ def run_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A run's identity from its resolved spec (``RunSpec.model_dump(mode="json")``)."""
     identity = {name: value for name, value in spec.items() if name not in OBSERVING_RUN_FIELDS}
     identity["eval"] = eval_identity(spec["eval"])
+    identity["adapter"] = {
+        name: value for name, value in spec["adapter"].items() if name not in OBSERVING_ADAPTER_FIELDS
+    }
     identity["train_config"] = harness_config(
         spec["recipe"]["name"],
         spec["recipe"]["params"],

@@ -85,6 +85,13 @@ class EvalSpec(Strict):
     task_items: dict[str, int] = Field(
         default_factory=dict, description="items of these tasks instead of n_items, e.g. {mmlu: 1000}"
     )
+    curve_items: int | None = Field(
+        None,
+        gt=0,
+        description="in-domain items per learning-curve point (the first n of the eval items, the "
+        "same at every point, greedy only); unset: n_items. The curve is the costliest evaluation, "
+        "and its points need fewer items than the final score",
+    )
     batch_size: int = Field(256, gt=0)
     max_new_tokens: int = Field(8, gt=0)
     sampling: SamplingSpec | None = Field(
@@ -167,6 +174,37 @@ class LaunchSpec(Strict):
     )
 
 
+MAX_SEED = 2**32 - 1
+"""The largest run seed: ``transformers.set_seed`` seeds numpy, whose seeds are 32-bit unsigned."""
+
+
+def _seed_or_error(value: Any) -> int:
+    # Before pydantic's int coercion, which would take True as 1 and 2.0 as 2.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise PydanticCustomError(
+            "seed",
+            "not a seed; use whole numbers from 0 to {limit}, e.g. seeds: [0, 1, 2]",
+            {"limit": MAX_SEED},
+        )
+    return value
+
+
+Seed = Annotated[int, BeforeValidator(_seed_or_error)]
+
+
+class ControlSpec(Strict):
+    """Marks an adapter entry as a control of another entry (``docs/statistics.md``, Controls).
+
+    ``negative``: the same configuration as ``against`` under another label, run on disjoint
+    seeds; the harness must not separate the two. ``positive``: a configuration known to be worse
+    than ``against``; the harness must separate it at the suite's seeds. Control arms are reported
+    in their own table and stay out of the best-method comparison.
+    """
+
+    kind: Literal["negative", "positive"]
+    against: str = Field(description="the label of the adapter entry this arm is a control of")
+
+
 class ComponentEntry(BaseModel):
     """``{name: ..., <params>}``: a registered component and its own parameters."""
 
@@ -186,6 +224,13 @@ class AdapterEntry(ComponentEntry):
     label: str | None = Field(None, description="row name in the leaderboard; defaults to the name")
     intervention: Rank1SubstitutionSpec | None = Field(
         None, description="an in-training intervention, e.g. {name: rank1_substitution, every: 10}"
+    )
+    seeds: list[Seed] | None = Field(
+        None,
+        description="this entry's seeds instead of the suite's, e.g. disjoint ones for a negative control",
+    )
+    control: ControlSpec | None = Field(
+        None, description="this arm is a control of another entry: {kind: negative|positive, against: LABEL}"
     )
 
     @property
@@ -214,24 +259,6 @@ class ExtrapolationEntry(ComponentEntry):
     @property
     def display_name(self) -> str:
         return self.label or self.name
-
-
-MAX_SEED = 2**32 - 1
-"""The largest run seed: ``transformers.set_seed`` seeds numpy, whose seeds are 32-bit unsigned."""
-
-
-def _seed_or_error(value: Any) -> int:
-    # Before pydantic's int coercion, which would take True as 1 and 2.0 as 2.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise PydanticCustomError(
-            "seed",
-            "not a seed; use whole numbers from 0 to {limit}, e.g. seeds: [0, 1, 2]",
-            {"limit": MAX_SEED},
-        )
-    return value
-
-
-Seed = Annotated[int, BeforeValidator(_seed_or_error)]
 
 
 class SuiteSpec(Strict):
@@ -288,6 +315,7 @@ class ResolvedAdapter(ResolvedComponent):
     label: str
     lr: float
     intervention: Rank1SubstitutionSpec | None = None
+    control: ControlSpec | None = None
 
 
 class RunSpec(Strict):
