@@ -10,7 +10,7 @@ from typing import Any
 
 from peft_rlvr_bench.reporting.board import Leaderboard
 from peft_rlvr_bench.reporting.results import RunResult
-from peft_rlvr_bench.reporting.stats import mean
+from peft_rlvr_bench.reporting.stats import mean, t_interval
 
 LEARNING_CURVES_NAME = "learning_curves.png"
 
@@ -56,7 +56,10 @@ def plot_learning_curves(suite: str, runs: Sequence[RunResult], out_dir: Path) -
                 continue
             updates = sorted(by_update)
             values = [100 * mean(by_update[u]) for u in updates]
-            axis.plot(updates, values, color="black" if source else None, label=f"{method} (real run)")
+            (line,) = axis.plot(
+                updates, values, color="black" if source else None, label=f"{method} (real run)"
+            )
+            _plot_seed_band(axis, updates, [by_update[u] for u in updates], line.get_color())
         shown = {
             m: d for m, d in predictions.items() if (d[0].extrapolation or {}).get("source_method") == source
         }
@@ -69,13 +72,29 @@ def plot_learning_curves(suite: str, runs: Sequence[RunResult], out_dir: Path) -
         axis.grid(alpha=0.3)
         # Below the panel: inside it, the legend hides the points that matter most.
         axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
-    axes[0][0].set_ylabel("in-domain accuracy (%, mean over seeds)")
+    axes[0][0].set_ylabel("in-domain accuracy (%, mean over seeds; band: 95% t interval)")
     figure.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / LEARNING_CURVES_NAME
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+def _plot_seed_band(axis: Any, updates: list[int], per_seed: list[list[float]], colour: str) -> None:
+    """The 95% Student-t interval of the mean over seeds at each update, where two or more seeds
+    recorded it: the band a reader needs before reading a gap between two curves."""
+    bands = [(u, t_interval(v)) for u, v in zip(updates, per_seed, strict=True) if len(v) >= 2]
+    bands = [(u, i) for u, i in bands if i.low == i.low]  # nan bounds: nothing to draw
+    if len(bands) >= 2:
+        axis.fill_between(
+            [u for u, _ in bands],
+            [100 * i.low for _, i in bands],
+            [100 * i.high for _, i in bands],
+            color=colour,
+            alpha=0.15,
+            linewidth=0,
+        )
 
 
 def _plot_prediction(axis: Any, method: str, derived: Sequence[RunResult], colour: str, marker: str) -> None:

@@ -134,6 +134,9 @@ class CurvePoint(BaseModel):
 
     update: int
     in_domain: float
+    n_items: int | None = Field(
+        None, description="items per in-domain task behind the point (eval.curve_items); None: eval.n_items"
+    )
 
 
 class ItemSample(BaseModel):

@@ -17,7 +17,7 @@ from peft_rlvr_bench.extrapolation.from_trajectory import (
 from peft_rlvr_bench.models import load_base
 from peft_rlvr_bench.paths import trajectory_dir
 from peft_rlvr_bench.reporting.results import CurvePoint
-from peft_rlvr_bench.suite import DerivedRun, RunSpec
+from peft_rlvr_bench.suite import DerivedRun, EvalSpec, RunSpec
 from peft_rlvr_bench.trajectory import Trajectory
 
 
@@ -28,21 +28,33 @@ def learning_curve(
     trajectory = Trajectory(trajectory_dir(run.suite, run.run_id))
     model, tokenizer = load_base(run.model, device=device)
     base_state = parameter_snapshot(model)
-    in_domain_only = run.eval.model_copy(update={"out_of_domain": [], "forgetting": []})
+    curve_eval = curve_eval_spec(run.eval)
     points = []
     for update in trajectory.updates:
-        if update == trajectory.updates[-1] == run.budget.max_steps:
+        if update == trajectory.updates[-1] == run.budget.max_steps and run.eval.curve_items is None:
             score = final_in_domain  # the run's own final evaluation: no need to rebuild it
         else:
             try:
                 load_weights_(model, effective_state_at(trajectory, base_state, update, base_model=model))
             except NotImplementedError:  # a method whose records cannot be turned into weights yet
                 return []
-            score = evaluate(model, tokenizer, in_domain_only, device=device, context=context)[
-                "in_domain"
-            ].score
-        points.append(CurvePoint(update=update, in_domain=score))
+            score = evaluate(model, tokenizer, curve_eval, device=device, context=context)["in_domain"].score
+        points.append(CurvePoint(update=update, in_domain=score, n_items=run.eval.curve_items))
     return points
+
+
+def curve_eval_spec(spec: EvalSpec) -> EvalSpec:
+    """What a curve point evaluates: greedy in-domain accuracy on ``curve_items`` items (the first
+    of the final evaluation's, so every point of every seed scores the same problems)."""
+    update: dict[str, object] = {
+        "out_of_domain": [],
+        "forgetting": [],
+        "sampling": None,
+        "keep_samples": False,
+    }
+    if spec.curve_items is not None:
+        update.update(n_items=spec.curve_items, task_items={})
+    return spec.model_copy(update=update)
 
 
 PREDICTION_CURVE_POINTS = 5
@@ -61,13 +73,13 @@ def prediction_curve(
     stride = max(1, -(-len(between) // PREDICTION_CURVE_POINTS))
     targets = between[::-1][::stride][::-1]  # evenly spaced, ending next to the target
     base_state = parameter_snapshot(load_base(source.model, device=device)[0])
-    in_domain_only = source.eval.model_copy(update={"out_of_domain": [], "forgetting": []})
+    curve_eval = curve_eval_spec(source.eval)
     points = []
     for target in targets:
         state = extrapolated_state(
             trajectory, base_state, derived.method, derived.params, derived.observe, target
         )
         load_weights_(model, state)
-        score = evaluate(model, tokenizer, in_domain_only, device=device, context=context)["in_domain"].score
-        points.append(CurvePoint(update=target, in_domain=score))
+        score = evaluate(model, tokenizer, curve_eval, device=device, context=context)["in_domain"].score
+        points.append(CurvePoint(update=target, in_domain=score, n_items=source.eval.curve_items))
     return points
