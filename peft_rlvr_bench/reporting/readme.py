@@ -35,7 +35,7 @@ from pathlib import Path
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.reporting.leaderboard import MARKDOWN_NAME, Leaderboard, load_leaderboard
-from peft_rlvr_bench.reporting.markdown import BEST_MARK, KIND_TEXT, method_text
+from peft_rlvr_bench.reporting.markdown import BEST_MARK, KIND_TEXT, method_text, p_text
 from peft_rlvr_bench.reporting.metrics import DIRECTION_TEXT, METRICS, METRICS_BY_NAME, cell_text
 from peft_rlvr_bench.reporting.results import RunResult
 
@@ -172,6 +172,13 @@ def _caption(board: Leaderboard, columns: Sequence[str], link: str) -> str:
         sentences.append(
             f"No method is separated from every other on in-domain accuracy after Holm's correction "
             f"({verdict.top} has the highest mean), so none is marked {BEST_MARK}"
+        )
+    for control in board.controls:
+        outcome = "as expected" if control.as_expected else "NOT as expected"
+        found = "separated" if control.separated else "not separated"
+        sentences.append(
+            f"{control.kind.capitalize()} control {control.arm} against {control.against}: "
+            f"{found} (p = {p_text(control.paired.p_value)}), {outcome}"
         )
     left_out = len(board.not_ok) + len(board.stale) + len(board.other_environment)
     if left_out:
