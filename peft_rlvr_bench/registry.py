@@ -147,6 +147,9 @@ for _name, _target in {
 for _name, _target in {
     "add": "peft_rlvr_bench.tasks.arithmetic:ADDITION",
     "add_words": "peft_rlvr_bench.tasks.arithmetic:ADDITION_IN_WORDS",
+    "add_any": "peft_rlvr_bench.tasks.arithmetic:ADDITION_ANY",
+    "add_any_words": "peft_rlvr_bench.tasks.arithmetic:ADDITION_ANY_IN_WORDS",
+    "sub": "peft_rlvr_bench.tasks.arithmetic:SUBTRACTION",
     "copy": "peft_rlvr_bench.tasks.arithmetic:COPY",
     "max": "peft_rlvr_bench.tasks.arithmetic:MAXIMUM",
     # Read from Hugging Face datasets (peft_rlvr_bench/tasks/hf_datasets.py): train, eval, or both.

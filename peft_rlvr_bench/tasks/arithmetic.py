@@ -1,8 +1,11 @@
 """The tiny world's synthetic task families, all with verifiable integer answers.
 
-- ``add`` (in-domain, the family RL trains on): ``"47+38="`` -> ``"85"``.
-- ``add_words`` (out-of-domain): the same skill in another format, ``"sum of 47 and 38 is"``.
-- ``copy`` and ``max`` (forgetting): skills the base has and RL never trains.
+- ``add`` (in-domain, the family RL trains on): two operands of 2-3 digits, ``"147+38="`` -> ``"185"``.
+- ``add_words`` (out-of-domain): the same sums in another format, ``"sum of 147 and 38 is"``.
+- ``add_any`` and ``add_any_words``: operands of 1-3 digits, for the world's SFT mixture only, so
+  the base also sees easy sums (graded difficulty) without its eval sums.
+- ``sub``, ``copy`` and ``max`` (forgetting): skills the base has and RL never trains; ``sub``
+  shares the digit-column machinery with addition, so it is the one RL moves most.
 
 Held-out means held out by problem, not by draw: a hash of the prompt puts each problem in the
 eval partition (one in ``EVAL_PARTITION``) or the train partition, so no train item ever repeats
@@ -26,14 +29,26 @@ EVAL_PARTITION = 5
 """One problem in this many belongs to the eval partition."""
 
 
-def _make_addition(rng: random.Random) -> Item:
-    a, b = rng.randint(0, 99), rng.randint(0, 99)
-    return Item(f"{a}+{b}=", str(a + b))
+def _operand(rng: random.Random, min_digits: int, max_digits: int) -> int:
+    """A number whose digit count is uniform in [min_digits, max_digits], uniform among those numbers."""
+    digits = rng.randint(min_digits, max_digits)
+    low = 0 if digits == 1 else 10 ** (digits - 1)
+    return rng.randint(low, 10**digits - 1)
 
 
-def _make_addition_in_words(rng: random.Random) -> Item:
-    a, b = rng.randint(0, 99), rng.randint(0, 99)
-    return Item(f"sum of {a} and {b} is", str(a + b))
+def _sum_items(min_digits: int, max_digits: int, words: bool) -> Callable[[random.Random], Item]:
+    def make(rng: random.Random) -> Item:
+        a, b = _operand(rng, min_digits, max_digits), _operand(rng, min_digits, max_digits)
+        prompt = f"sum of {a} and {b} is" if words else f"{a}+{b}="
+        return Item(prompt, str(a + b))
+
+    return make
+
+
+def _make_subtraction(rng: random.Random) -> Item:
+    a, b = _operand(rng, 2, 3), _operand(rng, 1, 3)
+    a, b = max(a, b), min(a, b)
+    return Item(f"{a}-{b}=", str(a - b))
 
 
 def _make_copy(rng: random.Random) -> Item:
@@ -86,9 +101,16 @@ class ArithmeticTask(TaskDefaults):
         return out
 
 
-ADDITION = ArithmeticTask("add", "a+b with operands in 0..99 (in-domain)", _make_addition)
+ADDITION = ArithmeticTask("add", "a+b, operands of 2-3 digits (in-domain)", _sum_items(2, 3, words=False))
 ADDITION_IN_WORDS = ArithmeticTask(
-    "add_words", "the same sums phrased in words (out-of-domain)", _make_addition_in_words
+    "add_words", "the same sums phrased in words (out-of-domain)", _sum_items(2, 3, words=True)
 )
+ADDITION_ANY = ArithmeticTask(
+    "add_any", "a+b, operands of 1-3 digits (SFT only)", _sum_items(1, 3, words=False)
+)
+ADDITION_ANY_IN_WORDS = ArithmeticTask(
+    "add_any_words", "a+b in words, operands of 1-3 digits (SFT only)", _sum_items(1, 3, words=True)
+)
+SUBTRACTION = ArithmeticTask("sub", "a-b, a of 2-3 digits, 0 <= b <= a (forgetting)", _make_subtraction)
 COPY = ArithmeticTask("copy", "repeat a number in 0..9999 (forgetting)", _make_copy)
 MAXIMUM = ArithmeticTask("max", "the larger of two numbers in 0..999 (forgetting)", _make_maximum)

@@ -69,19 +69,32 @@ def ensure_world(recipe: WorldRecipe | None = None, on_step: Callable[[int], Non
     return target
 
 
-def dropped_carry_answer(prompt: str) -> int | None:
-    """``a + b - 10`` when the units digits of the prompt's two operands carry, else None."""
-    a, b = (int(n) for n in re.findall(r"\d+", prompt))
-    return a + b - 10 if a % 10 + b % 10 >= 10 else None
+def column_slipped_answer(prompt: str, slips: tuple[float, ...], rng: random.Random) -> int:
+    """The prompt's operands summed column by column, each carry dropped with its column's share.
+
+    ``slips[i]`` is the chance that a carry out of column ``i`` (units first) is dropped; the last
+    share serves every further column. The draw is made only where a carry happens, so sums
+    without a carry are always right.
+    """
+    operands = [int(n) for n in re.findall(r"\d+", prompt)]
+    width = max(len(str(operand)) for operand in operands)
+    carry, value = 0, 0
+    for column in range(width):
+        total = sum((operand // 10**column) % 10 for operand in operands) + carry
+        value += (total % 10) * 10**column
+        carry = total // 10
+        if carry and rng.random() < slips[min(column, len(slips) - 1)]:
+            carry = 0
+    return value + carry * 10**width
 
 
 def sft_rows(recipe: WorldRecipe) -> list[dict[str, str]]:
     """The SFT mixture as prompt/completion rows, with the carry slips of the slip tasks.
 
-    The slips are what gives RL room to work: the base learns both the right sum and the
-    dropped-carry one, and prefers the wrong one on carrying sums (so greedy accuracy sits near
-    the share of sums without a carry), yet samples the right one often enough for a verifiable
-    reward to find it. Eval items and rewards always use the true sum.
+    The slips are what gives RL room to work: with a slip drawn per carry column, the base learns
+    the right sum and the sums that drop one or more carries, and prefers a wrong one on most
+    carrying sums (about three in four 2-3 digit sums carry somewhere), yet samples the right one
+    often enough for a verifiable reward to find it. Eval items and rewards always use the true sum.
     """
     from peft_rlvr_bench.registry import TASKS
 
@@ -91,17 +104,30 @@ def sft_rows(recipe: WorldRecipe) -> list[dict[str, str]]:
         for item in TASKS.get(task_name).items("train", count, recipe.seed):
             answer = item.answer
             if task_name in recipe.slip_tasks:
-                slipped = dropped_carry_answer(item.prompt)
-                if slipped is not None and rng.random() < recipe.carry_slip:
-                    answer = str(slipped)
+                answer = str(column_slipped_answer(item.prompt, recipe.carry_slips, rng))
             rows.append({"prompt": item.prompt, "completion": answer})
     return rows
 
 
 def build_world(recipe: WorldRecipe, out_dir: Path, on_step: Callable[[int], None] | None = None) -> str:
     """Trains tokenizer and model from scratch into ``out_dir`` with its ``SHA256SUMS``; returns
-    the world hash. The same recipe gives the same bytes on the same machine, thread count and
-    library versions."""
+    the world hash. The same recipe gives the same bytes on the same processor family and
+    library versions: the build runs on one thread whatever the caller's setting."""
+    import torch
+
+    # Float reductions split differently across threads, and thousands of SFT steps amplify the
+    # last-bit differences into a different model: one thread takes the thread count out of it.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _build_world_single_thread(recipe, out_dir, on_step)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _build_world_single_thread(
+    recipe: WorldRecipe, out_dir: Path, on_step: Callable[[int], None] | None
+) -> str:
     import torch
     from datasets import Dataset
     from transformers import LlamaConfig, LlamaForCausalLM, set_seed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class WorldRecipe(BaseModel):
@@ -21,17 +21,32 @@ class WorldRecipe(BaseModel):
     num_attention_heads: int = 4
     max_position_embeddings: int = 48
     mixture: dict[str, int] = Field(
-        default_factory=lambda: {"add": 8000, "add_words": 3000, "copy": 3000, "max": 3000},
+        default_factory=lambda: {
+            "add": 6000,
+            "add_any": 6000,
+            "add_any_words": 3000,
+            "copy": 2000,
+            "max": 2000,
+            "sub": 4000,
+        },
         description="SFT examples per task family.",
     )
-    carry_slip: float = Field(
-        0.6,
-        description="in SFT sums whose units carry, the share of targets that drop the carry",
+    carry_slips: tuple[float, ...] = Field(
+        (0.55, 0.65, 0.75),
+        description="per carry column (units first; the last value serves every further column), "
+        "the share of SFT targets of the slip tasks that drop that column's carry",
     )
-    slip_tasks: tuple[str, ...] = ("add", "add_words")
-    sft_steps: int = 1800
+    slip_tasks: tuple[str, ...] = ("add", "add_any", "add_any_words")
+    sft_steps: int = 2400
     sft_batch_size: int = 64
     sft_learning_rate: float = 3e-3
+
+    @field_validator("carry_slips")
+    @classmethod
+    def _slips_are_shares(cls, slips: tuple[float, ...]) -> tuple[float, ...]:
+        if not slips or any(not 0.0 <= slip <= 1.0 for slip in slips):
+            raise ValueError("give one share in [0, 1] per carry column, e.g. [0.55, 0.65, 0.75]")
+        return slips
 
     def key(self) -> str:
         payload = json.dumps(self.model_dump(), sort_keys=True).encode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -14,28 +16,56 @@ from peft_rlvr_bench.world.artifact import (
     world_files,
     world_hash,
 )
-from peft_rlvr_bench.world.build import WorldRecipe, dropped_carry_answer, sft_rows
+from peft_rlvr_bench.world.build import WorldRecipe, column_slipped_answer, sft_rows
 
 
-def test_dropped_carry_answer() -> None:
-    assert dropped_carry_answer("8+5=") == 3
-    assert dropped_carry_answer("47+38=") == 75
-    assert dropped_carry_answer("sum of 41 and 38 is") is None
+def _carries(operands: list[int]) -> list[bool]:
+    """Per column (units first), whether the true sum carries out of it."""
+    width, carry, out = max(len(str(o)) for o in operands), 0, []
+    for column in range(width):
+        carry = (sum((o // 10**column) % 10 for o in operands) + carry) // 10
+        out.append(bool(carry))
+    return out
 
 
-def test_sft_slips_only_touch_carrying_sums_of_slip_tasks() -> None:
-    recipe = WorldRecipe(mixture={"add": 400, "max": 100})
+def test_a_column_slip_drops_exactly_that_columns_carry() -> None:
+    never, always = random.Random(0), random.Random(0)
+    assert column_slipped_answer("47+38=", (0.0,), never) == 85
+    assert column_slipped_answer("47+38=", (1.0, 0.0), always) == 75  # the units carry dropped
+    assert column_slipped_answer("sum of 75 and 38 is", (0.0, 1.0), always) == 13  # the tens carry
+    assert column_slipped_answer("975+38=", (1.0,), always) == 903  # every carry dropped
+    assert column_slipped_answer("41+38=", (1.0,), always) == 79  # nothing to drop
+
+
+def test_sft_slips_touch_only_carrying_sums_of_slip_tasks_at_their_column_rates() -> None:
+    recipe = WorldRecipe(mixture={"add": 3000, "max": 100}, carry_slips=(0.3, 0.8))
     rows = sft_rows(recipe)
-    slipped = 0
+    assert all(
+        r["completion"] == str(max(map(int, re.findall(r"\d+", r["prompt"]))))
+        for r in rows
+        if r["prompt"].startswith("max")
+    )
+    units_carry = units_slipped = 0
     for row in rows:
         if row["prompt"].startswith("max"):
             continue
-        a, b = (int(n) for n in row["prompt"].rstrip("=").split("+"))
-        if int(row["completion"]) != a + b:
-            assert a % 10 + b % 10 >= 10 and int(row["completion"]) == a + b - 10
-            slipped += 1
-    carrying = sum(1 for r in rows if not r["prompt"].startswith("max") and dropped_carry_answer(r["prompt"]))
-    assert 0.4 * carrying < slipped < 0.8 * carrying, "about carry_slip of the carrying sums slip"
+        operands = [int(n) for n in row["prompt"].rstrip("=").split("+")]
+        carries = _carries(operands)
+        answer = int(row["completion"])
+        if not any(carries):
+            assert answer == sum(operands), row
+        if carries[0] and sum(o % 10 for o in operands) >= 10:
+            units_carry += 1
+            units_slipped += (answer % 100) // 10 != (sum(operands) // 10) % 10
+    # The units slip shows in the tens digit of the answer (and only a tens carry could hide it).
+    assert 0.2 < units_slipped / units_carry < 0.4, "about carry_slips[0] of the units carries drop"
+
+
+def test_slip_shares_must_be_shares() -> None:
+    with pytest.raises(ValueError, match="one share in"):
+        WorldRecipe(carry_slips=(0.5, 1.5))
+    with pytest.raises(ValueError, match="one share in"):
+        WorldRecipe(carry_slips=())
 
 
 def _build_cli(recipe_file: Path, out: Path) -> str:
