@@ -271,10 +271,23 @@ def _check_rank_fits(
     ]
 
 
+def _task(name: str) -> Any | None:
+    """The task, or None when the name does not resolve (``_check_task`` reports why)."""
+    if name not in TASKS:
+        return None
+    try:
+        return TASKS.get(name)
+    except UserError:  # a family member that does not exist, or needs an extra
+        return None
+
+
 def _check_task(name: str, loc: Loc, split: str = "eval") -> list[tuple[Loc, str]]:
     if name not in TASKS:
         return [(loc, f"unknown task {name!r}{did_you_mean(name, TASKS.names())}; see `prb list tasks`")]
-    splits = TASKS.get(name).splits
+    try:
+        splits = TASKS.get(name).splits
+    except UserError as exc:  # rg:<dataset>: unknown dataset, or reasoning-gym not installed
+        return [(loc, str(exc))]
     if split not in splits:
         return [(loc, f"task {name!r} has no {split} split (only {', '.join(splits)}); see `prb list tasks`")]
     return []
@@ -292,11 +305,21 @@ def _check_data(spec: SuiteSpec) -> list[tuple[Loc, str]]:
             )
         )
     for name in spec.data.sources if spec.data is not None else {}:
-        if name not in TASKS:
-            hint = did_you_mean(name, TASKS.names())
-            errors.append((("data", "sources", name), f"unknown task {name!r}{hint}; see `prb list tasks`"))
-        elif not TASKS.get(name).from_datasets:
-            errors.append((("data", "sources", name), f"task {name!r} is not read from a dataset; remove it"))
+        loc = ("data", "sources", name)
+        task = _task(name)
+        if task is None:
+            errors += _check_task(name, loc)  # unknown, or a family member that does not resolve
+        elif not task.from_datasets:
+            errors.append((loc, f"task {name!r} is not read from a dataset; remove it"))
+    for name in spec.data.reasoning_gym if spec.data is not None else {}:
+        loc = ("data", "reasoning_gym", name)
+        task = _task(name)
+        if task is None:
+            errors += _check_task(name, loc)
+        elif not hasattr(task, "check_knobs"):
+            errors.append((loc, f"{name!r} is not a reasoning-gym task (rg:<dataset>); remove it"))
+        elif (problem := task.with_data(spec.data).check_knobs()) is not None:
+            errors.append((loc, problem))
     evaluated = {task for names in spec.eval.roles().values() for task in names}
     for name in spec.eval.task_items:
         if name not in evaluated:
@@ -320,10 +343,10 @@ def _check_required_runs(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
 def _check_eval_pool_sizes(spec: EvalSpec) -> list[tuple[Loc, str]]:
     """Each task's items (``task_items``, else ``n_items``; ``all`` always fits) fit its eval pool."""
     limits = {
-        name: TASKS.get(name).max_eval_items
+        name: task.max_eval_items
         for names in spec.roles().values()
         for name in names
-        if name in TASKS and "eval" in TASKS.get(name).splits
+        if (task := _task(name)) is not None and "eval" in task.splits
     }
     errors: list[tuple[Loc, str]] = []
     for name, limit in sorted(limits.items(), key=lambda item: item[1]):
