@@ -20,7 +20,8 @@ harness's.
 **Answers.** An item's answer is the JSON of the reasoning-gym entry (question, answer,
 metadata) plus the dataset name: the dataset's scorer needs the entry, and our verifiers get
 only (completion, answer) strings. The verifier ``reasoning_gym`` takes the completion's last
-``\\boxed{}`` (what the prompt templates ask for) and hands it to ``score_answer``. So an rg
+``\\boxed{}`` (what the prompt templates ask for), hands it to ``score_answer`` and counts
+full credit only (1.0, else 0.0: partial credit is not a right answer). So an rg
 answer is not a supervised target: rg tasks are for RL recipes and evaluation, not SFT.
 """
 
@@ -45,6 +46,7 @@ EVAL_SIZE = 500
 TRAIN_STRIDE = 10_000_000
 """Generator seeds per run seed: a run can draw this many train items before meeting the next."""
 HARNESS_KNOBS = ("seed", "size")
+FULL_CREDIT = 1.0 - 1e-9
 
 
 def _reasoning_gym(task: str) -> Any:
@@ -178,15 +180,19 @@ def _scorer(dataset: str) -> Any:
 
 @register_verifier("reasoning_gym")
 def reasoning_gym_score(completion: str, answer: str) -> float:
-    """The dataset's own ``score_answer`` of the completion's last ``\\boxed{}`` (0.0 without one).
-    ``answer`` is an rg item's answer: the JSON of the dataset name and its entry."""
+    """1.0 when the dataset's own ``score_answer`` gives the completion's last ``\\boxed{}`` full
+    credit, else 0.0 (also without one). ``answer`` is an rg item's answer: the JSON of the
+    dataset name and its entry."""
     if not isinstance(completion, str):
         return 0.0  # states no answer
     stated = last_boxed(completion)
     if stated is None:
         return 0.0
     gold = json.loads(answer)
-    return float(_scorer(gold["dataset"])(_unwrap_text(stated), gold["entry"]))
+    score = _scorer(gold["dataset"])(_unwrap_text(stated), gold["entry"])
+    # Some scorers give partial credit (chain_sum: 0.86 for a number one digit off): right or
+    # wrong is what a verifier states, and an accuracy must not average in closeness.
+    return float(score >= FULL_CREDIT)
 
 
 def _unwrap_text(stated: str) -> str:
