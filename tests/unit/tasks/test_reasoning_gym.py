@@ -129,3 +129,27 @@ def test_validation_reports_unknown_datasets_and_bad_knobs_on_their_lines(tmp_pa
     ]:
         with pytest.raises(UserError, match=message):
             load_suite(write(tmp_path, good + f"data:\n  reasoning_gym:\n    {bad}\n"))
+
+
+def test_rg_items_score_through_lm_eval_as_the_verifier_scores_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The JSON answers survive lm-eval's data files, and the task name its config."""
+    needs_reasoning_gym()
+    import torch
+
+    from peft_rlvr_bench.evaluation import greedy_scores
+    from peft_rlvr_bench.suite import EvalSpec
+    from tests.helpers.scripted_lm import ScriptedLM
+
+    n, right = 6, {1, 4}
+    items = TASKS.get("rg:leg_counting").items("eval", n, seed=0)
+    by_prompt = {item.prompt: (gold(item.answer), j in right) for j, item in enumerate(items)}
+
+    def answer(prompt: str, nth: int, sampled: bool) -> str:
+        target, correct = by_prompt[prompt]
+        return f"So \\boxed{{{target if correct else int(target) + 1}}}"
+
+    lm = ScriptedLM(answer)
+    monkeypatch.setattr("lm_eval.models.huggingface.HFLM", lambda **kwargs: lm)
+    spec = EvalSpec(in_domain=["rg:leg_counting"], n_items=n)
+    score = greedy_scores(torch.nn.Linear(1, 1), None, spec)["rg:leg_counting"]
+    assert score.items == [1.0 if j in right else 0.0 for j in range(n)] and score.accuracy == 2 / n
