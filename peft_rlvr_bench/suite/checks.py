@@ -45,6 +45,7 @@ def validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
         for i, name in enumerate(names):
             errors += _check_task(name, ("eval", role, i), "eval")
     errors += _check_eval_pool_sizes(spec.eval)
+    errors += _check_answers_are_text(spec)
     errors += _check_data(spec)
     errors += _check_references(spec)
     for i, entry in enumerate(spec.extrapolation):
@@ -338,6 +339,36 @@ def _check_required_runs(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
         for role, name in needs.items()
         if name not in names
     ]
+
+
+def _answers_are_text(name: str) -> bool:
+    """Whether the task's answers are text a model could write (not rg:'s checker JSON)."""
+    task = _task(name)
+    return task is None or getattr(task, "answers_are_text", True)
+
+
+def _check_answers_are_text(spec: SuiteSpec) -> list[tuple[Loc, str]]:
+    """SFT imitates the train answers and ``loss_items`` scores forgetting answers by their NLL:
+    both need answers that are text, which an rg task's (its checker's data) are not."""
+    errors: list[tuple[Loc, str]] = []
+    if not _answers_are_text(spec.train_task):
+        recipes = [(("recipe",), spec.recipe)] + [
+            (("adapters", i, "recipe"), entry.recipe)
+            for i, entry in enumerate(spec.adapters)
+            if entry.recipe is not None
+        ]
+        for loc, recipe in recipes:
+            if recipe.name in RECIPES and not RECIPES.get(recipe.name).generates:
+                message = f"{spec.train_task!r} has checker data for answers, nothing to imitate"
+                errors.append((loc, f"recipe {recipe.name!r} trains on answers; {message}; use grpo"))
+    if spec.eval.loss_items:
+        for i, name in enumerate(spec.eval.forgetting):
+            if not _answers_are_text(name):
+                fix = "set eval.loss_items: 0 or move it to out_of_domain"
+                errors.append(
+                    (("eval", "forgetting", i), f"loss_items needs text answers, {name!r} has none; {fix}")
+                )
+    return errors
 
 
 def _check_eval_pool_sizes(spec: EvalSpec) -> list[tuple[Loc, str]]:

@@ -77,6 +77,8 @@ class ReasoningGymTask:
     splits: ClassVar[tuple[str, ...]] = ("train", "eval")
     from_datasets: ClassVar[bool] = False
     max_eval_items: ClassVar[int] = EVAL_SIZE
+    answers_are_text: ClassVar[bool] = False
+    """The answers are the checker's JSON: validation keeps them from SFT and the answer NLL."""
 
     def with_data(self, data: DataSpec) -> ReasoningGymTask:
         """This task under a suite's ``data`` settings (template and knobs)."""

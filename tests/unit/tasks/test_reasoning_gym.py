@@ -102,21 +102,23 @@ def test_rg_without_the_extra_names_the_install_command(
         UserError, match=r"task 'rg:gcd' needs reasoning-gym: pip install -e '\.\[reasoning-gym\]'"
     ):
         TASKS.get("rg:gcd")
-    suite = write(tmp_path, GOOD.replace("forgetting: [copy]", "forgetting: [copy, 'rg:gcd']"))
+    suite = write(
+        tmp_path, GOOD.replace("forgetting: [copy]", "forgetting: [copy]\n  out_of_domain: ['rg:gcd']")
+    )
     with pytest.raises(
-        UserError, match=r"suite.yaml:5: eval.forgetting.1: task 'rg:gcd' needs reasoning-gym"
+        UserError, match=r"suite.yaml:6: eval.out_of_domain.0: task 'rg:gcd' needs reasoning-gym"
     ):
         load_suite(suite)
 
 
 def test_validation_reports_unknown_datasets_and_bad_knobs_on_their_lines(tmp_path: Path) -> None:
     needs_reasoning_gym()
-    good = GOOD.replace("forgetting: [copy]", "forgetting: [copy, 'rg:chain_sum']")
+    good = GOOD.replace("forgetting: [copy]", "forgetting: [copy]\n  out_of_domain: ['rg:chain_sum']")
     knobs = "data:\n  reasoning_gym:\n    rg:chain_sum: {max_terms: 3}\n"
     assert load_suite(write(tmp_path, good + knobs)).runs[0].data.reasoning_gym == {
         "rg:chain_sum": {"max_terms": 3}
     }
-    with pytest.raises(UserError, match=r"eval.forgetting.1: unknown reasoning-gym task 'rg:chain_sun'"):
+    with pytest.raises(UserError, match=r"eval.out_of_domain.0: unknown reasoning-gym task 'rg:chain_sun'"):
         load_suite(write(tmp_path, good.replace("rg:chain_sum", "rg:chain_sun")))
     for bad, message in [
         (
@@ -153,3 +155,19 @@ def test_rg_items_score_through_lm_eval_as_the_verifier_scores_them(monkeypatch:
     spec = EvalSpec(in_domain=["rg:leg_counting"], n_items=n)
     score = greedy_scores(torch.nn.Linear(1, 1), None, spec)["rg:leg_counting"]
     assert score.items == [1.0 if j in right else 0.0 for j in range(n)] and score.accuracy == 2 / n
+
+
+def test_validation_keeps_the_checkers_json_answers_from_sft_and_the_answer_nll(tmp_path: Path) -> None:
+    needs_reasoning_gym()
+    rl = GOOD.replace("train_task: add", "train_task: 'rg:chain_sum'")
+    assert load_suite(write(tmp_path, rl)).runs[0].train_task == "rg:chain_sum"
+    with pytest.raises(
+        UserError, match=r"recipe: recipe 'sft' trains on answers; 'rg:chain_sum' has checker"
+    ):
+        load_suite(write(tmp_path, rl.replace("recipe: {name: grpo}", "recipe: {name: sft}")))
+    forgetting = GOOD.replace("forgetting: [copy]", "forgetting: [copy, 'rg:chain_sum']")
+    with pytest.raises(UserError, match=r"eval.forgetting.1: loss_items needs text answers, 'rg:chain_sum'"):
+        load_suite(write(tmp_path, forgetting))
+    load_suite(
+        write(tmp_path, forgetting.replace("forgetting: [copy,", "loss_items: 0\n  forgetting: [copy,"))
+    )
