@@ -8,7 +8,7 @@ and, for a dataset task, a fixture file in ``tests/helpers/datasets.py``'s ``SOU
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
@@ -64,9 +64,17 @@ def rg_boxed(answer: str) -> str:
     return boxed(json.loads(answer)["entry"]["answer"])
 
 
+def installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 FAMILY_MEMBERS: dict[str, Case] = (
     {"rg:chain_sum": Case(BOTH, rg_boxed), "rg:leg_counting": Case(BOTH, rg_boxed)}
-    if importlib.util.find_spec("reasoning_gym")
+    if installed("reasoning_gym")
     else {}
 )
 """Members of task families (``prb list tasks`` shows ``rg:<dataset>``), held to the same
