@@ -22,7 +22,9 @@ metadata) plus the dataset name: the dataset's scorer needs the entry, and our v
 only (completion, answer) strings. The verifier ``reasoning_gym`` takes the completion's last
 ``\\boxed{}`` (what the prompt templates ask for), hands it to ``score_answer`` and counts
 full credit only (1.0, else 0.0: partial credit is not a right answer). So an rg
-answer is not a supervised target: rg tasks are for RL recipes and evaluation, not SFT.
+answer is not a supervised target: rg tasks are for RL recipes and evaluation, not SFT. A
+dataset whose checker scores its own reference answer differently on the JSON round trip of
+its entry (arc_agi, rearc: tuple grids) is refused when the task is resolved.
 """
 
 from __future__ import annotations
@@ -166,11 +168,30 @@ def task_for_dataset(dataset: str) -> ReasoningGymTask:
     if dataset not in known:
         hint = did_you_mean(name, [PREFIX + other for other in known])
         raise UserError(f"unknown reasoning-gym task {name!r}{hint}; see reasoning-gym's dataset list")
+    try:
+        survives = _scores_survive_json(dataset)
+    except (TypeError, ValueError, AssertionError) as exc:  # composite: needs its own config
+        raise UserError(f"task {name!r} is not supported: {dataset} needs a config ({exc})") from None
+    if not survives:
+        raise UserError(
+            f"task {name!r} is not supported: reasoning-gym's checker for {dataset} compares Python "
+            "objects (tuples) in the entry that an item's JSON answer cannot keep"
+        )
     from reasoning_gym.factory import DATASETS
 
     doc = (DATASETS[dataset][0].__doc__ or "").strip().splitlines()
     summary = doc[0] if doc else dataset
     return ReasoningGymTask(name, dataset, f"reasoning-gym {dataset}: {summary}")
+
+
+def _scores_survive_json(dataset: str) -> bool:
+    """Whether the checker scores the reference answer the same on the entry and on its JSON
+    round trip (what the verifier gets). Not for arc_agi and rearc, whose grids are tuples."""
+    import reasoning_gym
+
+    entry = reasoning_gym.create_dataset(dataset, seed=EVAL_SEED, size=1)[0]
+    score = _scorer(dataset)
+    return score(entry["answer"], entry) == score(entry["answer"], json.loads(json.dumps(entry)))
 
 
 @cache

@@ -94,6 +94,16 @@ def test_unknown_rg_dataset_is_a_one_line_error_with_a_suggestion() -> None:
     assert "rg:chain_sun" in TASKS, "the name has the family's form; get says whether it exists"
 
 
+def test_datasets_whose_checker_cannot_score_a_json_entry_are_refused() -> None:
+    """rearc's checker compares tuple grids, which an item's JSON answer turns into lists: every
+    answer would score 0, so the task is refused rather than silently wrong."""
+    needs_reasoning_gym()
+    with pytest.raises(UserError, match=r"task 'rg:rearc' is not supported: .* compares Python objects"):
+        TASKS.get("rg:rearc")
+    with pytest.raises(UserError, match=r"task 'rg:composite' is not supported: composite needs a config"):
+        TASKS.get("rg:composite")
+
+
 def test_rg_without_the_extra_names_the_install_command(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
