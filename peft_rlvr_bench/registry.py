@@ -28,6 +28,8 @@ class Registry(Generic[T]):
         self.kind = kind
         self._loaded: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
+        self._families: dict[str, tuple[str, str]] = {}
+        self._members: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``; a name can be taken only once."""
@@ -48,12 +50,33 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._lazy[name] = target
 
+    def register_family(self, prefix: str, target: str, argument: str = "name") -> None:
+        """Registers a parametrised family: ``prefix:ARG`` resolves to ``factory(ARG)``, where
+        ``target`` is the factory's ``"module:attr"`` path, imported on first use; ``argument``
+        says what ARG names (for listings). The factory raises ``UserError`` for an ARG it does
+        not know, with a suggestion."""
+        if prefix in self._families:
+            raise ValueError(f"{self.kind} family {prefix!r} is already registered")
+        self._families[prefix] = (target, argument)
+
+    def families(self) -> list[str]:
+        """The family patterns, e.g. ``rg:<dataset>``."""
+        return [f"{prefix}:<{argument}>" for prefix, (_, argument) in sorted(self._families.items())]
+
     def names(self) -> list[str]:
+        """The plain names; family members (``prefix:ARG``) are not listed (``families``)."""
         load_plugins()
         return sorted(set(self._lazy) | set(self._loaded))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self.names()
+        """A plain name, or a name in a family's form (whether its ARG exists, ``get`` tells)."""
+        return isinstance(name, str) and (self._family_of(name) is not None or name in self.names())
+
+    def _family_of(self, name: str) -> tuple[str, str] | None:
+        prefix, colon, argument = name.partition(":")
+        if colon and prefix in self._families and name not in self._lazy and name not in self._loaded:
+            return self._families[prefix][0], argument
+        return None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -67,6 +90,12 @@ class Registry(Generic[T]):
             obj = getattr(importlib.import_module(module_name), attr)
             self._loaded[name] = obj
             return obj
+        family = self._family_of(name)
+        if family is not None:
+            if name not in self._members:
+                module_name, attr = family[0].split(":")
+                self._members[name] = getattr(importlib.import_module(module_name), attr)(family[1])
+            return self._members[name]
         known = self.names()
         if name in self._loaded:  # a plugin registered it while loading
             return self._loaded[name]
@@ -164,10 +193,13 @@ for _name, _target in {
     "mmlu": "peft_rlvr_bench.tasks.hf_datasets:MMLU",
 }.items():
     TASKS.register_lazy(_name, _target)
+# rg:<dataset>: a reasoning-gym generator (the optional extra; peft_rlvr_bench/tasks/reasoning_gym.py).
+TASKS.register_family("rg", "peft_rlvr_bench.tasks.reasoning_gym:task_for_dataset", argument="dataset")
 
 VERIFIERS.register_lazy("int_match", "peft_rlvr_bench.verifiers:integer_match")
 VERIFIERS.register_lazy("choice_match", "peft_rlvr_bench.verifiers:choice_match")
 VERIFIERS.register_lazy("math_verify", "peft_rlvr_bench.math_verification:math_verify")
+VERIFIERS.register_lazy("reasoning_gym", "peft_rlvr_bench.tasks.reasoning_gym:reasoning_gym_score")
 
 for _name, _target in {
     "linear": "peft_rlvr_bench.extrapolation.linear:Linear",

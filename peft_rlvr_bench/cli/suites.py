@@ -50,7 +50,7 @@ def list_components(
         entries = (
             sorted(p.stem for p in Path("suites").glob("*.yaml"))
             if name == "suites"
-            else REGISTRIES[name].names()
+            else REGISTRIES[name].names() + REGISTRIES[name].families()
         )
         print(f"{name}: {', '.join(entries)}")
 

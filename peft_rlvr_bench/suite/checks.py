@@ -1,8 +1,8 @@
 """Suite validation: every problem as (location, message), located later on its YAML line.
 
 The schema (``suite/spec.py``) checks shapes and types; these checks need the registries or the
-model: unknown components with suggestions, each component's own parameter errors, tasks and
-their splits and pool sizes, ranks that fit the model's matrices, runs a run depends on, launch
+model: unknown components with suggestions, each component's own parameter errors, tasks
+(``suite/task_checks.py``), ranks that fit the model's matrices, runs a run depends on, launch
 and trajectory settings. ``line_of`` maps a location to the line of the YAML node it names.
 """
 
@@ -17,20 +17,17 @@ from pydantic import BaseModel, ValidationError
 from peft_rlvr_bench.adapters import AdapterParams
 from peft_rlvr_bench.architecture import BLOCK_LINEARS, resolve_architecture, world_architecture
 from peft_rlvr_bench.errors import UserError
-from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, TASKS, did_you_mean
+from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, did_you_mean
 from peft_rlvr_bench.suite.spec import (
     SAFE_NAME,
     SHARDED_STRATEGIES,
     TINY_MODEL,
     AdapterEntry,
     ComponentEntry,
-    EvalSpec,
     ModelSpec,
     SuiteSpec,
 )
-from peft_rlvr_bench.tasks.data import TEMPLATES
-
-Loc = tuple[str | int, ...]
+from peft_rlvr_bench.suite.task_checks import Loc, check_tasks
 
 
 def validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
@@ -40,12 +37,7 @@ def validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     except ValidationError as exc:
         return [describe(err, SuiteSpec) for err in exc.errors()]
     errors: list[tuple[Loc, str]] = []
-    errors += _check_task(spec.train_task, ("train_task",), "train")
-    for role, names in spec.eval.roles().items():
-        for i, name in enumerate(names):
-            errors += _check_task(name, ("eval", role, i), "eval")
-    errors += _check_eval_pool_sizes(spec.eval)
-    errors += _check_data(spec)
+    errors += check_tasks(spec)
     errors += _check_references(spec)
     for i, entry in enumerate(spec.extrapolation):
         component_errors = _check_component(EXTRAPOLATORS, entry, ("extrapolation", i))
@@ -271,40 +263,6 @@ def _check_rank_fits(
     ]
 
 
-def _check_task(name: str, loc: Loc, split: str = "eval") -> list[tuple[Loc, str]]:
-    if name not in TASKS:
-        return [(loc, f"unknown task {name!r}{did_you_mean(name, TASKS.names())}; see `prb list tasks`")]
-    splits = TASKS.get(name).splits
-    if split not in splits:
-        return [(loc, f"task {name!r} has no {split} split (only {', '.join(splits)}); see `prb list tasks`")]
-    return []
-
-
-def _check_data(spec: SuiteSpec) -> list[tuple[Loc, str]]:
-    """The template exists; overridden sources belong to dataset tasks; task_items name eval tasks."""
-    errors: list[tuple[Loc, str]] = []
-    if spec.data is not None and spec.data.template is not None and spec.data.template not in TEMPLATES:
-        hint = did_you_mean(spec.data.template, sorted(TEMPLATES))
-        errors.append(
-            (
-                ("data", "template"),
-                f"unknown template {spec.data.template!r}{hint}; known: {', '.join(TEMPLATES)}",
-            )
-        )
-    for name in spec.data.sources if spec.data is not None else {}:
-        if name not in TASKS:
-            hint = did_you_mean(name, TASKS.names())
-            errors.append((("data", "sources", name), f"unknown task {name!r}{hint}; see `prb list tasks`"))
-        elif not TASKS.get(name).from_datasets:
-            errors.append((("data", "sources", name), f"task {name!r} is not read from a dataset; remove it"))
-    evaluated = {task for names in spec.eval.roles().values() for task in names}
-    for name in spec.eval.task_items:
-        if name not in evaluated:
-            hint = did_you_mean(name, sorted(evaluated))
-            errors.append((("eval", "task_items", name), f"{name!r} is not an eval task of this suite{hint}"))
-    return errors
-
-
 def _check_required_runs(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
     """A run that needs another method's run (e.g. rl_delta needs full) needs it in the suite."""
     entry = spec.adapters[index]
@@ -315,29 +273,6 @@ def _check_required_runs(spec: SuiteSpec, index: int) -> list[tuple[Loc, str]]:
         for role, name in needs.items()
         if name not in names
     ]
-
-
-def _check_eval_pool_sizes(spec: EvalSpec) -> list[tuple[Loc, str]]:
-    """Each task's items (``task_items``, else ``n_items``; ``all`` always fits) fit its eval pool."""
-    limits = {
-        name: TASKS.get(name).max_eval_items
-        for names in spec.roles().values()
-        for name in names
-        if name in TASKS and "eval" in TASKS.get(name).splits
-    }
-    errors: list[tuple[Loc, str]] = []
-    for name, limit in sorted(limits.items(), key=lambda item: item[1]):
-        wanted = spec.items_for(name)
-        if wanted == "all" or wanted <= limit:
-            continue
-        if name in spec.task_items:
-            errors.append(
-                (("eval", "task_items", name), f"task {name!r} has {limit} eval items; set <= {limit}")
-            )
-        else:
-            fix = f"set n_items <= {limit}, `all`, or eval.task_items: {{{name}: {limit}}}"
-            errors.append((("eval", "n_items"), f"task {name!r} has {limit} eval items; {fix}"))
-    return errors
 
 
 def _check_component(registry: Any, entry: ComponentEntry, loc: Loc) -> list[tuple[Loc, str]]:

@@ -8,6 +8,8 @@
         math500: {path: /data/math500.jsonl}      # a file (.jsonl/.json/.parquet/.csv): the split itself
         gsm8k: {path: /data/gsm8k}                # a directory or hub id: every split the task reads
         math_train: {train_path: /data/math_train.parquet}
+      reasoning_gym:                             # config fields of reasoning-gym tasks (rg:<dataset>)
+        rg:chain_sum: {min_terms: 2, max_terms: 3}
 
 These settings are part of every run's identity. A run hands them to its tasks explicitly
 (``RunContext.task``, ``Task.with_data``), so every place that asks a task for items sees the
@@ -17,6 +19,7 @@ same data; no module holds them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,4 +86,8 @@ class DataSpec(BaseModel):
     sources: dict[str, SourceOverride] = Field(
         default_factory=dict,
         description="{task: {path: ...}}: read these tasks from local files or other ids",
+    )
+    reasoning_gym: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="{rg:<dataset>: {field: value}}: reasoning-gym config fields (difficulty knobs)",
     )

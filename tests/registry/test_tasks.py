@@ -8,6 +8,7 @@ and, for a dataset task, a fixture file in ``tests/helpers/datasets.py``'s ``SOU
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -57,6 +58,29 @@ CASES: dict[str, Case] = {
     "mmlu": Case(EVAL, boxed),
 }
 
+
+def rg_boxed(answer: str) -> str:
+    """An rg item states reasoning-gym's answer, which its answer (the checker's JSON) holds."""
+    return boxed(json.loads(answer)["entry"]["answer"])
+
+
+def installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+FAMILY_MEMBERS: dict[str, Case] = (
+    {"rg:chain_sum": Case(BOTH, rg_boxed), "rg:leg_counting": Case(BOTH, rg_boxed)}
+    if installed("reasoning_gym")
+    else {}
+)
+"""Members of task families (``prb list tasks`` shows ``rg:<dataset>``), held to the same
+invariants where their optional extra is installed."""
+ALL_CASES = {**CASES, **FAMILY_MEMBERS}
+
 TRAIN_ITEMS = 40
 """More than any fixture holds, so dataset tasks go round their train split in reshuffled epochs."""
 
@@ -79,17 +103,17 @@ def test_every_dataset_task_has_a_fixture_and_only_those() -> None:
     assert set(SOURCES) == {name for name in CASES if TASKS.get(name).from_datasets}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(ALL_CASES))
 def test_a_task_is_registered_under_its_name_with_a_registered_verifier(name: str) -> None:
     task = task_of(name)
     assert task.name == name and task.verifier in VERIFIERS and task.description
-    assert tuple(task.splits) == CASES[name].splits
+    assert tuple(task.splits) == ALL_CASES[name].splits
     for split in {"train", "eval"} - set(task.splits):
         with pytest.raises(ValueError, match=f"no {split} split"):
             task.items(split, 1, seed=0)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(ALL_CASES))
 def test_items_are_deterministic_and_train_items_follow_the_seed(name: str) -> None:
     task = task_of(name)
     if "eval" in task.splits:
@@ -102,7 +126,7 @@ def test_items_are_deterministic_and_train_items_follow_the_seed(name: str) -> N
         assert train != task.items("train", TRAIN_ITEMS, seed=1), "the run seed draws the train items"
 
 
-@pytest.mark.parametrize("name", [name for name in sorted(CASES) if CASES[name].splits == BOTH])
+@pytest.mark.parametrize("name", [name for name in sorted(ALL_CASES) if ALL_CASES[name].splits == BOTH])
 def test_train_never_repeats_an_eval_prompt(name: str) -> None:
     task = task_of(name)
     held_out = {item.prompt for item in task.items("eval", task.max_eval_items, seed=0)}
@@ -111,13 +135,13 @@ def test_train_never_repeats_an_eval_prompt(name: str) -> None:
         assert not held_out & {item.prompt for item in train}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(ALL_CASES))
 def test_the_verifier_scores_the_reference_answer_1_and_another_items_answer_0(name: str) -> None:
     task = task_of(name)
     verifier = VERIFIERS.get(task.verifier)
     split = "eval" if "eval" in task.splits else "train"
     items = eval_items(task) if split == "eval" else task.items("train", 5, seed=0)
-    states = CASES[name].states
+    states = ALL_CASES[name].states
     for item in items[:5]:
         assert verifier(states(item.answer), item.answer) == 1.0, item
     other = next((item for item in items if item.answer != items[0].answer), None)
@@ -130,9 +154,9 @@ def test_items_are_the_same_in_another_process() -> None:
     process state may move them (a resumed or launched run draws the same prompts)."""
     code = (
         "import json\n"
-        "from tests.registry.test_tasks import CASES, eval_items, task_of\n"
+        "from tests.registry.test_tasks import ALL_CASES, eval_items, task_of\n"
         "out = {}\n"
-        "for name in sorted(CASES):\n"
+        "for name in sorted(ALL_CASES):\n"
         "    task = task_of(name)\n"
         "    items = eval_items(task) if 'eval' in task.splits else task.items('train', 8, seed=3)\n"
         "    out[name] = [[item.prompt, item.answer] for item in items]\n"
@@ -147,7 +171,7 @@ def test_items_are_the_same_in_another_process() -> None:
         check=True,
     )
     there = json.loads(done.stdout.strip().splitlines()[-1])
-    for name in sorted(CASES):
+    for name in sorted(ALL_CASES):
         task = task_of(name)
         items = eval_items(task) if "eval" in task.splits else task.items("train", 8, seed=3)
         assert there[name] == [[item.prompt, item.answer] for item in items], name

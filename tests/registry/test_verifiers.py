@@ -8,6 +8,7 @@ one row to ``CASES``: completions that state the answer in the form its tasks as
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -23,6 +24,17 @@ class Case:
     """(completion, reference answer) pairs the verifier must score 1."""
     wrong: tuple[tuple[str, str], ...]
     """(completion, reference answer) pairs it must score 0: another answer, or none stated."""
+    extra: str | None = None
+    """The optional package the verifier needs (its tests skip without it)."""
+
+
+def rg_answer(dataset: str, question: str, answer: str) -> str:
+    """An rg item's answer: the JSON of reasoning-gym's entry, which its own checker reads."""
+    return json.dumps({"dataset": dataset, "entry": {"question": question, "answer": answer, "metadata": {}}})
+
+
+SUM = rg_answer("chain_sum", "State the final answer to the following arithmetic problem: 4 - 1 - 7 =", "-4")
+LEGS = rg_answer("leg_counting", "How many legs are there in total if you have 2 spiders, 1 human?", "18")
 
 
 CASES: dict[str, Case] = {
@@ -42,10 +54,22 @@ CASES: dict[str, Case] = {
         ),
         wrong=(("\\boxed{3}", "7"), ("7 is a number I like", "7"), ("", "7")),
     ),
+    "reasoning_gym": Case(
+        right=(("so the total is \\boxed{-4}.", SUM), ("\\boxed{\\text{18}}", LEGS), ("\\boxed{ 18 }", LEGS)),
+        # chain_sum's checker gives -41 partial credit: not a right answer.
+        wrong=(("\\boxed{-41}", SUM), ("-4", SUM), ("\\boxed{16}", LEGS), ("", LEGS)),
+        extra="reasoning_gym",
+    ),
 }
 
 NOT_TEXT = [None, 85, 0.5, ["\\boxed{85}"], {"content": "85"}, b"85"]
 """Completions that are not strings (a conversational trainer hands message lists, for one)."""
+
+
+def needs_extra(name: str) -> None:
+    extra = CASES[name].extra
+    if extra is not None:
+        pytest.importorskip(extra)
 
 
 def test_every_registered_verifier_has_a_row() -> None:
@@ -54,6 +78,7 @@ def test_every_registered_verifier_has_a_row() -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_completion_stating_the_reference_answer_scores_1(name: str) -> None:
+    needs_extra(name)
     verifier = VERIFIERS.get(name)
     for completion, answer in CASES[name].right:
         score = verifier(completion, answer)
@@ -62,6 +87,7 @@ def test_a_completion_stating_the_reference_answer_scores_1(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_wrong_or_missing_answer_scores_0(name: str) -> None:
+    needs_extra(name)
     verifier = VERIFIERS.get(name)
     for completion, answer in CASES[name].wrong:
         score = verifier(completion, answer)
@@ -78,6 +104,7 @@ def test_a_completion_that_is_not_text_scores_0_without_raising(name: str) -> No
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_as_the_guarded_reward_it_scores_the_same_and_counts_no_fault(name: str) -> None:
+    needs_extra(name)
     guarded = guarded_verifier(name)
     case = CASES[name]
     with counting_faults() as faults:

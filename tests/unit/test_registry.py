@@ -87,3 +87,16 @@ def test_plugins_load_only_through_the_entry_point_group(
         with pytest.raises(UserError, match="unknown adapter"):
             ADAPTERS.get(name)
     assert imported == [], "a suite's string never names a module to import"
+
+
+def test_a_family_resolves_prefixed_names_through_its_factory_once() -> None:
+    registry: Registry[object] = Registry("widget")
+    registry.register_family("w", "collections:Counter", argument="letters")
+    assert "w:abba" in registry and "v:abba" not in registry and "w" not in registry
+    member = registry.get("w:abba")
+    assert member == {"a": 2, "b": 2} and registry.get("w:abba") is member
+    assert registry.names() == [] and registry.families() == ["w:<letters>"]
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_family("w", "collections:OrderedDict")
+    with pytest.raises(UserError, match="unknown widget 'v:abba'"):
+        registry.get("v:abba")

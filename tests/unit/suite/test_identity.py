@@ -118,3 +118,14 @@ def test_eval_depth_settings_enter_the_run_id_only_when_set(tmp_path: Path) -> N
         changed = GOOD.replace("forgetting: [copy]", f"forgetting: [copy]\n  {extra}")
         other = {r.run_id for r in load_suite(write(tmp_path, changed, f"changed{i}.yaml")).runs}
         assert other.isdisjoint(ids), extra
+
+
+def test_data_reasoning_gym_joined_later_and_stays_out_of_ids_when_empty(tmp_path: Path) -> None:
+    """Suites with a ``data`` section (math-1.5b) keep their published ids."""
+    run = load_suite(write(tmp_path, GOOD + "data: {template: boxed}\n")).runs[0]
+    assert run.identity()["data"] == {"template": "boxed", "sources": {}}
+    pytest.importorskip("reasoning_gym")
+    knobs = "data: {template: boxed, reasoning_gym: {'rg:chain_sum': {max_terms: 3}}}\n"
+    tuned = load_suite(write(tmp_path, GOOD + knobs, "rg.yaml")).runs[0]
+    assert tuned.identity()["data"]["reasoning_gym"] == {"rg:chain_sum": {"max_terms": 3}}
+    assert tuned.run_id != run.run_id
