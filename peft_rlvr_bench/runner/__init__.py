@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import Progress
@@ -15,6 +16,9 @@ from rich.progress import Progress
 from peft_rlvr_bench.console import progress_columns
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.suite import Suite
+
+if TYPE_CHECKING:
+    from peft_rlvr_bench.runner.plan import Work
 
 
 @dataclass
@@ -39,12 +43,13 @@ def _build_world_with_progress(suite: Suite, progress: Progress) -> None:
 
 
 def run_suite(
-    suite: Suite, results_root: Path, force: bool = False, console: Console | None = None
+    suite: Suite, results_root: Path, force: bool = False, console: Console | None = None, jobs: int = 1
 ) -> SuiteOutcome:
     """Runs what is missing (everything with ``force``) and writes one result file per run.
 
     The order and the skips come from ``plan.plan_suite``, shared with the Ray backend
-    (``runner.ray_backend``); each unit runs through ``plan.execute_work``.
+    (``runner.ray_backend``); each unit runs through ``plan.execute_work``, here one at a time, or
+    with ``jobs`` > 1 up to that many at a time in worker processes (``runner.pool``).
     """
     from peft_rlvr_bench.runner.plan import evaluate_and_save_base, execute_work, plan_notes, plan_suite
 
@@ -68,14 +73,22 @@ def run_suite(
         def on_update(step: int) -> None:
             progress.update(updates_task, completed=step)
 
-        for work in plan.work:
-            progress.update(updates_task, description=f"  {work.run_id}", completed=0)
-            result = execute_work(work, suite, results_root, on_update=on_update)
+        def record(work: Work, result: RunResult) -> None:
             if result.status != "ok":
                 console.print(f"[red]{work.run_id}: {result.status}: {result.reason}[/red]")
             if work.counted:
                 outcome.ran.append(result)
                 if not work.derived:
                     progress.advance(runs_task)
+
+        if jobs > 1:
+            from peft_rlvr_bench.runner.pool import run_plan_in_pool
+
+            progress.update(updates_task, description=f"  {jobs} runs at a time", visible=False)
+            run_plan_in_pool(plan, suite, results_root, jobs, record)
+        else:
+            for work in plan.work:
+                progress.update(updates_task, description=f"  {work.run_id}", completed=0)
+                record(work, execute_work(work, suite, results_root, on_update=on_update))
         progress.update(runs_task, description=f"suite {name}: done")
     return outcome

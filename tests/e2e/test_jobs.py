@@ -1,0 +1,66 @@
+"""``prb run --jobs 2``: runs side by side in worker processes, each unit after what it waits for."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from peft_rlvr_bench.runner.pool import threads_per_job
+from tests.helpers.paths import REPO
+
+SUITE = """\
+name: jobs
+model: {name: tiny}
+train_task: add
+eval: {in_domain: [add], n_items: 16, kl_items: 0, loss_items: 0}
+recipe: {name: grpo, prompts_per_step: 2, num_generations: 4, beta: 0.0}
+budget: {max_steps: 2}
+trajectory: {every: 1}
+extrapolation:
+  - {name: linear, observe: 1, target: 2}
+seeds: [0]
+adapters:
+  - {name: full, lr: 1.0e-4}
+  - {name: lora, r: 1, alpha: 2, lr: 1.0e-3}
+"""
+
+
+def test_threads_are_shared_out_and_never_zero() -> None:
+    assert threads_per_job(2, cores=2) == 1
+    assert threads_per_job(2, cores=16) == 8
+    assert threads_per_job(4, cores=2) == 1
+
+
+def test_two_jobs_finish_every_run_and_derived_runs_after_their_source(tmp_path: Path) -> None:
+    (tmp_path / "jobs.yaml").write_text(SUITE)
+    env = {**os.environ, "PRB_OUTPUTS_DIR": str(tmp_path / "outputs")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "peft_rlvr_bench.cli",
+            "run",
+            str(tmp_path / "jobs.yaml"),
+            "--jobs",
+            "2",
+            "--results-dir",
+            str(tmp_path / "results"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = [json.loads(p.read_text()) for p in (tmp_path / "results" / "jobs" / "runs").glob("*.json")]
+    by_method = {r["method"]: r for r in results}
+    assert set(by_method) == {"full", "lora", "full+linear@1", "lora+linear@1"}, sorted(by_method)
+    assert all(r["status"] == "ok" for r in results), [(r["method"], r["reason"]) for r in results]
+    # Each worker ran on its share of the cores, and says so.
+    trained = [by_method["full"], by_method["lora"]]
+    assert {r["environment"]["torch_threads"] for r in trained} == {threads_per_job(2)}
