@@ -7,6 +7,7 @@ LOCK := requirements/cpu.txt
 LOCK_VENV := .venv-lock
 NAME ?= tiny
 FORCE ?=
+JOBS ?= auto
 RESULTS ?= outputs/verify-results
 
 .PHONY: install lock suite verify claims readme golden test test-slow test-gpu bench bench-suite lint format clean
@@ -39,11 +40,11 @@ lock:
 	rm -rf $(LOCK_VENV)
 
 suite: $(BIN)/prb
-	$(BIN)/prb run $(NAME) $(if $(FORCE),--force,)
+	$(BIN)/prb run $(NAME) --jobs $(JOBS) $(if $(FORCE),--force,)
 
 # The claims report: the claims suite, then results/claims/CLAIMS.md with its plots.
 claims: $(BIN)/prb
-	$(BIN)/prb run claims $(if $(FORCE),--force,)
+	$(BIN)/prb run claims --jobs $(JOBS) $(if $(FORCE),--force,)
 	$(BIN)/prb claims claims
 
 # The generated tables of README.md and docs/leaderboard.md (between <!-- NAME-table:start/end -->
@@ -57,7 +58,7 @@ $(BIN)/prb:
 # Reproduction check: reruns the suite into RESULTS and compares it with the committed results
 # (base metrics equal, each run inside its method's 95% prediction interval for a new seed).
 verify: $(BIN)/prb
-	$(BIN)/prb run $(NAME) --results-dir $(RESULTS)
+	$(BIN)/prb run $(NAME) --jobs $(JOBS) --results-dir $(RESULTS)
 	$(BIN)/prb verify $(NAME) --results-dir $(RESULTS)
 
 test: $(BIN)/prb browser

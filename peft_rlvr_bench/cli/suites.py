@@ -69,8 +69,13 @@ def run(
     ] = None,
     cpus_per_run: Annotated[float, typer.Option("--cpus-per-run", help="CPUs a Ray task asks for")] = 1.0,
     jobs: Annotated[
-        int, typer.Option("--jobs", help="local backend: runs at a time, each on cores/jobs torch threads")
-    ] = 1,
+        str,
+        typer.Option(
+            "--jobs",
+            help="local backend: runs at a time, each on cores/jobs torch threads; "
+            "auto: one per core for tiny-world suites without a GPU, else 1",
+        ),
+    ] = "1",
     overrides: SetOption = [],  # noqa: B006
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="print the run plan and memory estimates; run nothing")
@@ -93,16 +98,17 @@ def run(
         raise UserError(f"--backend {backend!r}: choose local or ray")
     if backend == "local" and address is not None:
         raise UserError("--address names a Ray cluster; add --backend ray")
-    if jobs < 1:
-        raise UserError(f"--jobs {jobs}: give a whole number of runs at a time, 1 or more")
-    if jobs > 1 and backend != "local":
+    from peft_rlvr_bench.runner.pool import parse_jobs
+
+    jobs_count = parse_jobs(jobs, loaded)
+    if jobs_count > 1 and backend != "local":
         raise UserError("--jobs runs several runs on this machine; Ray schedules its own: drop --jobs")
     if backend == "ray":
         from peft_rlvr_bench.runner.ray_backend import run_suite_ray
 
         outcome = run_suite_ray(loaded, results_dir, force, address=address, cpus_per_run=cpus_per_run)
     else:
-        outcome = run_suite(loaded, results_dir, force=force, jobs=jobs)
+        outcome = run_suite(loaded, results_dir, force=force, jobs=jobs_count)
     current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
     files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
     print(files.markdown.read_text())

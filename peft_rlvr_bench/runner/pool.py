@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.reporting.results import RunResult, run_result_path
 from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
 from peft_rlvr_bench.runner.plan import Plan, Work, execute_work
@@ -28,6 +29,20 @@ from peft_rlvr_bench.suite import Suite
 def threads_per_job(jobs: int, cores: int | None = None) -> int:
     """Torch threads for each of ``jobs`` concurrent runs: the cores shared out, at least one."""
     return max(1, (cores or os.cpu_count() or 1) // jobs)
+
+
+def parse_jobs(value: str, suite: Suite) -> int:
+    """``--jobs``: a whole number >= 1, or ``auto``: one run per core for a tiny-world suite on a
+    machine without a GPU (small runs use one core each well), else one at a time (a real
+    model's run wants the whole GPU)."""
+    if value == "auto":
+        import torch
+
+        tiny = suite.spec.model.name == "tiny" and suite.spec.model.path is None
+        return max(1, os.cpu_count() or 1) if tiny and not torch.cuda.is_available() else 1
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"--jobs {value}: give a whole number of runs at a time (1 or more), or auto")
+    return int(value)
 
 
 def _start_worker(threads: int) -> None:

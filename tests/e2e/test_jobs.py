@@ -64,3 +64,18 @@ def test_two_jobs_finish_every_run_and_derived_runs_after_their_source(tmp_path:
     # Each worker ran on its share of the cores, and says so.
     trained = [by_method["full"], by_method["lora"]]
     assert {r["environment"]["torch_threads"] for r in trained} == {threads_per_job(2)}
+
+
+def test_jobs_must_be_a_count_or_auto(tmp_path: Path) -> None:
+    import pytest
+
+    from peft_rlvr_bench.errors import UserError
+    from peft_rlvr_bench.runner.pool import parse_jobs
+    from tests.helpers.suites import tiny_suite
+
+    suite = tiny_suite(tmp_path, ["{name: full, lr: 1.0e-4}"])
+    assert parse_jobs("3", suite) == 3
+    assert parse_jobs("auto", suite) == (os.cpu_count() or 1)  # no GPU here: one run per core
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(UserError, match=f"--jobs {bad}: give a whole number"):
+            parse_jobs(bad, suite)
