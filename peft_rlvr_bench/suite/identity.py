@@ -30,12 +30,15 @@ sample the same distribution with different numerics, like two devices)."""
 OBSERVING_EVAL_FIELDS = ("keep_samples",)
 """Eval settings that change no score: whether the answers are stored."""
 
-FIELDS_ADDED_LATER: dict[tuple[str, ...], dict[str, Any]] = {}
+FIELDS_ADDED_LATER: dict[tuple[str, ...], dict[str, Any]] = {
+    ("recipe", "params"): {"trl": {}},
+    (): {"eval_split": "eval"},
+}
 """Settings added after run ids were published, by the section of the identity they sit in
 (``()`` the top, ``("eval",)``, ``("recipe", "params")``, ...): left out of the identity while
 they hold these defaults, so the runs published before them keep their ids; set to anything
-else, they are part of it. Empty since every id was renewed (when the TRL config joined the
-identity); a setting added to a published schema gets an entry here."""
+else, they are part of it. A recipe's ``trl:`` fields and a selection run's validation split
+came after every id was renewed (when the TRL config joined the identity)."""
 
 
 def without_later_defaults(identity: dict[str, Any]) -> dict[str, Any]:
