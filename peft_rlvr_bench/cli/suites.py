@@ -81,8 +81,13 @@ def run(
     loaded = load_suite(resolve_suite_path(suite), overrides)
     if dry_run:
         from peft_rlvr_bench.dry_run import render_plan
+        from peft_rlvr_bench.runner.selection import selection_dry_run
 
-        print(render_plan(loaded, results_dir, force=force))
+        plan_root = results_dir
+        if loaded.spec.select is not None:
+            loaded, plan_root, note = selection_dry_run(loaded, results_dir, force)
+            print(note)
+        print(render_plan(loaded, plan_root, force=force))
         return
     if results_dir.exists() and not results_dir.is_dir():
         raise UserError(f"--results-dir {results_dir}: is a file, not a directory; pass a directory")
@@ -90,6 +95,10 @@ def run(
         raise UserError(f"--backend {backend!r}: choose local or ray")
     if backend == "local" and address is not None:
         raise UserError("--address names a Ray cluster; add --backend ray")
+    if loaded.spec.select is not None:  # the selection stage first (locally), resumably
+        from peft_rlvr_bench.runner.selection import run_selection
+
+        loaded = run_selection(loaded, results_dir, force=force)
     if backend == "ray":
         from peft_rlvr_bench.runner.ray_backend import run_suite_ray
 
