@@ -1,5 +1,6 @@
 """Suites: declarative YAML files validated into typed specs and expanded into RunSpecs.
 
+- ``grid``: the shape of a sweep (an entry's list-valued fields);
 - ``spec``: the schema (suite, model, eval, budget, ...) and the resolved runs;
 - ``identity``: what a run id covers, and the one table of settings added later;
 - ``checks``: validation against the registries and the model, located by YAML line;
@@ -9,18 +10,17 @@
 """
 
 from peft_rlvr_bench.suite.expand import expand, expand_derived
+from peft_rlvr_bench.suite.grid import Axis, EntrySweep
 from peft_rlvr_bench.suite.load import load_suite, resolve_suite_path, with_choice
 from peft_rlvr_bench.suite.spec import (
     MAX_SEED,
     SHARDED_STRATEGIES,
     TINY_MODEL,
     AdapterEntry,
-    Axis,
     Budget,
     CheckpointSpec,
     ComponentEntry,
     DerivedRun,
-    EntrySweep,
     EvalSpec,
     ExtrapolationEntry,
     GenerationSpec,

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from peft_rlvr_bench.backends import GenerationSpec
 from peft_rlvr_bench.rlvr.interventions import Rank1SubstitutionSpec
+from peft_rlvr_bench.suite.grid import EntrySweep
 from peft_rlvr_bench.suite.identity import base_identity, digest, run_identity
 from peft_rlvr_bench.tasks.data import DataSpec
 from peft_rlvr_bench.world.recipe import WorldRecipe
@@ -367,21 +368,6 @@ class DerivedRun(Strict):
     @property
     def display_name(self) -> str:
         return f"{self.source.adapter.label}+{self.label}@{self.observe}"
-
-
-class Axis(Strict):
-    """One swept field of an adapter entry: where it sits in the entry, and its values in order."""
-
-    path: tuple[str, ...] = Field(description="('lr',), ('r',) or ('recipe', 'beta')")
-    values: list[int | float]
-
-
-class EntrySweep(Strict):
-    """An adapter entry with list-valued fields: its grid is the product of its axes."""
-
-    index: int = Field(description="the entry's position in the suite's `adapters`")
-    label: str
-    axes: list[Axis]
 
 
 class Suite(Strict):

@@ -24,7 +24,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from peft_rlvr_bench.registry import ADAPTERS, RECIPES
-from peft_rlvr_bench.suite.spec import Axis, EntrySweep, SuiteSpec
+from peft_rlvr_bench.suite.grid import Axis, EntrySweep
+from peft_rlvr_bench.suite.spec import SuiteSpec
 
 Point = dict[str, Any]
 """A grid point: ``{"lr": 3e-4, "recipe.beta": 0.01}``, keys the axes' dotted paths."""
