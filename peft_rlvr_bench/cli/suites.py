@@ -26,11 +26,17 @@ def validate(
     overrides: SetOption = [],  # noqa: B006
 ) -> None:
     """Validate suite files without running anything."""
-    from peft_rlvr_bench.suite import load_suite
+    from peft_rlvr_bench.suite import load_suite, with_choice
+    from peft_rlvr_bench.suite.sweep import points as points_of
 
     for path in files:
         suite = load_suite(path, overrides)
-        print(f"ok: {path} ({len(suite.runs)} runs)")
+        if suite.awaits_selection and suite.spec.select is not None:
+            candidates = sum(len(points_of(sweep)) for sweep in suite.sweeps) * len(suite.spec.select.seeds)
+            runs = len(with_choice(suite, {}).runs)
+            print(f"ok: {path} (selection: {candidates} candidate runs, then {runs} runs)")
+        else:
+            print(f"ok: {path} ({len(suite.runs)} runs)")
 
 
 @app.command("list")
@@ -123,6 +129,12 @@ def params(suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.ya
     from peft_rlvr_bench.suite import load_suite, resolve_suite_path
 
     loaded = load_suite(resolve_suite_path(suite))
+    if loaded.awaits_selection:  # every grid point (an r: [...] changes the count)
+        from peft_rlvr_bench.runner.selection import stage_round
+
+        first = stage_round(loaded, {})
+        assert first is not None
+        loaded = first[0]
     seen: set[str] = set()
     for run in loaded.runs:
         if run.adapter.label in seen or run.dependencies:  # dependent masks exist only after their run
