@@ -149,3 +149,19 @@ def test_the_comparison_runs_at_the_chosen_rate(stage: dict[str, Any]) -> None:
     assert comparison.spec["adapter"]["lr"] == record["entries"][0]["chosen"]["lr"]
     assert comparison.train_config["learning_rate"] == record["entries"][0]["chosen"]["lr"]
     assert (results / "base.json").is_file()
+
+
+def test_a_recorded_choice_stands_until_the_candidates_change(stage: dict[str, Any]) -> None:
+    from peft_rlvr_bench.runner.selection import with_recorded_choice
+    from peft_rlvr_bench.suite import load_suite
+
+    root = stage["root"]
+    resolved = with_recorded_choice(load_suite(root / "pick.yaml"), root / "results")
+    (comparison,) = [load_result(p) for p in (root / "results" / "pick" / "runs").glob("*.json")]
+    assert [run.run_id for run in resolved.runs] == [comparison.run_id]
+    # Another grid (or selection seeds, items, budget) means other candidates: select again.
+    edited = root / "edited.yaml"
+    edited.write_text(
+        SUITE.replace("[1.0e-3, 3.0e-3]", "[1.0e-3, 1.0e-2]").replace("name: pick", "name: pick", 1)
+    )
+    assert with_recorded_choice(load_suite(edited), root / "results").awaits_selection
