@@ -145,6 +145,7 @@ def expand_grid(data: Mapping[str, Any], sweeps: Sequence[EntrySweep]) -> tuple[
     each resulting entry the index of the entry it came from (errors are reported there)."""
     by_index = {sweep.index: sweep for sweep in sweeps}
     adapters, origin = [], []
+    labels: dict[str, list[str]] = {}
     for index, entry in enumerate(data["adapters"]):
         sweep = by_index.get(index)
         if sweep is None:
@@ -152,9 +153,21 @@ def expand_grid(data: Mapping[str, Any], sweeps: Sequence[EntrySweep]) -> tuple[
             origin.append(index)
             continue
         for point in points(sweep):
-            adapters.append(entry_at(data, index, point, point_label(sweep.label, point)))
+            label = point_label(sweep.label, point)
+            adapters.append(entry_at(data, index, point, label))
             origin.append(index)
-    return {**data, "recipe": _scalar_suite_recipe(data), "adapters": adapters}, origin
+            labels.setdefault(sweep.label, []).append(label)
+    grid = {**data, "recipe": _scalar_suite_recipe(data), "adapters": adapters}
+    if isinstance(data.get("extrapolation"), list):  # applies_to: [lora] means every lora point
+        grid["extrapolation"] = [_applies_to_points(entry, labels) for entry in data["extrapolation"]]
+    return grid, origin
+
+
+def _applies_to_points(entry: Any, labels: Mapping[str, list[str]]) -> Any:
+    names = entry.get("applies_to") if isinstance(entry, Mapping) else None
+    if not isinstance(names, list):
+        return entry
+    return {**entry, "applies_to": [point for name in names for point in labels.get(name, [name])]}
 
 
 def at_points(

@@ -145,3 +145,16 @@ def test_point_labels_are_readable_and_ordered_like_the_axes() -> None:
         index=0, label="x", axes=[Axis(path=("r",), values=[4, 8]), Axis(path=("lr",), values=[1, 2])]
     )
     assert points(sweep) == [{"r": 4, "lr": 1}, {"r": 4, "lr": 2}, {"r": 8, "lr": 1}, {"r": 8, "lr": 2}]
+
+
+def test_extrapolation_applies_to_a_swept_entry_by_its_label(tmp_path: Path) -> None:
+    extra = (
+        "trajectory: {every: 1}\n"
+        "extrapolation:\n  - {name: linear, observe: 2, target: 5, applies_to: [lora]}\n"
+    )
+    grid = load_suite(write(tmp_path, SWEPT + extra, "grid.yaml"))
+    assert sorted(d.source.adapter.label for d in grid.derived if d.source.seed == 0) == [
+        f"lora-r{r}-lr{lr}" for r in (4, 8) for lr in ("1e-3", "3e-3")
+    ]
+    selected = with_choice(load_suite(write(tmp_path, SELECT + extra)), {})
+    assert {d.source.adapter.label for d in selected.derived} == {"lora"}
