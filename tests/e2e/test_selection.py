@@ -159,6 +159,17 @@ def test_a_recorded_choice_stands_until_the_candidates_change(stage: dict[str, A
     resolved = with_recorded_choice(load_suite(root / "pick.yaml"), root / "results")
     (comparison,) = [load_result(p) for p in (root / "results" / "pick" / "runs").glob("*.json")]
     assert [run.run_id for run in resolved.runs] == [comparison.run_id]
+    args = ["run", str(root / "pick.yaml"), "--dry-run", "--results-dir", str(root / "results")]
+    dry = subprocess.run(
+        [sys.executable, "-m", "peft_rlvr_bench.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "pick: selection: chosen (selection.md); the comparison:" in dry.stdout
+    assert "0 to run, 1 finished" in dry.stdout
     # Another grid (or selection seeds, items, budget) means other candidates: select again.
     edited = root / "edited.yaml"
     edited.write_text(
