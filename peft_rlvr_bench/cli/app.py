@@ -82,4 +82,6 @@ def suite_and_current_runs(suite: str) -> tuple[str, set[str] | None]:
     if not suite_file.exists():
         return name, None
     loaded = load_suite(suite_file)
+    if loaded.awaits_selection:  # its runs are known once chosen: keep every result
+        return name, None
     return name, {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}

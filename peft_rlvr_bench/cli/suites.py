@@ -26,11 +26,17 @@ def validate(
     overrides: SetOption = [],  # noqa: B006
 ) -> None:
     """Validate suite files without running anything."""
-    from peft_rlvr_bench.suite import load_suite
+    from peft_rlvr_bench.suite import load_suite, with_choice
+    from peft_rlvr_bench.suite.sweep import points as points_of
 
     for path in files:
         suite = load_suite(path, overrides)
-        print(f"ok: {path} ({len(suite.runs)} runs)")
+        if suite.awaits_selection and suite.spec.select is not None:
+            candidates = sum(len(points_of(sweep)) for sweep in suite.sweeps) * len(suite.spec.select.seeds)
+            runs = len(with_choice(suite, {}).runs)
+            print(f"ok: {path} (selection: {candidates} candidate runs, then {runs} runs)")
+        else:
+            print(f"ok: {path} ({len(suite.runs)} runs)")
 
 
 @app.command("list")
@@ -89,8 +95,13 @@ def run(
     loaded = load_suite(resolve_suite_path(suite), overrides)
     if dry_run:
         from peft_rlvr_bench.dry_run import render_plan
+        from peft_rlvr_bench.runner.selection import selection_dry_run
 
-        print(render_plan(loaded, results_dir, force=force))
+        plan_root = results_dir
+        if loaded.spec.select is not None:
+            loaded, plan_root, note = selection_dry_run(loaded, results_dir, force)
+            print(note)
+        print(render_plan(loaded, plan_root, force=force))
         return
     if results_dir.exists() and not results_dir.is_dir():
         raise UserError(f"--results-dir {results_dir}: is a file, not a directory; pass a directory")
@@ -103,6 +114,10 @@ def run(
     jobs_count = parse_jobs(jobs, loaded)
     if jobs_count > 1 and backend != "local":
         raise UserError("--jobs runs several runs on this machine; Ray schedules its own: drop --jobs")
+    if loaded.spec.select is not None:  # the selection stage first (locally), resumably
+        from peft_rlvr_bench.runner.selection import run_selection
+
+        loaded = run_selection(loaded, results_dir, force=force, jobs=jobs_count)
     if backend == "ray":
         from peft_rlvr_bench.runner.ray_backend import run_suite_ray
 
@@ -127,6 +142,12 @@ def params(suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.ya
     from peft_rlvr_bench.suite import load_suite, resolve_suite_path
 
     loaded = load_suite(resolve_suite_path(suite))
+    if loaded.awaits_selection:  # every grid point (an r: [...] changes the count)
+        from peft_rlvr_bench.runner.selection import stage_round
+
+        first = stage_round(loaded, {})
+        assert first is not None
+        loaded = first[0]
     seen: set[str] = set()
     for run in loaded.runs:
         if run.adapter.label in seen or run.dependencies:  # dependent masks exist only after their run

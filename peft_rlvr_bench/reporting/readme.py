@@ -233,11 +233,13 @@ def suites_block(statuses: Sequence[SuiteStatus], link_of: Callable[[str], str])
 # Reading the results ---------------------------------------------------------------------------
 
 
-def current_run_ids(suite_file: Path) -> set[str]:
-    """The run ids (derived runs included) that ``suite_file`` expands to today."""
+def current_run_ids(suite_file: Path, results_dir: Path) -> set[str]:
+    """The run ids (derived runs included) that ``suite_file`` expands to today; a ``select:``
+    suite's comparison runs are those of its recorded choice (none before one is made)."""
+    from peft_rlvr_bench.runner.selection import with_recorded_choice
     from peft_rlvr_bench.suite import load_suite  # the YAML and the registry: only when asked
 
-    loaded = load_suite(suite_file)
+    loaded = with_recorded_choice(load_suite(suite_file), results_dir)
     return {run.run_id for run in loaded.runs} | {run.run_id for run in loaded.derived}
 
 
@@ -245,17 +247,18 @@ def suite_board(name: str, results_dir: Path, suites_dir: Path) -> tuple[Leaderb
     """A suite's leaderboard as ``prb leaderboard`` builds it: stale results left out when the
     suite's YAML is at hand."""
     suite_file = suites_dir / f"{name}.yaml"
-    current = current_run_ids(suite_file) if suite_file.is_file() else None
+    current = current_run_ids(suite_file, results_dir) if suite_file.is_file() else None
     return load_leaderboard(results_dir / name, name, current)
 
 
 def suite_statuses(results_dir: Path, suites_dir: Path) -> list[SuiteStatus]:
     """Every suite of ``suites_dir``, in name order, with what ``results_dir`` holds for it."""
+    from peft_rlvr_bench.runner.selection import with_recorded_choice
     from peft_rlvr_bench.suite import load_suite
 
     statuses = []
     for suite_file in sorted(suites_dir.glob("*.yaml"), key=lambda path: path.stem):
-        loaded = load_suite(suite_file)
+        loaded = with_recorded_choice(load_suite(suite_file), results_dir)
         name = loaded.spec.name
         planned = {run.run_id for run in loaded.runs} | {run.run_id for run in loaded.derived}
         ok = not_ok = left_out = 0

@@ -23,10 +23,23 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from peft_rlvr_bench.distributed import split_batch
 from peft_rlvr_bench.registry import RECIPES, register_recipe
 from peft_rlvr_bench.rlvr.job import TrainingLoop
+from peft_rlvr_bench.rlvr.trl_fields import ConfigClass, check_trl_fields
 
 SCHEDULER = "constant_with_warmup"
-"""The learning-rate schedule of every recipe: a constant rate after ``warmup_steps`` (TRL's
-default is a linear decay to zero, which would make a longer budget a different schedule)."""
+"""The default learning-rate schedule: a constant rate after ``warmup_steps`` (TRL's default is a
+linear decay to zero, which would make a longer budget a different schedule). ``trl:
+{lr_scheduler_type: ...}`` sets another."""
+
+WEIGHT_DECAY = 0.0
+"""The default weight decay: none, so every change to the weights comes from the reward (or the
+SFT loss). ``trl: {weight_decay: ...}`` sets another."""
+
+TRL_FIELD = Field(
+    default_factory=dict,
+    description="further fields of TRL's config (GRPOConfig; SFTConfig for sft), e.g. "
+    "{lr_scheduler_type: cosine, weight_decay: 0.01, importance_sampling_level: sequence}; "
+    "fields the harness sets are refused (docs/suites.md)",
+)
 
 
 class RecipeParams(BaseModel):
@@ -51,6 +64,7 @@ class RecipeParams(BaseModel):
     gradient_checkpointing: bool = Field(
         False, description="recompute activations in the backward pass (real models, long completions)"
     )
+    trl: dict[str, Any] = TRL_FIELD
 
     @model_validator(mode="after")
     def _micro_batches_fill_the_update(self) -> RecipeParams:
@@ -79,6 +93,7 @@ class SFTParams(BaseModel):
     max_length: int = Field(64, gt=0, description="tokens per example, prompt and answer")
     warmup_steps: int = Field(0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
+    trl: dict[str, Any] = TRL_FIELD
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,8 @@ class Recipe(Protocol):
     Params: ClassVar[type[BaseModel]]
     generates: ClassVar[bool]
     """Whether the loop samples completions (then the run's generation backend applies)."""
+    config_class: ClassVar[ConfigClass]
+    """TRL's config class the loop builds, whose fields ``trl:`` may set."""
 
     def config_fields(self, params: Any, processes: int = 1) -> dict[str, Any]:
         """The TRL config keyword arguments that define this recipe, for a job of ``processes``
@@ -131,6 +148,7 @@ class _LossVariant:
 
     Params: ClassVar[type[BaseModel]] = RecipeParams
     generates: ClassVar[bool] = True
+    config_class: ClassVar[ConfigClass] = "GRPOConfig"
     loss_type: ClassVar[Literal["grpo", "dr_grpo", "dapo"]]
     scale_rewards: ClassVar[Literal["group", "none"]]
 
@@ -213,6 +231,7 @@ class SFT:
 
     Params: ClassVar[type[BaseModel]] = SFTParams
     generates: ClassVar[bool] = False
+    config_class: ClassVar[ConfigClass] = "SFTConfig"
 
     def config_fields(self, params: SFTParams, processes: int = 1) -> dict[str, Any]:
         return {
@@ -258,17 +277,28 @@ def harness_config(
     processes: int = 1,
 ) -> dict[str, Any]:
     """The TRL config keyword arguments that a run's spec decides: the recipe's, the entry's
-    learning rate, the budget, the seed, and the harness's fixed choices (schedule, no weight
-    decay). With the default one process this is what a run's identity covers; a launched run
-    passes its per-process batch share (``launch`` is not part of the identity)."""
+    learning rate, the budget, the seed, the harness's defaults (schedule, no weight decay) and
+    the recipe's ``trl:`` fields last. With the default one process this is what a run's identity
+    covers; a launched run passes its per-process batch share (``launch`` is not part of the
+    identity)."""
     recipe, params = recipe_of(recipe_name, recipe_params)
     return {
         "max_steps": max_steps,
         "learning_rate": learning_rate,
         "lr_scheduler_type": SCHEDULER,
-        # No weight decay: every change to the weights comes from the reward (or the SFT loss).
-        "weight_decay": 0.0,
+        "weight_decay": WEIGHT_DECAY,
         "seed": seed,
         "data_seed": seed,
         **recipe.config_fields(params, processes),
+        # Suite validation refused any field set above (check_trl), so these only add.
+        **params.trl,
     }
+
+
+def check_trl(recipe_name: str, recipe_params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Problems with a recipe's ``trl:`` fields as (field, message); imports TRL only when there
+    are any. ``recipe_params`` must already be valid for the recipe."""
+    recipe, params = recipe_of(recipe_name, recipe_params)
+    if not params.trl:
+        return []
+    return check_trl_fields(params.trl, recipe.config_class, recipe.config_fields(params), recipe_name)

@@ -148,6 +148,9 @@ def train_and_evaluate(
     clock = time.perf_counter()
     merged = trained.adapter.merge(trained.model)
     timings["merge"] = time.perf_counter() - clock
+    if run.eval_split == "validation":  # a selection candidate: its score, on no eval item
+        score = _selection_score(run, merged, tokenizer, device, context, timings)
+        return {**score, **trained_fields(trained)}
     samples = new_sample_log(run.eval)
     metrics, kl = evaluate_in_depth(
         merged,
@@ -173,15 +176,35 @@ def train_and_evaluate(
     return {
         "metrics": metrics,
         "kl_to_base": kl,
-        "trainable_params": trained.trainable,
-        "total_params": trained.total,
-        "train_curve": trained.curve,
-        "train_config": trained.train_config,
+        **trained_fields(trained),
         "learning_curve": curve,
         "geometry": geometry,
         "backends": context.backends.as_dict(),
         "samples": None if samples is None else samples.samples(),
     }
+
+
+def trained_fields(trained: Any) -> dict[str, Any]:
+    """What every trained run's result records of its training."""
+    return {
+        "trainable_params": trained.trainable,
+        "total_params": trained.total,
+        "train_curve": trained.curve,
+        "train_config": trained.train_config,
+    }
+
+
+def _selection_score(
+    run: RunSpec, merged: Any, tokenizer: Any, device: str, context: Any, timings: dict[str, float]
+) -> dict[str, Any]:
+    """A selection candidate's greedy accuracy on validation items (the train split, drawn with
+    ``VALIDATION_SEED``), per task with per-item scores: nothing of the eval split is read."""
+    from peft_rlvr_bench.evaluation import by_role, greedy_scores
+
+    clock = time.perf_counter()
+    scores = greedy_scores(merged, tokenizer, run.eval, device, split="validation", context=context)
+    timings["eval"] = time.perf_counter() - clock
+    return {"metrics": by_role(scores, run.eval), "backends": context.backends.as_dict()}
 
 
 def _contained(

@@ -123,7 +123,7 @@ def plan_suite(
             return
         after = []
         for dependency in run.dependencies.values():
-            if dependency in pending or not final_dir(name, dependency).exists():
+            if dependency in pending or not final_dir(by_id[dependency].suite, dependency).exists():
                 add_trained(by_id[dependency], counted=dependency in pending)
                 after.append(dependency)
         work[run.run_id] = Work(run, tuple(after), counted)
@@ -200,7 +200,9 @@ def execute_work(
     from peft_rlvr_bench.runner.execute import tidy_run_dir
     from peft_rlvr_bench.runner.lock import run_lock
 
-    with run_lock(run_dir(suite.spec.name, work.run_id), work.run_id):
+    # The run's own suite: a selection candidate's results are filed under the stage, its files not.
+    owner = work.run.source.suite if isinstance(work.run, DerivedRun) else work.run.suite
+    with run_lock(run_dir(owner, work.run_id), work.run_id):
         remove_stale_temporaries(run_result_path(results_root, suite.spec.name, work.run_id))
         remove_stale_temporaries(samples_path(results_root, suite.spec.name, work.run_id))
         result = _execute_work(work, suite, results_root, on_update)

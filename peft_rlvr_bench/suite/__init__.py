@@ -1,14 +1,17 @@
 """Suites: declarative YAML files validated into typed specs and expanded into RunSpecs.
 
+- ``grid``: the shape of a sweep (an entry's list-valued fields);
 - ``spec``: the schema (suite, model, eval, budget, ...) and the resolved runs;
 - ``identity``: what a run id covers, and the one table of settings added later;
 - ``checks``: validation against the registries and the model, located by YAML line;
 - ``expand``: the grid of runs and derived runs;
+- ``sweep``: list-valued fields, their grid points, and the selection stage's runs;
 - ``load``: reading a suite file into a ``Suite``, every problem one ``UserError`` line.
 """
 
 from peft_rlvr_bench.suite.expand import expand, expand_derived
-from peft_rlvr_bench.suite.load import load_suite, resolve_suite_path
+from peft_rlvr_bench.suite.grid import Axis, EntrySweep
+from peft_rlvr_bench.suite.load import load_suite, resolve_suite_path, with_choice
 from peft_rlvr_bench.suite.spec import (
     MAX_SEED,
     SHARDED_STRATEGIES,
@@ -27,6 +30,7 @@ from peft_rlvr_bench.suite.spec import (
     ResolvedComponent,
     RunSpec,
     SamplingSpec,
+    SelectSpec,
     Suite,
     SuiteSpec,
     TrajectorySpec,
@@ -38,10 +42,12 @@ __all__ = [
     "SHARDED_STRATEGIES",
     "TINY_MODEL",
     "AdapterEntry",
+    "Axis",
     "Budget",
     "CheckpointSpec",
     "ComponentEntry",
     "DerivedRun",
+    "EntrySweep",
     "EvalSpec",
     "ExtrapolationEntry",
     "GenerationSpec",
@@ -51,6 +57,7 @@ __all__ = [
     "ResolvedComponent",
     "RunSpec",
     "SamplingSpec",
+    "SelectSpec",
     "Suite",
     "SuiteSpec",
     "TrajectorySpec",
@@ -59,4 +66,5 @@ __all__ = [
     "is_safe_name",
     "load_suite",
     "resolve_suite_path",
+    "with_choice",
 ]

@@ -18,6 +18,7 @@ from peft_rlvr_bench.adapters import AdapterParams
 from peft_rlvr_bench.architecture import BLOCK_LINEARS, resolve_architecture, world_architecture
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES, did_you_mean
+from peft_rlvr_bench.rlvr.recipes import check_trl
 from peft_rlvr_bench.suite.spec import (
     SAFE_NAME,
     SHARDED_STRATEGIES,
@@ -286,6 +287,8 @@ def _check_component(registry: Any, entry: ComponentEntry, loc: Loc) -> list[tup
         params_model.model_validate(entry.params())
     except ValidationError as exc:
         return [((*loc, *err_loc), msg) for err_loc, msg in (describe(e, params_model) for e in exc.errors())]
+    if registry is RECIPES:
+        return [((*loc, "trl", field), msg) for field, msg in check_trl(entry.name, entry.params())]
     return []
 
 

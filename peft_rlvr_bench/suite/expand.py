@@ -3,6 +3,8 @@ resolved, dependencies named) and its derived runs (extrapolation entries x trai
 
 from __future__ import annotations
 
+from typing import Literal
+
 from peft_rlvr_bench.registry import ADAPTERS, EXTRAPOLATORS, RECIPES
 from peft_rlvr_bench.suite.spec import (
     ComponentEntry,
@@ -14,8 +16,9 @@ from peft_rlvr_bench.suite.spec import (
 )
 
 
-def expand(spec: SuiteSpec) -> list[RunSpec]:
+def expand(spec: SuiteSpec, eval_split: Literal["eval", "validation"] = "eval") -> list[RunSpec]:
     """The suite's grid: every adapter entry times every seed, with parameters resolved.
+    ``eval_split="validation"`` makes selection candidates (``suite/sweep.py``).
 
     Runs that need another run's result (sparse ``rl_delta`` masks need a finished ``full`` run of
     the same seed) name it in ``dependencies`` and come after it; the dependency's id is part of
@@ -48,6 +51,7 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
                 checkpoint=spec.checkpoint,
                 data=spec.data,
                 generation=spec.generation,
+                eval_split=eval_split,
             )
             needs = params.required_runs()
             if needs:

@@ -33,12 +33,17 @@ OBSERVING_EVAL_FIELDS = ("keep_samples",)
 OBSERVING_ADAPTER_FIELDS = ("control",)
 """Adapter settings that change no score: which arm a control arm is reported against."""
 
-FIELDS_ADDED_LATER: dict[tuple[str, ...], dict[str, Any]] = {("data",): {"reasoning_gym": {}}}
+FIELDS_ADDED_LATER: dict[tuple[str, ...], dict[str, Any]] = {
+    ("recipe", "params"): {"trl": {}},
+    (): {"eval_split": "eval"},
+    ("data",): {"reasoning_gym": {}},
+}
 """Settings added after run ids were published, by the section of the identity they sit in
 (``()`` the top, ``("eval",)``, ``("recipe", "params")``, ...): left out of the identity while
 they hold these defaults, so the runs published before them keep their ids; set to anything
-else, they are part of it. Emptied when every id was renewed (when the TRL config joined the
-identity); a setting added to a published schema gets an entry here."""
+else, they are part of it. A recipe's ``trl:`` fields, a selection run's validation split and
+reasoning-gym's task settings came after every id was renewed (when the TRL config joined the
+identity)."""
 
 
 def without_later_defaults(identity: dict[str, Any]) -> dict[str, Any]:

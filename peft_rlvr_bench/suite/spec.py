@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from peft_rlvr_bench.backends import GenerationSpec
 from peft_rlvr_bench.rlvr.interventions import Rank1SubstitutionSpec
+from peft_rlvr_bench.suite.grid import EntrySweep
 from peft_rlvr_bench.suite.identity import base_identity, digest, run_identity
 from peft_rlvr_bench.tasks.data import DataSpec
 from peft_rlvr_bench.world.recipe import WorldRecipe
@@ -137,6 +138,47 @@ class EvalSpec(Strict):
 
 class Budget(Strict):
     max_steps: int = Field(gt=0, description="optimizer updates per run")
+
+
+MAX_SEED = 2**32 - 1
+"""The largest run seed: ``transformers.set_seed`` seeds numpy, whose seeds are 32-bit unsigned."""
+
+
+def _seed_or_error(value: Any) -> int:
+    # Before pydantic's int coercion, which would take True as 1 and 2.0 as 2.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise PydanticCustomError(
+            "seed",
+            "not a seed; use whole numbers from 0 to {limit}, e.g. seeds: [0, 1, 2]",
+            {"limit": MAX_SEED},
+        )
+    return value
+
+
+Seed = Annotated[int, BeforeValidator(_seed_or_error)]
+
+
+class SelectSpec(Strict):
+    """``select:``: pick each swept adapter entry's values on held-out selection runs first.
+
+    Every adapter entry with list-valued fields (``lr: [1e-4, 3e-4]``) trains one candidate per
+    grid point and selection seed, scored on validation items drawn from the train split (never
+    an eval item); the comparison then runs each entry at its best point (``docs/suites.md``).
+    """
+
+    metric: Literal["in_domain", "out_of_domain"] = Field(
+        "in_domain", description="the eval role whose tasks score the candidates, on validation items"
+    )
+    items: int = Field(200, gt=0, description="validation items per task (from the train split)")
+    seeds: list[Seed] = Field(min_length=1, description="seeds of the candidate runs; none of `seeds`")
+    budget: Budget | None = Field(None, description="the candidates' budget (default: the suite's)")
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("seeds repeat; list each seed once")
+        return value
 
 
 class TrajectorySpec(Strict):
@@ -285,6 +327,9 @@ class SuiteSpec(Strict):
     generation: GenerationSpec | None = Field(
         None, description="rollout and eval generation backend: {backend: auto|transformers|vllm, ...}"
     )
+    select: SelectSpec | None = Field(
+        None, description="choose swept values on selection runs first: {items: 200, seeds: [100]}"
+    )
 
     @field_validator("name")
     @classmethod
@@ -336,6 +381,9 @@ class RunSpec(Strict):
     checkpoint: CheckpointSpec | None = None
     data: DataSpec | None = None
     generation: GenerationSpec | None = None
+    eval_split: Literal["eval", "validation"] = Field(
+        "eval", description="validation: a selection candidate, scored on items from the train split"
+    )
 
     def identity(self) -> dict[str, Any]:
         """What determines the run's outcome, as JSON (``suite/identity.py``): the resolved spec
@@ -373,6 +421,15 @@ class Suite(Strict):
     path: Path
     runs: list[RunSpec]
     derived: list[DerivedRun] = Field(default_factory=list)
+    sweeps: list[EntrySweep] = Field(default_factory=list)
+    source: dict[str, Any] = Field(
+        default_factory=dict, description="the validated YAML data, lists kept: rebuilds grid points"
+    )
+
+    @property
+    def awaits_selection(self) -> bool:
+        """A ``select:`` suite whose comparison runs wait for the selection stage's choice."""
+        return self.spec.select is not None and not self.runs
 
 
 def is_safe_name(name: str) -> bool:

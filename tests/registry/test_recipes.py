@@ -32,6 +32,7 @@ GRPO_CHANGES: dict[str, Any] = {
     "max_grad_norm": 0.5,
     "micro_batch_size": 8,
     "gradient_checkpointing": True,
+    "trl": {"lr_scheduler_type": "cosine", "weight_decay": 0.01},
 }
 
 
@@ -53,7 +54,16 @@ CASES: dict[str, Case] = {
         "GRPOConfig",
         fixed={"beta": "DAPO drops the KL term (le=0)"},
     ),
-    "sft": Case({"batch_size": 8, "max_length": 32, "warmup_steps": 3, "max_grad_norm": 0.5}, "SFTConfig"),
+    "sft": Case(
+        {
+            "batch_size": 8,
+            "max_length": 32,
+            "warmup_steps": 3,
+            "max_grad_norm": 0.5,
+            "trl": {"weight_decay": 0.01},
+        },
+        "SFTConfig",
+    ),
 }
 
 RUN = {"learning_rate": 1e-3, "seed": 0, "max_steps": 5}

@@ -18,8 +18,10 @@ def test_committed_results_keep_their_run_ids_and_base_spec(results: Path) -> No
     defaults, so every committed run file is still the file of a run of its suite, and the base
     evaluation is still current (not redone)."""
     from peft_rlvr_bench.reporting.results import load_result
+    from peft_rlvr_bench.runner.selection import with_recorded_choice
 
-    suite = load_suite(REPO / "suites" / f"{results.name}.yaml")
+    # A select: suite's comparison runs are those of its recorded choice (results/<suite>/selection/).
+    suite = with_recorded_choice(load_suite(REPO / "suites" / f"{results.name}.yaml"), REPO / "results")
     ids = {run.run_id for run in suite.runs} | {derived.run_id for derived in suite.derived}
     committed = {path.stem for path in (results / "runs").glob("*.json")}
     assert committed and committed <= ids

@@ -50,3 +50,16 @@ def test_validate_list_and_run_ids_import_no_heavy_library(tmp_path: Path) -> No
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_select_suite_validates_and_dry_runs_its_selection_stage_first(tmp_path: Path) -> None:
+    swept = GOOD.replace("lr: 1.0e-3}", "lr: [1.0e-3, 3.0e-3]}") + "select: {items: 20, seeds: [100]}\n"
+    path = write(tmp_path, swept)
+    done = run_cli("validate", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "(selection: 2 candidate runs, then 4 runs)" in done.stdout
+    done = run_cli("run", str(path), "--dry-run", "--results-dir", str(tmp_path / "results"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "selection stage first: 2 candidate(s) on seeds [100]" in done.stdout
+    assert "lora-lr1e-3-s100-" in done.stdout and "lora-lr3e-3-s100-" in done.stdout
+    assert not (tmp_path / "results").exists()
