@@ -9,6 +9,7 @@
 - ``load``: reading a suite file into a ``Suite``, every problem one ``UserError`` line.
 """
 
+from peft_rlvr_bench.suite.eval_spec import SamplingSpec
 from peft_rlvr_bench.suite.expand import expand, expand_derived
 from peft_rlvr_bench.suite.grid import Axis, EntrySweep
 from peft_rlvr_bench.suite.load import load_suite, resolve_suite_path, with_choice
@@ -29,7 +30,6 @@ from peft_rlvr_bench.suite.spec import (
     ResolvedAdapter,
     ResolvedComponent,
     RunSpec,
-    SamplingSpec,
     SelectSpec,
     Suite,
     SuiteSpec,

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from peft_rlvr_bench.backends import GenerationSpec
 from peft_rlvr_bench.rlvr.interventions import Rank1SubstitutionSpec
+from peft_rlvr_bench.suite.eval_spec import EvalSpec, Strict
 from peft_rlvr_bench.suite.grid import EntrySweep
 from peft_rlvr_bench.suite.identity import base_identity, digest, run_identity
 from peft_rlvr_bench.tasks.data import DataSpec
@@ -24,10 +25,6 @@ from peft_rlvr_bench.world.recipe import WorldRecipe
 TINY_MODEL = "tiny"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")  # \Z: "$" would let a trailing newline in
 """A name that can be a single path component under ``results/`` or ``outputs/``."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelSpec(Strict):
@@ -51,89 +48,6 @@ class ModelSpec(Strict):
         if name != TINY_MODEL and data.get("world") is not None:
             raise ValueError("'world' applies only to the tiny model; remove it")
         return data
-
-
-class SamplingSpec(Strict):
-    """Sampled accuracy next to the greedy one: ``k`` samples per item give avg@k and pass@k."""
-
-    k: int = Field(ge=1, description="samples per item")
-    temperature: float = Field(1.0, description="sampling temperature (> 0)")
-    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass")
-    seed: int = Field(0, ge=0, description="torch seed of the sampler: the same seed, the same samples")
-    roles: list[Literal["in_domain", "out_of_domain", "forgetting"]] = Field(
-        default_factory=lambda: ["in_domain"],
-        min_length=1,
-        description="roles whose tasks are sampled; each costs about k greedy evaluations",
-    )
-
-    @field_validator("temperature")
-    @classmethod
-    def _positive_temperature(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("temperature must be > 0; greedy accuracy is always reported, drop `sampling`")
-        return value
-
-
-class EvalSpec(Strict):
-    """Which tasks score which role, how many greedy items each, and the depth measures."""
-
-    in_domain: list[str] = Field(min_length=1)
-    out_of_domain: list[str] = Field(default_factory=list)
-    forgetting: list[str] = Field(default_factory=list)
-    n_items: int | Literal["all"] = Field(
-        500, description="held-out items per task, or `all` for each task's whole eval split"
-    )
-    task_items: dict[str, int] = Field(
-        default_factory=dict, description="items of these tasks instead of n_items, e.g. {mmlu: 1000}"
-    )
-    curve_items: int | None = Field(
-        None,
-        gt=0,
-        description="in-domain items per learning-curve point (the first n of the eval items, the "
-        "same at every point, greedy only); unset: n_items. The curve is the costliest evaluation, "
-        "and its points need fewer items than the final score",
-    )
-    batch_size: int = Field(256, gt=0)
-    max_new_tokens: int = Field(8, gt=0)
-    sampling: SamplingSpec | None = Field(
-        None, description="avg@k and pass@k on every task, e.g. {k: 8, temperature: 0.6, top_p: 0.95}"
-    )
-    kl_items: int = Field(
-        64, ge=0, description="in-domain prompts per task for the KL to the base (pool-capped); 0 skips"
-    )
-    loss_items: int = Field(
-        128, ge=0, description="items per forgetting task for the answer NLL (capped by the pool); 0 skips"
-    )
-    keep_samples: bool = Field(
-        True,
-        description="write what the model answered on each item to results/<suite>/samples/<run_id>.jsonl.gz",
-    )
-
-    @field_validator("n_items")
-    @classmethod
-    def _positive_items(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value <= 0:
-            raise ValueError("must be > 0, or `all`")
-        return value
-
-    @field_validator("task_items")
-    @classmethod
-    def _positive_task_items(cls, value: dict[str, int]) -> dict[str, int]:
-        for task, count in value.items():
-            if count <= 0:
-                raise ValueError(f"{task}: must be > 0")
-        return value
-
-    def items_for(self, task: str) -> int | Literal["all"]:
-        """How many eval items ``task`` gets: its ``task_items`` entry, else ``n_items``."""
-        return self.task_items.get(task, self.n_items)
-
-    def roles(self) -> dict[str, list[str]]:
-        return {
-            "in_domain": self.in_domain,
-            "out_of_domain": self.out_of_domain,
-            "forgetting": self.forgetting,
-        }
 
 
 class Budget(Strict):
@@ -214,24 +128,6 @@ class LaunchSpec(Strict):
     strategy: Literal["ddp", "zero2", "zero3", "fsdp"] = Field(
         "ddp", description="ddp, zero2 (DeepSpeed ZeRO-2), zero3 (DeepSpeed ZeRO-3) or fsdp"
     )
-
-
-MAX_SEED = 2**32 - 1
-"""The largest run seed: ``transformers.set_seed`` seeds numpy, whose seeds are 32-bit unsigned."""
-
-
-def _seed_or_error(value: Any) -> int:
-    # Before pydantic's int coercion, which would take True as 1 and 2.0 as 2.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise PydanticCustomError(
-            "seed",
-            "not a seed; use whole numbers from 0 to {limit}, e.g. seeds: [0, 1, 2]",
-            {"limit": MAX_SEED},
-        )
-    return value
-
-
-Seed = Annotated[int, BeforeValidator(_seed_or_error)]
 
 
 class ControlSpec(Strict):

@@ -30,7 +30,7 @@ from peft_rlvr_bench.suite.spec import SuiteSpec
 Point = dict[str, Any]
 """A grid point: ``{"lr": 3e-4, "recipe.beta": 0.01}``, keys the axes' dotted paths."""
 
-ENTRY_FIELDS_NEVER_SWEPT = ("name", "label", "recipe", "intervention")
+ENTRY_FIELDS_NEVER_SWEPT = ("name", "label", "recipe", "intervention", "seeds", "control")
 
 
 def _is_number(value: Any) -> bool:

@@ -7,7 +7,8 @@ from typing import Any
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.registry import RECIPES, TASKS, did_you_mean
-from peft_rlvr_bench.suite.spec import EvalSpec, SuiteSpec
+from peft_rlvr_bench.suite.eval_spec import EvalSpec
+from peft_rlvr_bench.suite.spec import SuiteSpec
 from peft_rlvr_bench.tasks.data import TEMPLATES
 
 Loc = tuple[str | int, ...]
