@@ -1,8 +1,9 @@
 """Benchmark: wall time of ``prb run suites/tiny.yaml --force`` and where it goes (issue 9, benchmark 6).
 
-Opt-in (``--bench-suite``, ``make bench-suite``): the tiny suite (8 methods x 3 seeds x 100 GRPO
-updates, 500 items per task, in-domain avg@8, learning curves every 10 updates) takes about a
-quarter of an hour on 2 cores. Goal: under 15 minutes.
+Opt-in (``--bench-suite``, ``make bench-suite``): the tiny suite (3 methods and 2 controls x 5
+seeds x 200 GRPO updates, 1000 items per task, in-domain avg@8, learning curves every 20 updates
+on 300 items), run as ``make suite NAME=tiny`` runs it (``--jobs auto``: one run per core).
+Goal: under 15 minutes on 2 cores.
 
 The suite runs in a subprocess, as a user runs it, into a temporary results directory (and
 ``PRB_OUTPUTS_DIR``), from a warm tiny-world cache: the world is built, if needed, before the
@@ -49,7 +50,7 @@ def _suite_file(tmp_path: Path) -> Path:
     data["seeds"] = [0]
     data["budget"] = {"max_steps": 5}
     data["trajectory"] = {"every": 5}
-    data["eval"] |= {"n_items": 32, "sampling": {**data["eval"]["sampling"], "k": 2}}
+    data["eval"] |= {"n_items": 32, "curve_items": 16, "sampling": {**data["eval"]["sampling"], "k": 2}}
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -76,7 +77,9 @@ def test_tiny_suite_wall_time(benchmark, tmp_path: Path) -> None:
     env = {**os.environ, "PRB_OUTPUTS_DIR": str(tmp_path / "outputs")}
     benchmark.group = f"suite wall time, {suite.spec.name}"
     benchmark.pedantic(
-        lambda: _prb("run", str(suite_file), "--force", "--results-dir", str(results), env=env),
+        lambda: _prb(
+            "run", str(suite_file), "--force", "--jobs", "auto", "--results-dir", str(results), env=env
+        ),
         rounds=1,
         iterations=1,
     )
