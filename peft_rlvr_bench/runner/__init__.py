@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
-from peft_rlvr_bench.console import progress_columns
+from peft_rlvr_bench.console import LIVE, progress_columns
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.suite import Suite
 
@@ -63,13 +63,17 @@ def run_suite(
             progress.advance(task)
         trained = [work for work in plan.work if work.counted and not work.derived]
         runs_task = progress.add_task(f"suite {name}", total=len(trained))
-        updates_task = progress.add_task("updates", total=suite.runs[0].budget.max_steps if trained else 0)
+        updates_task = progress.add_task(
+            "updates", total=suite.runs[0].budget.max_steps if trained else 0, live=True
+        )
 
         def on_update(step: int) -> None:
             progress.update(updates_task, completed=step)
 
         for work in plan.work:
-            progress.update(updates_task, description=f"  {work.run_id}", completed=0)
+            LIVE.pop("reward", None)  # the last run's reward is not this one's
+            # reset, not update: the time-left estimate must forget the previous run's rate.
+            progress.reset(updates_task, description=f"  {work.run_id}")
             result = execute_work(work, suite, results_root, on_update=on_update)
             if result.status != "ok":
                 console.print(f"[red]{work.run_id}: {result.status}: {result.reason}[/red]")

@@ -4,11 +4,13 @@
 - ``identity``: what a run id covers, and the one table of settings added later;
 - ``checks``: validation against the registries and the model, located by YAML line;
 - ``expand``: the grid of runs and derived runs;
-- ``load``: reading a suite file into a ``Suite``, every problem one ``UserError`` line.
+- ``load``: reading a suite file into a ``Suite``, every problem one ``UserError`` line;
+- ``locate``: finding a suite by name from any directory (``./suites``, then the shipped ones).
 """
 
 from peft_rlvr_bench.suite.expand import expand, expand_derived
-from peft_rlvr_bench.suite.load import load_suite, resolve_suite_path
+from peft_rlvr_bench.suite.load import load_suite
+from peft_rlvr_bench.suite.locate import find_suite, known_suites, resolve_suite_path, suite_dirs
 from peft_rlvr_bench.suite.spec import (
     MAX_SEED,
     SHARDED_STRATEGIES,
@@ -56,7 +58,10 @@ __all__ = [
     "TrajectorySpec",
     "expand",
     "expand_derived",
+    "find_suite",
     "is_safe_name",
+    "known_suites",
     "load_suite",
     "resolve_suite_path",
+    "suite_dirs",
 ]
