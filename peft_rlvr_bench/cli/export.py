@@ -50,3 +50,26 @@ def export(
     rows = tidy_rows([*([base] if base is not None else []), *kept])
     path = write_tidy(rows, out or default_export_name(suite_dir))
     print(f"wrote {path} ({len(rows)} rows, {len(kept)} runs{' + base' if base else ''})", file=sys.stderr)
+
+
+@app.command("export-tasks")
+@user_errors_exit_2
+def export_tasks(
+    suite: Annotated[str, typer.Argument(help="suite name or YAML path")],
+    out_dir: Annotated[Path, typer.Argument(help="folder for the task YAMLs and their data")],
+    suites_dir: SuitesDir = None,
+) -> None:
+    """Write the suite's evaluation tasks as stock lm-eval task YAMLs with their data, for
+    `lm_eval --include_path OUT_DIR --tasks ...` on a saved run."""
+    from peft_rlvr_bench.evaluation.export_tasks import export_tasks as write_tasks
+    from peft_rlvr_bench.suite import load_suite, resolve_suite_path
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir}: is a file; give a folder for the task YAMLs")
+    loaded = load_suite(resolve_suite_path(suite, suites_dir))
+    names = write_tasks(loaded, out_dir)
+    print(f"wrote {len(names)} lm-eval task(s) to {out_dir}: {', '.join(names)}", file=sys.stderr)
+    print(
+        f"lm_eval --include_path {out_dir} --tasks {','.join(names)} "
+        "--model hf --model_args pretrained=RUN/final"
+    )
