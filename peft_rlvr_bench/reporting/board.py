@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from peft_rlvr_bench.reporting.details import TaskCell
 from peft_rlvr_bench.reporting.metrics import Metric
 from peft_rlvr_bench.reporting.stats import Aggregate, IntervalKind, PairedComparison
 
@@ -115,6 +116,16 @@ class Leaderboard:
     CIs; empty below :data:`~peft_rlvr_bench.reporting.stats.MIN_BOOTSTRAP_SEEDS` seeds (see
     ``aggregate_note``)."""
     aggregate_note: str = ""
+    tasks: Mapping[str, tuple[TaskCell, ...]] = field(default_factory=dict)
+    """Per row (by method), its per-task scores (``details.task_breakdown``)."""
+    links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per row, its result files relative to the suite's results folder."""
+    contended: Mapping[str, str] = field(default_factory=dict)
+    """Per method whose timings are not all from an idle machine, why."""
+    provenance: tuple[tuple[str, str], ...] = ()
+    """``(label, text)``: commit, versions, hardware and dates of the results."""
+    suite_file: str | None = None
+    """The suite's YAML, relative to the suite's results folder (None when unknown)."""
 
 
 class LeaderboardFiles(NamedTuple):
