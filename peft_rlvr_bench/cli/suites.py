@@ -102,7 +102,7 @@ def run(
     else:
         outcome = run_suite(loaded, results_dir, force=force)
     current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
-    files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
+    files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current, loaded.path)
     print(render_run_summary(files))
     failed = [r for r in outcome.ran if r.status != "ok"]
     if failed:
@@ -135,7 +135,7 @@ def leaderboard(
     from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
 
     name, current = suite_and_current_runs(suite, suites_dir)
-    files = write_leaderboard(results_dir / name, name, current)
+    files = write_leaderboard(results_dir / name, name, current, suite_file_of(suite, suites_dir))
     print(files.markdown.read_text())
     print(f"wrote {files.markdown}, {files.csv} and {files.html}", file=sys.stderr)
 
