@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
+# Where torch's CPU build comes from. Empty: pip's own indexes, which give the CPU build only where
+# pip is set up with a CPU wheel index (the dev machines); elsewhere, on Linux, PyPI's torch is the
+# CUDA build: `make install TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
+TORCH_INDEX ?=
+TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 LOCK := requirements/cpu.txt
 LOCK_VENV := .venv-lock
 NAME ?= tiny
@@ -15,11 +20,12 @@ RESULTS ?= outputs/verify-results
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Idempotent: torch is pinned first so nothing later can pull a CUDA build; every package is held
-# to the committed lock (pip constraints), so an install today gets the versions the results had.
+# Idempotent: torch is pinned first (from TORCH_INDEX when given), so nothing later replaces it;
+# every package is held to the committed lock (pip constraints), so an install today gets the
+# versions the results had.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c $(LOCK) $(TORCH_PIN)
+	$(BIN)/pip install --quiet -c $(LOCK) $(TORCH_FROM) $(TORCH_PIN)
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]' $(TORCH_PIN)
 
 # Regenerates the lock from a clean resolution: a fresh venv, torch first, then the package with

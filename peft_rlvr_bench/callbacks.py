@@ -8,6 +8,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from peft_rlvr_bench.console import report_live
+
 
 class StepTimer(TrainerCallback):
     """Wall time of each optimizer update, rollouts included; tells ``on_update`` of each."""
@@ -26,3 +28,10 @@ class StepTimer(TrainerCallback):
         self.seconds.append(time.perf_counter() - self._start)
         if self._on_update is not None:
             self._on_update(state.global_step)
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        # TRL's GRPO logs the batch's mean reward under "reward"; the progress bar shows it.
+        if logs and isinstance(logs.get("reward"), int | float):
+            report_live("reward", float(logs["reward"]))

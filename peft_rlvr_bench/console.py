@@ -19,8 +19,46 @@ def quiet_libraries() -> None:
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
 
 
-def progress_columns() -> tuple[Any, ...]:
-    """The columns of every progress bar: description, bar, done of total, elapsed time."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+LIVE: dict[str, float] = {}
+"""The latest training figures of this process (``reward``), set by the trainer's log callback
+and shown by the progress bars; a Ray worker's stay in its own process."""
 
-    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+def report_live(name: str, value: float) -> None:
+    """Makes ``value`` the live figure ``name`` the progress bars show."""
+    LIVE[name] = value
+
+
+def live_text() -> str:
+    """``reward 0.62`` while a run logs one, else empty."""
+    reward = LIVE.get("reward")
+    return "" if reward is None else f"reward {reward:.2f}"
+
+
+def progress_columns() -> tuple[Any, ...]:
+    """The columns of every progress bar: description, bar, done of total, elapsed time, time
+    left (rich's estimate from the recent rate) and the live reward of the run in progress."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class LiveColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            # Only the bar of the run in progress (an unfinished updates bar) carries the reward.
+            return Text(live_text() if task.fields.get("live") and not task.finished else "")
+
+    return (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        LiveColumn(),
+    )

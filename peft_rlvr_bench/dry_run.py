@@ -97,6 +97,12 @@ def render_plan(suite: Suite, results_dir: Path, force: bool = False) -> str:
         f"{pending} to run, {len(plan.skipped)} finished"
     )
     lines += [f"  {note}" for note in environment_notes(spec.name, plan)]
+    if not plan.work and not plan.base:
+        lines.append(
+            f"  nothing left to run: every run has a result under {results_dir / spec.name}; "
+            "--force reruns them"
+        )
+        return "\n".join(lines)
     lines += [
         "  GiB (training peak with vLLM rollouts): model = fp32 weights + adapter; grads+adam = fp32",
         "  gradients and AdamW moments of the trainable weights (+ sparse masks); ref = fp32 base copy",

@@ -51,6 +51,19 @@ class Hardware(BaseModel):
     torch_threads: int | None = Field(None, description="torch.get_num_threads() in the run's process")
     gpu: str | None = Field(None, description="name of the first CUDA device; None without one")
     gpu_count: int = 0
+    load_average: float | None = Field(
+        None,
+        description="the machine's 1-minute load average when the result was written (os.getloadavg): "
+        "with torch_threads, whether its timings were taken on an idle machine (timings_contended)",
+    )
+
+
+def timings_contended(hardware: Hardware | None) -> bool | None:
+    """Whether a result's timings were taken while other work competed for the CPUs: the load
+    average exceeds the run's own torch threads by one CPU or more. None where not recorded."""
+    if hardware is None or hardware.load_average is None or hardware.torch_threads is None:
+        return None
+    return hardware.load_average - hardware.torch_threads >= 1.0
 
 
 class LockState(BaseModel):
@@ -132,6 +145,7 @@ def collect_hardware() -> Hardware:
         torch_threads=torch.get_num_threads(),
         gpu=torch.cuda.get_device_name(0) if gpus else None,
         gpu_count=gpus,
+        load_average=os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     )
 
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.suite import TINY_MODEL, ModelSpec
 
 _SNAPSHOT = re.compile(r"(?:^|/)snapshots/([0-9a-f]{40})(?:/|$)")
@@ -62,6 +63,43 @@ def _snapshot_commit(spec: ModelSpec) -> str | None:
         return None
     found = _SNAPSHOT.search(Path(cached).as_posix()) if isinstance(cached, str) else None
     return found.group(1) if found else None
+
+
+TINY_WORLD_PREFIX = "prb-world-"
+"""A saved run names a tiny-world base ``prb-world-<artifact>`` (``prb-world-tiny-v1``), or
+``prb-world-<recipe key>`` for a world built in the cache."""
+
+
+def base_name(spec: ModelSpec) -> str:
+    """The name a saved run gives its base: the hub id, or the tiny world's portable name."""
+    if spec.name != TINY_MODEL:
+        return spec.name
+    from peft_rlvr_bench.world.artifact import committed_world_for
+
+    assert spec.world is not None  # filled in by ModelSpec's validator
+    committed = committed_world_for(spec.world)
+    return TINY_WORLD_PREFIX + (committed.name if committed is not None else spec.world.key())
+
+
+def base_location(name: str) -> str:
+    """Where the base a saved run names (``base_name``) loads from here: a tiny world's committed
+    or cached directory, else the name itself (a hub id or a path)."""
+    if not name.startswith(TINY_WORLD_PREFIX):
+        return name
+    from peft_rlvr_bench.paths import cache_dir
+    from peft_rlvr_bench.world.artifact import committed_worlds
+
+    world = name.removeprefix(TINY_WORLD_PREFIX)
+    for committed in committed_worlds():
+        if committed.name == world:
+            return str(committed.directory)
+    cached = cache_dir() / "world" / world  # world.build.cache_world_dir keys it by the recipe
+    if (cached / "config.json").is_file():
+        return str(cached)
+    raise UserError(
+        f"{name}: no committed tiny world {world!r} in this peft_rlvr_bench and none in the cache; "
+        "install the version that made the run, or build its world with `prb world build`"
+    )
 
 
 def load_base(spec: ModelSpec, device: str = "cpu") -> tuple[Any, Any]:

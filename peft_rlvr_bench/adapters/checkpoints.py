@@ -2,6 +2,9 @@
 
 - Full and sparse runs: a plain Hugging Face checkpoint (safetensors).
 - PEFT runs: a plain PEFT adapter directory for ``PeftModel.from_pretrained(stock_base, dir)``.
+- Both carry the tokenizer the run used, and a PEFT adapter names its base portably (the hub id,
+  or the tiny world's name, which ``models.base_location`` resolves): an absolute cache path in
+  ``adapter_config.json`` would name nothing on another machine (``docs/interop.md``).
   Residual methods (PiSSA, OLoRA, MiLoRA, GeoRA) trained against a rewritten base, so their
   adapter is converted with peft's ``path_initial_model_for_weight_conversion`` into a standard
   LoRA of rank 2r relative to the original base: the stock base plus it reproduces the run.
@@ -9,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,13 +42,27 @@ def snapshot_initial_adapter(model: Any, run_dir: Path) -> Path:
     return run_dir / INITIAL_ADAPTER
 
 
-def save_trained(model: Any, out_dir: Path, initial_adapter: Path | None = None) -> None:
-    """Writes ``model`` to ``out_dir`` as a PEFT directory (converted when ``initial_adapter``)."""
+def save_trained(
+    model: Any,
+    out_dir: Path,
+    initial_adapter: Path | None = None,
+    tokenizer: Any = None,
+    base_name: str | None = None,
+) -> None:
+    """Writes ``model`` to ``out_dir`` as a PEFT directory (converted when ``initial_adapter``) or
+    a plain checkpoint, with ``tokenizer``; a PEFT directory names its base ``base_name``."""
     if is_peft(model):
         kwargs = {"path_initial_model_for_weight_conversion": str(initial_adapter)} if initial_adapter else {}
         model.save_pretrained(out_dir, **kwargs)
+        if base_name is not None:
+            config_path = out_dir / "adapter_config.json"
+            config = json.loads(config_path.read_text())
+            config["base_model_name_or_path"] = base_name
+            config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     else:
         model.save_pretrained(out_dir, safe_serialization=True)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(out_dir)
 
 
 def load_trained(base_location: str, run_dir: Path) -> Any:

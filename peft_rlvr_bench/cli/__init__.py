@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from peft_rlvr_bench.cli import checkpoints, suites, world  # noqa: F401  (registers the commands)
+from peft_rlvr_bench.cli import checkpoints, export, suites, world  # noqa: F401  (registers the commands)
 from peft_rlvr_bench.cli.app import app
 from peft_rlvr_bench.console import quiet_libraries
 

@@ -7,6 +7,7 @@ import errno
 import functools
 import sys
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,12 +19,49 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Benchmark PEFT methods under RL with verifiable rewards.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"prb (peft_rlvr_bench) {version('peft_rlvr_bench')}")
+        except PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+            print("prb (peft_rlvr_bench) not installed; running from a source checkout")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", help="print the version and exit", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Benchmark PEFT methods under RL with verifiable rewards."""
+
+
+class Backend(str, Enum):
+    """Where a suite's runs execute."""
+
+    local = "local"
+    ray = "ray"
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 ResultsDir = Annotated[Path, typer.Option("--results-dir", help="where results/<suite>/ lives")]
+SuitesDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--suites-dir",
+        help="folder of NAME.yaml suites (default: ./suites, then the suites shipped with prb)",
+    ),
+]
 SetOption = Annotated[
     list[str],
     typer.Option(
@@ -69,7 +107,16 @@ def suite_name(suite: str) -> str:
     return name
 
 
-def suite_and_current_runs(suite: str) -> tuple[str, set[str] | None]:
+def suite_file_of(suite: str, suites_dir: Path | None = None) -> Path | None:
+    """A suite argument (name or YAML path) -> its YAML file, or None when there is none."""
+    from peft_rlvr_bench.suite import find_suite
+
+    if suite.endswith((".yaml", ".yml")):
+        return Path(suite) if Path(suite).is_file() else None
+    return find_suite(suite_name(suite), suites_dir)
+
+
+def suite_and_current_runs(suite: str, suites_dir: Path | None = None) -> tuple[str, set[str] | None]:
     """A suite argument (name or YAML path) -> its name and, when its YAML exists, its run ids.
 
     Result files of runs the suite no longer contains (an edited suite changes run ids) are
@@ -78,8 +125,8 @@ def suite_and_current_runs(suite: str) -> tuple[str, set[str] | None]:
     from peft_rlvr_bench.suite import load_suite
 
     name = suite_name(suite)
-    suite_file = Path(suite) if suite.endswith((".yaml", ".yml")) else Path("suites") / f"{name}.yaml"
-    if not suite_file.exists():
+    suite_file = suite_file_of(suite, suites_dir)
+    if suite_file is None:
         return name, None
     loaded = load_suite(suite_file)
     if loaded.awaits_selection:  # its runs are known once chosen: keep every result

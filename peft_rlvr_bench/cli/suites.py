@@ -9,10 +9,13 @@ from typing import Annotated
 import typer
 
 from peft_rlvr_bench.cli.app import (
+    Backend,
     ResultsDir,
     SetOption,
+    SuitesDir,
     app,
     suite_and_current_runs,
+    suite_file_of,
     suite_name,
     user_errors_exit_2,
 )
@@ -43,9 +46,11 @@ def validate(
 @user_errors_exit_2
 def list_components(
     kind: Annotated[str, typer.Argument(help="adapters, recipes, tasks, verifiers, suites, or all")] = "all",
+    suites_dir: SuitesDir = None,
 ) -> None:
     """List registered components (and shipped suites)."""
     from peft_rlvr_bench.registry import REGISTRIES, did_you_mean
+    from peft_rlvr_bench.suite import known_suites
 
     kinds = [*REGISTRIES, "suites"]
     if kind != "all" and kind not in kinds:
@@ -54,7 +59,7 @@ def list_components(
         )
     for name in kinds if kind == "all" else [kind]:
         entries = (
-            sorted(p.stem for p in Path("suites").glob("*.yaml"))
+            list(known_suites(suites_dir))
             if name == "suites"
             else REGISTRIES[name].names() + REGISTRIES[name].families()
         )
@@ -67,9 +72,10 @@ def run(
     suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.yaml) or path")],
     force: Annotated[bool, typer.Option("--force", help="rerun runs whose results exist")] = False,
     results_dir: ResultsDir = Path("results"),
+    suites_dir: SuitesDir = None,
     backend: Annotated[
-        str, typer.Option("--backend", help="local (one run at a time) or ray (one Ray task per run)")
-    ] = "local",
+        Backend, typer.Option("--backend", help="local (one run at a time) or ray (one Ray task per run)")
+    ] = Backend.local,
     address: Annotated[
         str | None, typer.Option("--address", help="Ray cluster address (auto: the running one)")
     ] = None,
@@ -88,11 +94,21 @@ def run(
     ] = False,
 ) -> None:
     """Run a suite: train and evaluate every missing run, then write its leaderboard."""
-    from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
-    from peft_rlvr_bench.runner import run_suite
     from peft_rlvr_bench.suite import load_suite, resolve_suite_path
 
-    loaded = load_suite(resolve_suite_path(suite), overrides)
+    loaded = load_suite(resolve_suite_path(suite, suites_dir), overrides)
+    # Every flag is checked before a dry run returns: a dry run promises the real run will start.
+    if results_dir.exists() and not results_dir.is_dir():
+        raise UserError(f"--results-dir {results_dir}: is a file, not a directory; pass a directory")
+    if backend is Backend.local and address is not None:
+        raise UserError("--address names a Ray cluster; add --backend ray")
+    if not cpus_per_run > 0:
+        raise UserError(f"--cpus-per-run {cpus_per_run:g}: must be above 0, e.g. --cpus-per-run 1")
+    from peft_rlvr_bench.runner.pool import parse_jobs
+
+    jobs_count = parse_jobs(jobs, loaded)
+    if jobs_count > 1 and backend is not Backend.local:
+        raise UserError("--jobs runs several runs on this machine; Ray schedules its own: drop --jobs")
     if dry_run:
         from peft_rlvr_bench.dry_run import render_plan
         from peft_rlvr_bench.runner.selection import selection_dry_run
@@ -103,62 +119,48 @@ def run(
             print(note)
         print(render_plan(loaded, plan_root, force=force))
         return
-    if results_dir.exists() and not results_dir.is_dir():
-        raise UserError(f"--results-dir {results_dir}: is a file, not a directory; pass a directory")
-    if backend not in ("local", "ray"):
-        raise UserError(f"--backend {backend!r}: choose local or ray")
-    if backend == "local" and address is not None:
-        raise UserError("--address names a Ray cluster; add --backend ray")
-    from peft_rlvr_bench.runner.pool import parse_jobs
+    from peft_rlvr_bench.cli.summary import render_run_summary
+    from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
+    from peft_rlvr_bench.runner import run_suite
 
-    jobs_count = parse_jobs(jobs, loaded)
-    if jobs_count > 1 and backend != "local":
-        raise UserError("--jobs runs several runs on this machine; Ray schedules its own: drop --jobs")
     if loaded.spec.select is not None:  # the selection stage first (locally), resumably
         from peft_rlvr_bench.runner.selection import run_selection
 
         loaded = run_selection(loaded, results_dir, force=force, jobs=jobs_count)
-    if backend == "ray":
+    if backend is Backend.ray:
         from peft_rlvr_bench.runner.ray_backend import run_suite_ray
 
         outcome = run_suite_ray(loaded, results_dir, force, address=address, cpus_per_run=cpus_per_run)
     else:
         outcome = run_suite(loaded, results_dir, force=force, jobs=jobs_count)
     current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
-    files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
-    print(files.markdown.read_text())
+    files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current, loaded.path)
+    print(render_run_summary(files))
     failed = [r for r in outcome.ran if r.status != "ok"]
     if failed:
-        print(f"{len(failed)} run(s) did not finish ok; see the list under the table", file=sys.stderr)
+        print(f"{len(failed)} run(s) did not finish ok; see {files.markdown}", file=sys.stderr)
 
 
 @app.command()
 @user_errors_exit_2
-def params(suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.yaml) or path")]) -> None:
-    """Trainable-parameter count of every adapter entry, to match methods by budget before a run."""
-    from peft_rlvr_bench.adapters import ApplyContext, count_parameters
-    from peft_rlvr_bench.models import load_base
-    from peft_rlvr_bench.registry import ADAPTERS
+def params(
+    suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.yaml) or path")],
+    suites_dir: SuitesDir = None,
+) -> None:
+    """Trainable-parameter count of every adapter entry, to match methods by budget before a run.
+
+    Counted on the meta device: no weights are loaded and the tiny world is never built."""
+    from peft_rlvr_bench.cli.params import count_rows, render_params
     from peft_rlvr_bench.suite import load_suite, resolve_suite_path
 
-    loaded = load_suite(resolve_suite_path(suite))
+    loaded = load_suite(resolve_suite_path(suite, suites_dir))
     if loaded.awaits_selection:  # every grid point (an r: [...] changes the count)
         from peft_rlvr_bench.runner.selection import stage_round
 
         first = stage_round(loaded, {})
         assert first is not None
         loaded = first[0]
-    seen: set[str] = set()
-    for run in loaded.runs:
-        if run.adapter.label in seen or run.dependencies:  # dependent masks exist only after their run
-            continue
-        seen.add(run.adapter.label)
-        adapter = ADAPTERS.get(run.adapter.name)()
-        model = load_base(run.model)[0]
-        total = count_parameters(model)[1]
-        wrapped = adapter.apply(model, adapter.Params.model_validate(run.adapter.params), ApplyContext())
-        trainable = adapter.trainable_parameters(wrapped)
-        print(f"{run.adapter.label:<24} {trainable:>12,}  ({100 * trainable / total:.2f}% of {total:,})")
+    print(render_params(count_rows(loaded)))
 
 
 @app.command()
@@ -166,24 +168,26 @@ def params(suite: Annotated[str, typer.Argument(help="suite name (suites/NAME.ya
 def leaderboard(
     suite: Annotated[str, typer.Argument(help="suite name")],
     results_dir: ResultsDir = Path("results"),
+    suites_dir: SuitesDir = None,
 ) -> None:
     """Write results/<suite>/leaderboard.{md,csv,html} from the suite's result files."""
     from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
 
-    name, current = suite_and_current_runs(suite)
-    files = write_leaderboard(results_dir / name, name, current)
+    name, current = suite_and_current_runs(suite, suites_dir)
+    files = write_leaderboard(results_dir / name, name, current, suite_file_of(suite, suites_dir))
     print(files.markdown.read_text())
     print(f"wrote {files.markdown}, {files.csv} and {files.html}", file=sys.stderr)
 
 
-def _check_known_suite(suite: str, name: str, results_dir: Path) -> None:
+def _check_known_suite(suite: str, name: str, results_dir: Path, suites_dir: Path | None) -> None:
     """Raises UserError unless the suite has a YAML file or a results folder."""
     from peft_rlvr_bench.registry import did_you_mean
+    from peft_rlvr_bench.suite import known_suites
 
-    if (results_dir / name).is_dir() or Path(suite).is_file() or (Path("suites") / f"{name}.yaml").is_file():
+    if (results_dir / name).is_dir() or suite_file_of(suite, suites_dir) is not None:
         return
     with_results = {path.name for path in results_dir.glob("*") if path.is_dir()}
-    known = sorted(with_results | {path.stem for path in Path("suites").glob("*.yaml")})
+    known = sorted(with_results | set(known_suites(suites_dir)))
     raise UserError(
         f"prb compare: unknown suite {name!r}{did_you_mean(name, known)}: there is no suites/{name}.yaml "
         f"and no {results_dir / name}; known: {', '.join(known) or 'none'}"
@@ -196,6 +200,7 @@ def compare(
     suites: Annotated[list[str], typer.Argument(help="two or more suite names")],
     results_dir: ResultsDir = Path("results"),
     out: Annotated[Path | None, typer.Option("--out", help="also write the Markdown to this file")] = None,
+    suites_dir: SuitesDir = None,
 ) -> None:
     """Put methods side by side across suites: in-domain, out-of-domain, forgetting, with CIs."""
     from peft_rlvr_bench.reporting.compare import render_comparison
@@ -214,8 +219,8 @@ def compare(
         raise UserError(f"prb compare: suite {twice[0]!r} is named twice; name each suite once")
     boards = []
     for suite, name in zip(suites, names, strict=True):
-        _check_known_suite(suite, name, results_dir)
-        name, current = suite_and_current_runs(suite)
+        _check_known_suite(suite, name, results_dir, suites_dir)
+        name, current = suite_and_current_runs(suite, suites_dir)
         boards.append(load_leaderboard(results_dir / name, name, current)[0])
     markdown = render_comparison(boards)
     print(markdown, end="")

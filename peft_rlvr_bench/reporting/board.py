@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from peft_rlvr_bench.reporting.details import TaskCell
 from peft_rlvr_bench.reporting.metrics import Metric
 from peft_rlvr_bench.reporting.stats import ALPHA, Aggregate, IntervalKind, PairedComparison
 
@@ -142,6 +143,16 @@ class Leaderboard:
     aggregate_note: str = ""
     controls: tuple[ControlResult, ...] = ()
     """Each control arm against its reference (``reporting/controls.py``)."""
+    tasks: Mapping[str, tuple[TaskCell, ...]] = field(default_factory=dict)
+    """Per row (by method), its per-task scores (``details.task_breakdown``)."""
+    links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per row, its result files relative to the suite's results folder."""
+    contended: Mapping[str, str] = field(default_factory=dict)
+    """Per method whose timings are not all from an idle machine, why."""
+    provenance: tuple[tuple[str, str], ...] = ()
+    """``(label, text)``: commit, versions, hardware and dates of the results."""
+    suite_file: str | None = None
+    """The suite's YAML, relative to the suite's results folder (None when unknown)."""
 
 
 class LeaderboardFiles(NamedTuple):

@@ -1,10 +1,16 @@
 """The leaderboard as one static HTML page: no server, no network, inline CSS and JavaScript.
 
-Every column header sorts the table (a click toggles between the better-first order and the
-reverse), numerically on the mean where the cell also shows a CI; rows without a value sort
-last either way. Headers carry the metric's description as a tooltip. Opening the page as
-``leaderboard.html#sort=<column>:<asc|desc>`` applies that sort on load, so a sorted view can be
-linked to (and tested headlessly with ``chromium --dump-dom``).
+The table sits in a scroll container with a sticky header and method column. Every column header
+sorts the table (a click toggles between the better-first order and the reverse), numerically on
+the mean where the cell also shows a CI; rows without a value sort last either way. Headers carry
+the metric's description as a tooltip; cells are shaded by value, darker where better (not for
+diagnostic columns). Column groups (accuracy, cost, drift, geometry) are shown or hidden with one
+switch each, a filter box keeps the rows whose method matches, a row expands into its per-task
+scores, and each row links to its result files. A footer says which commit, versions, hardware
+and dates the results come from. ``#sort=<column>:<asc|desc>``, ``#hide=<group>,...``,
+``#expand=all`` and ``#filter=<text>`` (joined by ``&``) set the view on load, so a view can be
+linked to (and tested headlessly with ``chromium --dump-dom``). ``docs/leaderboard.md`` is the
+reader's guide.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from peft_rlvr_bench.reporting.html_assets import SCRIPT, STYLE
 from peft_rlvr_bench.reporting.markdown import (
     BEST_MARK,
     COMPARISON_HEADERS,
@@ -20,103 +27,84 @@ from peft_rlvr_bench.reporting.markdown import (
     comparison_cells,
     interval_lines,
 )
-from peft_rlvr_bench.reporting.metrics import DIRECTION_ARROW, DIRECTION_TEXT, cell_text
+from peft_rlvr_bench.reporting.metrics import DIRECTION_ARROW, DIRECTION_TEXT, GROUPS, cell_text, group_of
 
 if TYPE_CHECKING:
     from peft_rlvr_bench.reporting.board import Leaderboard, Row
+    from peft_rlvr_bench.reporting.metrics import Metric
 
-STYLE = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1400px;
-  padding: 0 1em; color: #1b1f24; }
-h1 { font-size: 1.5em; margin-bottom: .3em; }
-h2 { font-size: 1.15em; margin-top: 1.8em; }
-p.legend, p.verdict { max-width: 75em; }
-p.verdict { background: #f3f6fa; border-left: 4px solid #4a78b0; padding: .6em .9em; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: .3em .65em; border-bottom: 1px solid #e1e4e8; white-space: nowrap; }
-th { background: #f6f8fa; position: sticky; top: 0; text-align: right; cursor: pointer; user-select: none; }
-th:first-child, td:first-child { text-align: left; }
-td { text-align: right; }
-tbody tr:nth-child(even) { background: #fafbfc; }
-tbody tr:hover { background: #eef4fb; }
-tr.base td { color: #57606a; }
-tr.derived td:first-child { padding-left: 1.6em; font-style: italic; }
-tr.best td { font-weight: 600; }
-.mark { color: #c68a00; }
-th[aria-sort="ascending"]::after { content: " \\25B2"; font-size: .75em; }
-th[aria-sort="descending"]::after { content: " \\25BC"; font-size: .75em; }
-dl dt { font-weight: 600; margin-top: .5em; }
-dl dd { margin-left: 1.5em; }
-img { max-width: 100%; border: 1px solid #e1e4e8; }
-"""
-
-SCRIPT = """
-(function () {
-  "use strict";
-  function key(cell, type) {
-    var raw = cell.getAttribute("data-value");
-    if (type === "number") {
-      return raw === null || raw === "" ? null : parseFloat(raw);
-    }
-    return (raw === null ? cell.textContent : raw).toLowerCase();
-  }
-  function sortTable(table, column, order) {
-    var headers = table.tHead.rows[0].cells, index = -1;
-    for (var i = 0; i < headers.length; i++) {
-      if (headers[i].getAttribute("data-key") === column) { index = i; }
-      headers[i].removeAttribute("aria-sort");
-    }
-    if (index < 0) { return false; }
-    var type = headers[index].getAttribute("data-type");
-    var body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    rows.sort(function (a, b) {
-      var x = key(a.cells[index], type), y = key(b.cells[index], type);
-      var tie = Number(a.getAttribute("data-order")) - Number(b.getAttribute("data-order"));
-      if (x === null || y === null) { return x === y ? tie : (x === null ? 1 : -1); }
-      var c = x < y ? -1 : (x > y ? 1 : 0);
-      return (order === "desc" ? -c : c) || tie;
-    });
-    rows.forEach(function (row) { body.appendChild(row); });
-    headers[index].setAttribute("aria-sort", order === "desc" ? "descending" : "ascending");
-    return true;
-  }
-  var tables = document.querySelectorAll("table.sortable");
-  Array.prototype.forEach.call(tables, function (table) {
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
-      th.addEventListener("click", function () {
-        var current = th.getAttribute("aria-sort");
-        var order = current ? (current === "ascending" ? "desc" : "asc") : th.getAttribute("data-first");
-        var column = th.getAttribute("data-key");
-        sortTable(table, column, order);
-        if (table.id === "leaderboard") {
-          try { history.replaceState(null, "", "#sort=" + column + ":" + order); } catch (e) { /* file: */ }
-        }
-      });
-    });
-  });
-  var wanted = /^#sort=([^:]+):(asc|desc)$/.exec(decodeURIComponent(window.location.hash));
-  var board = document.getElementById("leaderboard");
-  if (wanted && board) { sortTable(board, wanted[1], wanted[2]); }
-})();
-"""
+ROLE_TEXT = {"in_domain": "in-domain", "out_of_domain": "out-of-domain", "forgetting": "forgetting"}
 
 
-def _header(key: str, text: str, kind: str, first: str, tooltip: str) -> str:
+def _header(key: str, text: str, kind: str, first: str, tooltip: str, group: str | None = None) -> str:
+    css = f' class="g-{group}"' if group else ""
     return (
-        f'<th data-key="{escape(key)}" data-type="{kind}" data-first="{first}" title="{escape(tooltip)}">'
-        f"{escape(text)}</th>"
+        f'<th data-key="{escape(key)}" data-type="{kind}" data-first="{first}" '
+        f'title="{escape(tooltip)}"{css}>{escape(text)}</th>'
     )
 
 
-def _cell(text: str, value: object) -> str:
+def _cell(text: str, value: object, css: str = "", style: str = "", title: str = "") -> str:
     raw = "" if value is None else repr(value) if isinstance(value, float) else str(value)
-    return f'<td data-value="{escape(raw)}">{escape(text)}</td>'
+    extra = (f' class="{css}"' if css else "") + (f' style="{style}"' if style else "")
+    extra += f' title="{escape(title)}"' if title else ""
+    return f'<td data-value="{escape(raw)}"{extra}>{escape(text)}</td>'
+
+
+def _shades(board: Leaderboard, metric: Metric) -> dict[str, str]:
+    """Per row, a background whose strength grows with how good the value is in its column
+    (``higher``: the largest is strongest; ``lower``: the smallest); none for diagnostics."""
+    if metric.direction == "diagnostic":
+        return {}
+    values = {row.method: row.value(metric.name) for row in board.rows}
+    present = [v for v in values.values() if v is not None]
+    if len(present) < 2 or max(present) == min(present):
+        return {}
+    low, high = min(present), max(present)
+    shades = {}
+    for method, value in values.items():
+        if value is not None:
+            goodness = (value - low) / (high - low)
+            goodness = 1 - goodness if metric.direction == "lower" else goodness
+            shades[method] = f"background: rgba(46, 160, 67, {0.05 + 0.35 * goodness:.3f})"
+    return shades
 
 
 def _row_classes(row: Row) -> str:
     classes = [name for name, on in (("base", row.method == "base"), ("derived", row.derived)) if on]
     return " ".join([*classes, "best"] if row.best else classes)
+
+
+def _method_cell(board: Leaderboard, row: Row) -> str:
+    method = escape(row.method) + (f' <span class="mark">{BEST_MARK}</span>' if row.best else "")
+    toggle = (
+        f'<button class="expand" aria-expanded="false" title="per-task scores of {escape(row.method)}">'
+        "\u25b8</button>"
+        if board.tasks.get(row.method)
+        else ""
+    )
+    files = board.links.get(row.method, ())
+    links = "".join(
+        f'<a href="{escape(path)}" title="{escape(path)}">{i}</a>' for i, path in enumerate(files, 1)
+    )
+    runs = f'<span class="runs">{"run" if len(files) == 1 else "runs"} {links}</span>' if files else ""
+    return f'<td data-value="{escape(row.method)}">{toggle}{method}{runs}</td>'
+
+
+def _task_rows(board: Leaderboard, row: Row) -> list[str]:
+    lines = []
+    for task in board.tasks.get(row.method, ()):
+        cells = [
+            f"<td>{escape(task.task)} ({ROLE_TEXT.get(task.role, task.role)})</td>",
+            f"<td>{task.n_seeds}</td>",
+        ]
+        for metric in board.columns:
+            text = cell_text(metric, task.value) if metric.name == task.role else ""
+            cells.append(f'<td class="g-{group_of(metric)}">{escape(text)}</td>')
+        lines.append(
+            f'<tr class="task" data-parent="{escape(row.method)}" hidden>' + "".join(cells) + "</tr>"
+        )
+    return lines
 
 
 def _leaderboard_table(board: Leaderboard) -> list[str]:
@@ -132,22 +120,62 @@ def _leaderboard_table(board: Leaderboard) -> list[str]:
         arrow = DIRECTION_ARROW[metric.direction]
         text = f"{metric.header} {arrow}" if arrow else metric.header
         first = "asc" if metric.direction == "lower" else "desc"
-        headers.append(_header(metric.name, text, "number", first, metric.legend))
-    lines = ['<table id="leaderboard" class="sortable">', "<thead><tr>" + "".join(headers) + "</tr></thead>"]
+        headers.append(_header(metric.name, text, "number", first, metric.legend, group_of(metric)))
+    lines = [
+        '<div class="scroll">',
+        '<table id="leaderboard" class="sortable">',
+        "<thead><tr>" + "".join(headers) + "</tr></thead>",
+    ]
     lines.append("<tbody>")
+    shades = {metric.name: _shades(board, metric) for metric in board.columns}
     for order, row in enumerate(board.rows):
-        method = escape(row.method) + (f' <span class="mark">{BEST_MARK}</span>' if row.best else "")
-        cells = [f'<td data-value="{escape(row.method)}">{method}</td>', _cell(str(row.n_seeds), row.n_seeds)]
+        cells = [_method_cell(board, row), _cell(str(row.n_seeds), row.n_seeds)]
         for metric in board.columns:
             cell = row[metric.name]
-            cells.append(_cell(cell_text(metric, cell.value, cell.ci_low, cell.ci_high), cell.value))
+            busy = board.contended.get(row.method, "") if metric.name == "train_seconds" else ""
+            css = " ".join(c for c in (f"g-{group_of(metric)}", "contended" if busy else "") if c)
+            text = cell_text(metric, cell.value, cell.ci_low, cell.ci_high)
+            style = shades[metric.name].get(row.method, "")
+            cells.append(_cell(text, cell.value, css, style, busy))
         classes = _row_classes(row)
         attributes = f' class="{classes}"' if classes else ""
         method_attr = escape(row.method)
         lines.append(
             f'<tr data-order="{order}" data-method="{method_attr}"{attributes}>' + "".join(cells) + "</tr>"
         )
-    lines += ["</tbody>", "</table>"]
+        lines += _task_rows(board, row)
+    lines += ["</tbody>", "</table>", "</div>"]
+    return lines
+
+
+def _controls(board: Leaderboard) -> list[str]:
+    """The filter box, the column-group switches and the expand-all button."""
+    present = sorted({group_of(metric) for metric in board.columns}, key=[*GROUPS, "other"].index)
+    boxes = "".join(
+        f'<label><input type="checkbox" data-group="{group}" checked> {group}</label>' for group in present
+    )
+    return [
+        '<div class="controls">',
+        '<input id="filter" type="search" placeholder="filter methods" aria-label="filter methods">',
+        f'<span id="groups">Columns: {boxes}</span>',
+        '<button id="expand-all" aria-pressed="false">per-task rows</button>',
+        "</div>",
+    ]
+
+
+def _group_css(board: Leaderboard) -> str:
+    groups = sorted({group_of(metric) for metric in board.columns})
+    return "".join(f".hide-{group} .g-{group} {{ display: none; }}\n" for group in groups)
+
+
+def _footer(board: Leaderboard) -> list[str]:
+    lines = ['<footer id="provenance">', "<dl>"]
+    if board.suite_file:
+        lines.append(
+            f'<dt>suite</dt><dd><a href="{escape(board.suite_file)}">{escape(board.suite_file)}</a></dd>'
+        )
+    lines += [f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>" for label, text in board.provenance]
+    lines += ["</dl>", "</footer>"]
     return lines
 
 
@@ -185,13 +213,21 @@ def render_html(board: Leaderboard) -> str:
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(title)}</title>",
-        f"<style>{STYLE}</style>",
+        f"<style>{STYLE}{_group_css(board)}</style>",
         "</head>",
         "<body>",
         f"<h1>{escape(title)}</h1>",
-        f'<p class="legend">{escape(LEGEND)} Click a column header to sort; hover it for its meaning.</p>',
+        f'<p class="legend">{escape(LEGEND)} Click a column header to sort; hover it for its meaning; '
+        "shading is darker where a value is better; the triangle opens a row's per-task scores.</p>",
+        *_controls(board),
         *_leaderboard_table(board),
     ]
+    if board.contended:
+        lines += ['<p id="contended">Wall times (underlined dotted) not from an idle machine:</p>', "<ul>"]
+        lines += [
+            f"<li>{escape(method)}: {escape(why)}</li>" for method, why in sorted(board.contended.items())
+        ]
+        lines.append("</ul>")
     if board.verdict.note:
         lines.append(f'<p class="verdict">{escape(board.verdict.note)}</p>')
     if board.verdict.comparisons:
@@ -224,5 +260,5 @@ def render_html(board: Leaderboard) -> str:
     for metric in board.columns:
         meaning = f"{metric.description} ({DIRECTION_TEXT[metric.direction]})"
         lines.append(f"<dt>{escape(metric.header)}</dt><dd>{escape(meaning)}</dd>")
-    lines += ["</dl>", f"<script>{SCRIPT}</script>", "</body>", "</html>"]
+    lines += ["</dl>", *_footer(board), f"<script>{SCRIPT}</script>", "</body>", "</html>"]
     return "\n".join(lines) + "\n"

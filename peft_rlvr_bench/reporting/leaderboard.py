@@ -13,6 +13,7 @@ The best-method mark (★) and the note on how many seeds a tie would need come 
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -35,6 +36,7 @@ from peft_rlvr_bench.reporting.board import (
     Row,
 )
 from peft_rlvr_bench.reporting.controls import evaluate_controls
+from peft_rlvr_bench.reporting.details import contended_timings, provenance, run_links, task_breakdown
 from peft_rlvr_bench.reporting.html import render_html
 from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
 from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
@@ -296,6 +298,10 @@ def build_leaderboard(
         aggregates=summary,
         aggregate_note=summary_note,
         controls=controls,
+        tasks=task_breakdown(base, runs),
+        links=run_links(base, runs),
+        contended=contended_timings(runs),
+        provenance=provenance(listed_base, runs),
     )
 
 
@@ -346,15 +352,24 @@ def load_leaderboard(
 
 
 def write_leaderboard(
-    suite_dir: Path, suite: str, current_run_ids: Collection[str] | None = None
+    suite_dir: Path,
+    suite: str,
+    current_run_ids: Collection[str] | None = None,
+    suite_file: Path | None = None,
 ) -> LeaderboardFiles:
-    """Writes ``leaderboard.{md,csv,html}`` (and the learning-curve plot) into ``suite_dir``.
+    """Writes ``leaderboard.{md,csv,html}`` (and the learning-curve plot) into ``suite_dir``; the
+    page links ``suite_file`` (the suite's YAML) when given.
 
     See :func:`load_leaderboard` for ``current_run_ids`` and the errors.
     """
     board, runs = load_leaderboard(suite_dir, suite, current_run_ids)
     written = write_plots(suite, board, runs, suite_dir)
-    board = replace(board, plots=tuple((name, caption) for name, caption in PLOTS if name in written))
+    link = None if suite_file is None else Path(os.path.relpath(suite_file.resolve(), suite_dir.resolve()))
+    board = replace(
+        board,
+        plots=tuple((name, caption) for name, caption in PLOTS if name in written),
+        suite_file=None if link is None else link.as_posix(),
+    )
     files = LeaderboardFiles(suite_dir / MARKDOWN_NAME, suite_dir / CSV_NAME, suite_dir / HTML_NAME)
     write_text_atomic(files.markdown, render_markdown(board))
     write_text_atomic(files.csv, render_csv(board))

@@ -162,6 +162,9 @@ class Metric:
     """Whether the base row shows it (the base model is evaluated, never trained)."""
     optional: bool = True
     """Left out of the tables while no row has a value."""
+    group: str | None = None
+    """The page's column group (accuracy, cost, drift, geometry) that shows or hides it; None: by
+    :data:`GROUPS`, else ``other``."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -357,6 +360,22 @@ METRICS: tuple[Metric, ...] = (
 )
 """Every column, in table order. A new metric is one more optional entry whose ``read`` returns
 None for runs without it."""
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "accuracy": ("in_domain", "out_of_domain", "avg_at_k", "pass_at_k", "gain_recovery"),
+    "cost": ("trainable_params", "learning_rate", "train_seconds", "updates", "steps_saved"),
+    "drift": ("forgetting", "kl_drift", "forgetting_nll"),
+    "geometry": ("update_sparsity", "top1_energy_share", "spectral_shift", "principal_angle_16"),
+}
+"""The leaderboard page's column groups, each shown or hidden with one switch."""
+
+
+def group_of(metric: Metric) -> str:
+    """The column group of ``metric``: its own ``group``, else the one :data:`GROUPS` lists it in."""
+    if metric.group is not None:
+        return metric.group
+    return next((group for group, names in GROUPS.items() if metric.name in names), "other")
+
 
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
 if len(METRICS_BY_NAME) != len(METRICS):  # pragma: no cover - a programming error, caught on import

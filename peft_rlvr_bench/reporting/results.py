@@ -233,11 +233,31 @@ class RunResult(BaseModel):
     )
 
 
+def user_file_mode() -> int:
+    """The permission bits ``open(path, "w")`` would give a new file: 0o666 less the umask.
+
+    ``mkstemp`` creates its file 0600 whatever the umask, which makes results unreadable on a
+    shared filesystem or a web server; atomic writers chmod their temporary file to this.
+    """
+    try:
+        # /proc reads the umask without changing it (os.umask would, for a moment, in every thread).
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` via a temporary file in the same directory and a rename."""
+    """Writes ``text`` to ``path`` via a temporary file in the same directory and a rename; the
+    file gets the user's umask, as a plain ``open`` would."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, user_file_mode())
         # newline="" keeps the bytes exactly as given (CSV writers choose their own line endings).
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from peft_rlvr_bench.crashpoints import crash_point
-from peft_rlvr_bench.reporting.results import ItemSample, RunResult, save_result
+from peft_rlvr_bench.reporting.results import ItemSample, RunResult, save_result, user_file_mode
 
 SUFFIX = ".jsonl.gz"
 
@@ -44,6 +44,7 @@ def write_samples(path: Path, samples: Iterable[ItemSample]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, user_file_mode())
         with os.fdopen(fd, "wb") as raw:
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
                 handle.write(samples_to_jsonl(samples).encode("utf-8"))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import Progress
 
-from peft_rlvr_bench.console import progress_columns
+from peft_rlvr_bench.console import LIVE, progress_columns
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.suite import Suite
 
@@ -68,7 +68,9 @@ def run_suite(
             progress.advance(task)
         trained = [work for work in plan.work if work.counted and not work.derived]
         runs_task = progress.add_task(f"suite {name}", total=len(trained))
-        updates_task = progress.add_task("updates", total=suite.runs[0].budget.max_steps if trained else 0)
+        updates_task = progress.add_task(
+            "updates", total=suite.runs[0].budget.max_steps if trained else 0, live=True
+        )
 
         def on_update(step: int) -> None:
             progress.update(updates_task, completed=step)
@@ -88,7 +90,9 @@ def run_suite(
             run_plan_in_pool(plan, suite, results_root, jobs, record)
         else:
             for work in plan.work:
-                progress.update(updates_task, description=f"  {work.run_id}", completed=0)
+                LIVE.pop("reward", None)  # the last run's reward is not this one's
+                # reset, not update: the time-left estimate must forget the previous run's rate.
+                progress.reset(updates_task, description=f"  {work.run_id}")
                 record(work, execute_work(work, suite, results_root, on_update=on_update))
         progress.update(runs_task, description=f"suite {name}: done")
     return outcome

@@ -109,7 +109,7 @@ def train_and_evaluate(
     from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.geometry.model import run_geometry
-    from peft_rlvr_bench.models import load_base
+    from peft_rlvr_bench.models import base_name, load_base
     from peft_rlvr_bench.rlvr.train import train_run
     from peft_rlvr_bench.runner.curves import learning_curve
 
@@ -141,7 +141,13 @@ def train_and_evaluate(
     if not is_main_process():  # a launched run's other processes only train; rank 0 saves and evaluates
         return {"train_curve": trained.curve}
     clock = time.perf_counter()
-    save_trained(trained.model, final_dir(run.suite, run.run_id), trained.initial_adapter)
+    save_trained(
+        trained.model,
+        final_dir(run.suite, run.run_id),
+        trained.initial_adapter,
+        tokenizer=tokenizer,
+        base_name=base_name(run.model),
+    )
     timings["save"] = time.perf_counter() - clock
     crash_point("evaluate")
 

@@ -6,13 +6,15 @@
 - ``checks``: validation against the registries and the model, located by YAML line;
 - ``expand``: the grid of runs and derived runs;
 - ``sweep``: list-valued fields, their grid points, and the selection stage's runs;
-- ``load``: reading a suite file into a ``Suite``, every problem one ``UserError`` line.
+- ``load``: reading a suite file into a ``Suite``, every problem one ``UserError`` line;
+- ``locate``: finding a suite by name from any directory (``./suites``, then the shipped ones).
 """
 
 from peft_rlvr_bench.suite.eval_spec import SamplingSpec
 from peft_rlvr_bench.suite.expand import expand, expand_derived
 from peft_rlvr_bench.suite.grid import Axis, EntrySweep
-from peft_rlvr_bench.suite.load import load_suite, resolve_suite_path, with_choice
+from peft_rlvr_bench.suite.load import load_suite, with_choice
+from peft_rlvr_bench.suite.locate import find_suite, known_suites, resolve_suite_path, suite_dirs
 from peft_rlvr_bench.suite.spec import (
     MAX_SEED,
     SHARDED_STRATEGIES,
@@ -63,8 +65,11 @@ __all__ = [
     "TrajectorySpec",
     "expand",
     "expand_derived",
+    "find_suite",
     "is_safe_name",
+    "known_suites",
     "load_suite",
     "resolve_suite_path",
+    "suite_dirs",
     "with_choice",
 ]

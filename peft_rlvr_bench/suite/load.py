@@ -12,7 +12,6 @@ import yaml
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.overrides import apply_overrides, override_for
-from peft_rlvr_bench.registry import did_you_mean
 from peft_rlvr_bench.suite.checks import Loc, line_of, validate
 from peft_rlvr_bench.suite.expand import expand, expand_derived
 from peft_rlvr_bench.suite.spec import Suite, SuiteSpec
@@ -87,15 +86,3 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
-
-
-def resolve_suite_path(name_or_path: str, suites_dir: Path = Path("suites")) -> Path:
-    """``tiny`` -> ``suites/tiny.yaml``; an existing path is taken as it is."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
-        return candidate
-    named = suites_dir / f"{name_or_path}.yaml"
-    if named.exists():
-        return named
-    known = sorted(p.stem for p in suites_dir.glob("*.yaml"))
-    raise UserError(f"{named}: no such suite{did_you_mean(name_or_path, known)}; known: {', '.join(known)}")

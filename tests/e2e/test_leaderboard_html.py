@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from peft_rlvr_bench.reporting.leaderboard import Leaderboard, load_leaderboard, write_leaderboard
-from peft_rlvr_bench.reporting.results import CurvePoint, RunResult
+from peft_rlvr_bench.reporting.results import CurvePoint, KLScore, RoleScore, RunResult, TaskScore
 from tests.helpers.hand_results import SUITE, base, result
 from tests.helpers.paths import REPO
 
@@ -63,13 +63,39 @@ def _runs() -> list[RunResult]:
     for method, (scores, seconds) in spec.items():
         for seed, score in enumerate(scores):
             run = result(method, seed, score, score - 0.1, 0.8 - score / 10, train_seconds=seconds)
-            runs.append(run.model_copy(update={"learning_curve": _curve(score)}))
+            runs.append(run.model_copy(update={"learning_curve": _curve(score), **_depth(score)}))
     for seed, score in enumerate((0.58, 0.6, 0.59)):
         run = result("lora+relex@15", seed, score, 0.5, 0.75, trainable_params=0)
         info = {"source_method": "lora", "target": 100, "updates_used": 15, "steps_saved": 20 + seed}
         runs.append(run.model_copy(update={"extrapolation": info, "timings": {}}))
     runs.append(result("full", 0, 0.1, 0.1, 0.1, status="failed", reason="CUDA out of memory"))
     return runs
+
+
+def _depth(score: float) -> dict[str, object]:
+    """Two in-domain tasks, KL drift and weight geometry: every column group has columns."""
+    tasks = {
+        "add": TaskScore(accuracy=score + 0.02, n=50),
+        "add_words": TaskScore(accuracy=score - 0.02, n=50),
+    }
+    geometry = {
+        "headline": {
+            "update_sparsity": 0.5 + score / 4,
+            "means": {
+                "top1_energy_share": 0.2,
+                "spectral_shift": score / 100,
+                "principal_angle_left_deg@16": 3.0,
+            },
+        }
+    }
+    return {
+        "metrics": {
+            **result("x", 0, score, score - 0.1, 0.8 - score / 10).metrics,
+            "in_domain": RoleScore.from_tasks(tasks),
+        },
+        "kl_to_base": KLScore(token_mean=score / 10, sequence_mean=score, n_items=8, n_tokens=40),
+        "geometry": geometry,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +178,8 @@ def test_header_clicks_toggle_between_better_first_and_reverse(
       var header = document.querySelector('#leaderboard th[data-key="forgetting"]');
       function order() {
         return Array.prototype.map.call(
-          document.querySelectorAll("#leaderboard tbody tr"), function (r) { return r.dataset.method; }
+          document.querySelectorAll("#leaderboard tbody tr[data-method]"),
+          function (r) { return r.dataset.method; }
         ).join(",");
       }
       header.click();
@@ -195,3 +222,88 @@ def test_screenshot(chromium: str, page: tuple[Path, Leaderboard], tmp_path: Pat
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+
+
+def _with_script(html: Path, tmp_path: Path, script: str) -> str:
+    """The page with ``script`` run after its own (a copy, so the page stays as written)."""
+    copy = tmp_path / "probed.html"
+    copy.write_text(html.read_text().replace("</body>", f"<script>{script}</script></body>"))
+    return copy.as_uri()
+
+
+def test_rows_expand_into_per_task_rows_that_follow_their_row(
+    chromium: str, page: tuple[Path, Leaderboard], tmp_path: Path
+) -> None:
+    html, _ = page
+    closed = _dump(chromium, tmp_path, html.as_uri())
+    # lora's tasks: add and add_words in-domain, one out-of-domain and one forgetting task.
+    assert len(re.findall(r'<tr class="task" data-parent="lora" hidden', closed)) == 4
+    dom = _dump(chromium, tmp_path, f"{html.as_uri()}#expand=all&sort=in_domain:asc")
+    table = dom[dom.index('<table id="leaderboard"') : dom.index("</table>")]
+    rows = re.findall(
+        r'<tr (?:data-order="\d+" data-method="([^"]*)"|class="task" data-parent="([^"]*)"( hidden)?)', table
+    )
+    assert not any(hidden for _, _, hidden in rows), "all expanded"
+    # Each task row sits right under its own row, after the sort too.
+    current = None
+    for method, parent, _ in rows:
+        current = method or current
+        assert not parent or parent == current
+    lora = table[table.index('data-parent="lora"') :]
+    # lora's in-domain seeds 0.60, 0.62, 0.64: add is each + 0.02, add_words each - 0.02.
+    assert '<td>add (in-domain)</td><td>3</td><td class="g-accuracy">64.0</td>' in lora
+    assert '<td>add_words (in-domain)</td><td>3</td><td class="g-accuracy">60.0</td>' in lora
+
+
+def test_filter_box_and_column_groups(chromium: str, page: tuple[Path, Leaderboard], tmp_path: Path) -> None:
+    html, _ = page
+    dom = _dump(chromium, tmp_path, f"{html.as_uri()}#filter=ora&hide=geometry,cost")
+    hidden = set(re.findall(r'<tr data-order="\d+" data-method="([^"]*)"[^>]*hidden', dom))
+    assert hidden == {"base", "pissa", "vera"}
+    assert re.search(r'<body class="hide-geometry hide-cost"', dom)
+    assert re.search(r'<input type="checkbox" data-group="geometry">', dom), "unchecked"
+    for group in ("accuracy", "cost", "drift", "geometry"):
+        assert f'data-group="{group}"' in dom and f'class="g-{group}"' in dom
+    assert '<a href="runs/lora-s0.json"' in dom and '<a href="base.json"' in dom
+    assert re.search(r'<footer id="provenance">.*<dt>versions</dt>', dom, re.S)
+
+
+def test_every_column_is_reachable_by_scrolling_the_table(
+    chromium: str, page: tuple[Path, Leaderboard], tmp_path: Path
+) -> None:
+    html, _ = page
+    probe = """
+      var box = document.querySelector(".scroll");
+      box.scrollLeft = box.scrollWidth;
+      var heads = document.querySelectorAll("#leaderboard th");
+      var last = heads[heads.length - 1].getBoundingClientRect(), frame = box.getBoundingClientRect();
+      document.body.setAttribute("data-probe", [box.scrollWidth > box.clientWidth,
+        last.right <= frame.right + 1, heads[heads.length - 1].dataset.key].join(","));
+    """
+    dom = _run_chromium(
+        chromium,
+        tmp_path / "profile",
+        "--window-size=1400,900",
+        "--dump-dom",
+        _with_script(html, tmp_path, probe),
+    )
+    found = re.search(r'data-probe="([^"]*)"', dom)
+    assert found is not None and found.group(1) == "true,true,principal_angle_16"
+
+
+def test_screenshot_with_per_task_rows(chromium: str, page: tuple[Path, Leaderboard], tmp_path: Path) -> None:
+    html, _ = page
+    for name, view in (
+        ("expanded", "expand=all&sort=in_domain:desc"),
+        ("drift-geometry", "hide=accuracy,cost"),
+    ):
+        shot = tmp_path / f"leaderboard-{name}.png"
+        _run_chromium(
+            chromium,
+            tmp_path / "profile",
+            "--window-size=1400,900",
+            f"--screenshot={shot}",
+            f"{html.as_uri()}#{view}",
+        )
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+        print(f"screenshot: {shot}")

@@ -76,3 +76,15 @@ def test_dry_run_of_an_unknown_model_says_why_in_one_line(tmp_path: Path) -> Non
     )
     assert done.returncode == 0
     assert "no memory estimate: model 'my-org/mystery': no local config.json" in done.stdout
+
+
+def test_a_finished_suite_says_nothing_is_left_to_run(tmp_path: Path, monkeypatch) -> None:
+    from peft_rlvr_bench.dry_run import render_plan
+    from peft_rlvr_bench.runner import plan as plan_module
+
+    suite = load_suite(REPO / "suites" / "tiny.yaml")
+    finished = plan_module.Plan(base=False, skipped=[r.run_id for r in suite.runs])
+    monkeypatch.setattr(plan_module, "plan_suite", lambda *args, **kwargs: finished)
+    text = render_plan(suite, tmp_path)
+    assert "nothing left to run" in text and "--force reruns them" in text
+    assert "grads+adam" not in text  # no empty table under it

@@ -220,6 +220,14 @@ def write_claims(
     if base is None or not runs:
         raise UserError(f"{suite_dir}: no results to judge; run `prb run suites/{suite}.yaml` first")
     claims = evaluate_claims(base, runs)
+    measured = [claim.key for claim in claims if claim.verdict.status != "incomplete"]
+    if 2 * len(measured) <= len(claims):
+        # Most claims need runs only the claims suite makes (rank-1 rebuilds, RELEX, SFT, NExt); a
+        # page of "incomplete" verdicts would look like a finished report of another suite.
+        raise UserError(
+            f"{suite_dir}: not a claims suite: its runs measure {len(measured)} of {len(claims)} claims "
+            f"({', '.join(measured) or 'none'}); run `prb run claims`, then `prb claims claims`"
+        )
     written = plots(suite_dir, base, runs)
     command = f"`make claims` (that is, `prb run suites/{suite}.yaml`, then `prb claims {suite}`)"
     text = render(suite, claims, [p.name for p in written], command)

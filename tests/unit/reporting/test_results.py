@@ -105,3 +105,20 @@ def test_results_written_before_environments_still_load() -> None:
     assert legacy.environment is None
     committed = load_result(REPO / "results" / "tiny" / "base.json")
     assert committed.versions["transformers"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_atomic_writes_follow_the_umask_not_mkstemps_0600(tmp_path: Path, umask: int) -> None:
+    import os
+    import stat
+
+    from peft_rlvr_bench.reporting.samples import write_samples
+
+    old = os.umask(umask)
+    try:
+        results_module.write_text_atomic(tmp_path / "a.md", "x\n")
+        write_samples(tmp_path / "s.jsonl.gz", [])
+    finally:
+        os.umask(old)
+    for name in ("a.md", "s.jsonl.gz"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name

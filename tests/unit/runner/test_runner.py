@@ -137,7 +137,7 @@ def test_a_trained_run_measures_geometry_against_w0_not_a_rewritten_base(
     score = RoleScore.from_tasks({"add": TaskScore(accuracy=0.5, n=2)})
     monkeypatch.setattr("peft_rlvr_bench.models.load_base", lambda spec, device="cpu": (tiny_llama(0), None))
     monkeypatch.setattr("peft_rlvr_bench.rlvr.train.train_run", adapt)
-    monkeypatch.setattr("peft_rlvr_bench.adapters.checkpoints.save_trained", lambda *args: None)
+    monkeypatch.setattr("peft_rlvr_bench.adapters.checkpoints.save_trained", lambda *args, **kwargs: None)
     monkeypatch.setattr(
         "peft_rlvr_bench.evaluation.evaluate_in_depth", lambda *args, **kwargs: ({"in_domain": score}, None)
     )

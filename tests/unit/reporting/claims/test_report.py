@@ -245,3 +245,14 @@ def test_prb_claims_without_results_is_one_line_exit_2(tmp_path: Path) -> None:
         outcome.output.strip().count("\n") == 0 and "run `prb run suites/claims.yaml` first" in outcome.output
     )
     assert not any(tmp_path.iterdir())
+
+
+def test_prb_claims_refuses_a_suite_without_claim_runs(tmp_path: Path) -> None:
+    """lora and pissa measure C7 alone: a page of nine "incomplete" verdicts is refused."""
+    from tests.helpers import hand_results
+
+    hand_results.write_suite(tmp_path, hand_results.base(), hand_results.runs())
+    outcome = CliRunner().invoke(app, ["claims", hand_results.SUITE, "--results-dir", str(tmp_path)])
+    assert outcome.exit_code == 2
+    assert outcome.output.strip().count("\n") == 0 and "not a claims suite" in outcome.output
+    assert not (tmp_path / hand_results.SUITE / "CLAIMS.md").exists()
