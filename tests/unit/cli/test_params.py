@@ -25,8 +25,8 @@ def test_params_loads_no_weights_and_builds_no_world(monkeypatch: pytest.MonkeyP
     outcome = CliRunner().invoke(app, ["params", str(REPO / "suites" / "tiny.yaml")])
     assert outcome.exit_code == 0, outcome.output
     lines = {line.split()[0]: line for line in outcome.output.splitlines()}
-    assert "69,632  (10.52% of 662,016)" in lines["lora"]  # r=8 on the tiny Llama, counted by peft
-    assert "662,016  (100.00% of 662,016)" in lines["full"]
+    assert "8,704  (1.31% of 662,144)" in lines["lora"]  # r=1 on the tiny Llama, counted by peft
+    assert "662,144  (100.00% of 662,144)" in lines["full"]
     assert "footprint" in lines["pissa"]  # its SVD reads weight values: no meta tensors there
 
 
