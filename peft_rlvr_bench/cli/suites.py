@@ -26,10 +26,14 @@ def validate(
     overrides: SetOption = [],  # noqa: B006
 ) -> None:
     """Validate suite files without running anything."""
+    from peft_rlvr_bench.paths import outputs_dir
+    from peft_rlvr_bench.preflight import check_names
     from peft_rlvr_bench.suite import load_suite
 
     for path in files:
         suite = load_suite(path, overrides)
+        # Against the default folders: a name too long there fails any run of this suite.
+        check_names(suite, {"results": Path("results"), "outputs": outputs_dir()})
         print(f"ok: {path} ({len(suite.runs)} runs)")
 
 
@@ -74,6 +78,8 @@ def run(
     ] = False,
 ) -> None:
     """Run a suite: train and evaluate every missing run, then write its leaderboard."""
+    from peft_rlvr_bench.paths import outputs_dir
+    from peft_rlvr_bench.preflight import preflight
     from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
     from peft_rlvr_bench.runner import run_suite
     from peft_rlvr_bench.suite import load_suite, resolve_suite_path
@@ -82,10 +88,12 @@ def run(
     if dry_run:
         from peft_rlvr_bench.dry_run import render_plan
 
+        preflight(loaded, results_dir, outputs_dir(), writable=False)
         print(render_plan(loaded, results_dir, force=force))
         return
     if results_dir.exists() and not results_dir.is_dir():
         raise UserError(f"--results-dir {results_dir}: is a file, not a directory; pass a directory")
+    preflight(loaded, results_dir, outputs_dir())
     if backend not in ("local", "ray"):
         raise UserError(f"--backend {backend!r}: choose local or ray")
     if backend == "local" and address is not None:

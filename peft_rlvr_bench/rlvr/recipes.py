@@ -23,13 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from peft_rlvr_bench.distributed import split_batch
 from peft_rlvr_bench.registry import RECIPES, register_recipe
 from peft_rlvr_bench.rlvr.job import TrainingLoop
+from peft_rlvr_bench.schema import InputModel
 
 SCHEDULER = "constant_with_warmup"
 """The learning-rate schedule of every recipe: a constant rate after ``warmup_steps`` (TRL's
 default is a linear decay to zero, which would make a longer budget a different schedule)."""
 
 
-class RecipeParams(BaseModel):
+class RecipeParams(InputModel):
     """Rollout and loss settings every GRPO-family recipe shares."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -68,7 +69,7 @@ class DAPOParams(RecipeParams):
     beta: float = Field(0.0, ge=0, le=0, description="DAPO drops the KL term")
 
 
-class SFTParams(BaseModel):
+class SFTParams(InputModel):
     """Supervised fine-tuning on the training task's items, answers as completions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

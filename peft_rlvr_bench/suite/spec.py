@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from peft_rlvr_bench.backends import GenerationSpec
 from peft_rlvr_bench.rlvr.interventions import Rank1SubstitutionSpec
+from peft_rlvr_bench.schema import InputModel
 from peft_rlvr_bench.suite.identity import base_identity, digest, run_identity
 from peft_rlvr_bench.tasks.data import DataSpec
 from peft_rlvr_bench.world.recipe import WorldRecipe
@@ -25,7 +26,7 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")  # \Z: "$" would let a 
 """A name that can be a single path component under ``results/`` or ``outputs/``."""
 
 
-class Strict(BaseModel):
+class Strict(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -167,7 +168,7 @@ class LaunchSpec(Strict):
     )
 
 
-class ComponentEntry(BaseModel):
+class ComponentEntry(InputModel):
     """``{name: ..., <params>}``: a registered component and its own parameters."""
 
     model_config = ConfigDict(extra="allow", frozen=True)

@@ -77,6 +77,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     argv = [fill(arg, ck, tmp_path) for arg in case["argv"]]
     before = snapshot(ck), snapshot(FIXTURES)
     env = {"PRB_OUTPUTS_DIR": str(tmp_path / "outputs")}
+    env |= {key: fill(value, ck, tmp_path) for key, value in case.get("env", {}).items()}
     if case.get("subprocess"):
         done = subprocess.run(
             [sys.executable, "-m", "peft_rlvr_bench.cli", *argv],
@@ -89,7 +90,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
         code, out, err = done.returncode, done.stdout, done.stderr
     else:
         monkeypatch.chdir(REPO)
-        monkeypatch.setenv("PRB_OUTPUTS_DIR", env["PRB_OUTPUTS_DIR"])
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
         code = run_cli(argv)
         out, err = capsys.readouterr()
     assert code == 2, err
