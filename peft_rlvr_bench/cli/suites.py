@@ -51,6 +51,8 @@ def list_components(
             f"prb list: unknown kind {kind!r}{did_you_mean(kind, kinds)}; choose from {', '.join(kinds)}"
         )
     for name in kinds if kind == "all" else [kind]:
+        if name in REGISTRIES:
+            REGISTRIES[name].check_clashes()
         entries = (
             sorted(p.stem for p in Path("suites").glob("*.yaml"))
             if name == "suites"
