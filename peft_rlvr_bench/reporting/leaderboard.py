@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from peft_rlvr_bench.environment import differences
 from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.reporting.atomic import sweep_temporaries, write_text_atomic
 from peft_rlvr_bench.reporting.best import verdict
 from peft_rlvr_bench.reporting.board import (
     CSV_NAME,
@@ -38,7 +39,7 @@ from peft_rlvr_bench.reporting.html import render_html
 from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
 from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
 from peft_rlvr_bench.reporting.plots import PLOTS, write_plots
-from peft_rlvr_bench.reporting.results import RunResult, load_result, write_text_atomic
+from peft_rlvr_bench.reporting.results import RunResult, load_result
 from peft_rlvr_bench.reporting.stats import (
     MIN_BOOTSTRAP_SEEDS,
     Aggregate,
@@ -350,6 +351,7 @@ def write_leaderboard(
     See :func:`load_leaderboard` for ``current_run_ids`` and the errors.
     """
     board, runs = load_leaderboard(suite_dir, suite, current_run_ids)
+    sweep_temporaries(suite_dir)  # what a writer killed in an earlier run left
     written = write_plots(suite, board, runs, suite_dir)
     board = replace(board, plots=tuple((name, caption) for name, caption in PLOTS if name in written))
     files = LeaderboardFiles(suite_dir / MARKDOWN_NAME, suite_dir / CSV_NAME, suite_dir / HTML_NAME)

@@ -10,16 +10,14 @@ answered item by item goes to a gzipped sidecar next to them (``reporting/sample
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from peft_rlvr_bench.crashpoints import crash_point
 from peft_rlvr_bench.environment import Environment
+from peft_rlvr_bench.reporting.atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
 ROLES = ("in_domain", "out_of_domain", "forgetting")
@@ -228,23 +226,6 @@ class RunResult(BaseModel):
         description="the world's hash, the lock and the hardware (environment.Environment); None in "
         "results written before it was recorded",
     )
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` via a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # newline="" keeps the bytes exactly as given (CSV writers choose their own line endings).
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        crash_point(f"write:{path.name}")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _ITEM_LIST = re.compile(r'("(?:items|sampled_items)": )\[\n([-+.eE\d,\s]*?)\]')

@@ -19,13 +19,14 @@ from pathlib import Path
 
 from peft_rlvr_bench.environment import Provenance, cpu_change, differences
 from peft_rlvr_bench.paths import final_dir, run_dir, trajectory_dir
+from peft_rlvr_bench.reporting.atomic import sweep_temporaries
 from peft_rlvr_bench.reporting.results import (
     RunResult,
     base_result_path,
     load_result,
     run_result_path,
 )
-from peft_rlvr_bench.reporting.samples import remove_stale_temporaries, samples_path, save_result_and_samples
+from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
 from peft_rlvr_bench.reporting.steps_saved import with_steps_saved
 from peft_rlvr_bench.suite import DerivedRun, RunSpec, Suite
 
@@ -184,6 +185,7 @@ def evaluate_and_save_base(suite: Suite, results_root: Path) -> RunResult:
     from peft_rlvr_bench.runner.execute import evaluate_base
 
     name = suite.spec.name
+    sweep_temporaries(results_root / name)  # what a writer killed in an earlier run left
     return save_result_and_samples(
         evaluate_base(suite.spec),
         base_result_path(results_root, name),
@@ -201,8 +203,7 @@ def execute_work(
     from peft_rlvr_bench.runner.lock import run_lock
 
     with run_lock(run_dir(suite.spec.name, work.run_id), work.run_id):
-        remove_stale_temporaries(run_result_path(results_root, suite.spec.name, work.run_id))
-        remove_stale_temporaries(samples_path(results_root, suite.spec.name, work.run_id))
+        sweep_temporaries(results_root / suite.spec.name)
         result = _execute_work(work, suite, results_root, on_update)
         tidy_run_dir(work.run, result)
     return result

@@ -1,0 +1,108 @@
+"""Atomic file writes and the sweep that removes what a killed writer left.
+
+Every file under ``results/`` (run results, ``base.json``, samples sidecars, leaderboards, claims)
+is written to a temporary file next to it and renamed into place, so none is ever half written.
+A writer killed before its rename leaves its temporary file behind; its name carries the
+writer's process id (``.<name>.<random>.<pid>.tmp``), so the next run can tell an abandoned one
+(its process is gone) from one being written right now by a concurrent runner, and remove it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from peft_rlvr_bench.crashpoints import crash_point
+
+TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}(?:\.(?P<pid>\d+))?\.tmp\Z")
+"""A temporary file of ``atomic_write`` (and, without a pid, of the versions before it)."""
+
+ABANDONED_AFTER_S = 3600.0
+"""A temporary file without a live writer on this host is removed at once; any older than this
+is removed whatever its pid says (a writer on another host sharing the folder, a reused pid):
+no write takes an hour."""
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system holding ``path`` (or its nearest existing parent)."""
+    current = path.resolve()
+    while not current.exists():
+        current = current.parent
+    while not os.path.ismount(current) and current != current.parent:
+        current = current.parent
+    return current
+
+
+def disk_full_error(exc: OSError, path: Path) -> OSError:
+    """``exc`` (errno ENOSPC) with ``path`` as its file name, so every report names the file."""
+    full = OSError(errno.ENOSPC, exc.strerror or os.strerror(errno.ENOSPC), str(path))
+    full.__cause__ = exc
+    return full
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Calls ``write`` on a temporary file in ``path``'s folder, syncs it and renames it to
+    ``path``. On any failure (a full disk too) the temporary file is removed; a full disk is
+    raised as an ``OSError`` naming ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        crash_point(f"write:{path.name}")
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise disk_full_error(exc, path) from exc
+        raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` as UTF-8, byte for byte (CSV writers choose their own line
+    endings), via ``atomic_write``."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def _writer_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def sweep_temporaries(folder: Path) -> list[Path]:
+    """Removes every abandoned temporary file anywhere under ``folder``; returns them."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for candidate in folder.rglob(".*.tmp"):
+        match = TEMPORARY.match(candidate.name)
+        if match is None or not candidate.is_file():
+            continue
+        pid = match.group("pid")
+        try:
+            old = now - candidate.stat().st_mtime > ABANDONED_AFTER_S
+        except FileNotFoundError:  # its writer renamed it meanwhile
+            continue
+        mine = pid is not None and int(pid) == os.getpid()
+        if old or (pid is not None and not mine and not _writer_alive(int(pid))):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
