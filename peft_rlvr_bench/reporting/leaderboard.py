@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from pydantic import ValidationError
 
 from peft_rlvr_bench.environment import differences
 from peft_rlvr_bench.errors import UserError
@@ -39,7 +38,7 @@ from peft_rlvr_bench.reporting.html import render_html
 from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
 from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
 from peft_rlvr_bench.reporting.plots import PLOTS, write_plots
-from peft_rlvr_bench.reporting.results import RunResult, load_result
+from peft_rlvr_bench.reporting.results import RunResult, read_result
 from peft_rlvr_bench.reporting.stats import (
     MIN_BOOTSTRAP_SEEDS,
     Aggregate,
@@ -60,15 +59,7 @@ from peft_rlvr_bench.reporting.stats import (
 
 
 def _load_one(path: Path) -> RunResult:
-    try:
-        return load_result(path)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        detail = f"{where}: {first['msg']}" if where else first["msg"]
-        raise UserError(f"{path}: not a valid run result ({detail}); delete it and rerun the suite") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it ({exc}); delete it and rerun the suite") from exc
+    return read_result(path)
 
 
 def load_suite_results(suite_dir: Path) -> tuple[RunResult | None, list[RunResult]]:

@@ -14,9 +14,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
 from peft_rlvr_bench.environment import Environment
+from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.reporting.atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
@@ -250,6 +251,20 @@ def save_result(result: RunResult, path: Path) -> None:
 
 def load_result(path: Path) -> RunResult:
     return RunResult.model_validate_json(path.read_text())
+
+
+def read_result(path: Path) -> RunResult:
+    """``load_result``, with a truncated, empty, garbage or unreadable file as one ``UserError``
+    line naming it."""
+    try:
+        return load_result(path)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        detail = " ".join((f"{where}: {first['msg']}" if where else first["msg"]).split())
+        raise UserError(f"{path}: not a valid run result ({detail}); delete it and rerun the suite") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({exc}); delete it and rerun the suite") from exc
 
 
 def run_result_path(results_root: Path, suite: str, run_id: str) -> Path:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peft_rlvr_bench.environment import Provenance, cpu_change, differences
+from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.paths import final_dir, run_dir, trajectory_dir
 from peft_rlvr_bench.reporting.atomic import sweep_temporaries
 from peft_rlvr_bench.reporting.results import (
     RunResult,
     base_result_path,
     load_result,
+    read_result,
     run_result_path,
 )
 from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
@@ -62,6 +64,8 @@ class Plan:
     differs; the plan reruns them."""
     cpu_change: str | None = None
     """``'result CPU -> this CPU'`` when kept results were made on another CPU model."""
+    corrupt: list[str] = field(default_factory=list)
+    """One line per result file that could not be read; the plan reruns those runs."""
 
 
 class _Judge:
@@ -71,6 +75,7 @@ class _Judge:
         self.present = present
         self.stale: dict[str, list[str]] = {}
         self.cpu_change: str | None = None
+        self.corrupt: list[str] = []
 
     def current(self, key: str, result: RunResult) -> bool:
         if self.present is None:
@@ -82,20 +87,31 @@ class _Judge:
         self.cpu_change = self.cpu_change or cpu_change(result, self.present)
         return True
 
+    def read(self, path: Path) -> RunResult | None:
+        """The result at ``path``; None when it is absent or unreadable (truncated by a full
+        disk, edited by hand): the plan reruns it, and says so."""
+        if not path.exists():
+            return None
+        try:
+            return read_result(path)
+        except UserError as exc:
+            self.corrupt.append(str(exc).replace("; delete it and rerun the suite", ""))
+            return None
+
 
 def finished(path: Path, judge: _Judge | None = None) -> bool:
     """A result file that is not a failure (failures, an OOM or a bug since fixed, are retried)
     and, with a ``judge``, made in this environment."""
-    if not path.exists():
+    result = (judge or _Judge(None)).read(path)
+    if result is None:
         return False
-    result = load_result(path)
     return result.status != "failed" and (judge is None or judge.current(result.run_id, result))
 
 
 def base_is_current(path: Path, suite: Suite, judge: _Judge | None = None) -> bool:
-    if not path.exists():
+    result = (judge or _Judge(None)).read(path)
+    if result is None:
         return False
-    result = load_result(path)
     return result.spec == suite.spec.base_identity() and (judge is None or judge.current("base", result))
 
 
@@ -150,6 +166,7 @@ def plan_suite(
         skipped=[run.run_id for run in suite.runs if run.run_id not in pending],
         stale=judge.stale,
         cpu_change=judge.cpu_change,
+        corrupt=judge.corrupt,
     )
 
 
@@ -162,7 +179,7 @@ def plan_notes(suite: str, plan: Plan) -> list[str]:
 def environment_notes(suite: str, plan: Plan) -> list[str]:
     """Stale results (one line for the whole suite, naming what differs) and a note when kept
     results were made on another CPU."""
-    notes = []
+    notes = [f"{problem}: treated as missing, will be rerun" for problem in plan.corrupt]
     if plan.stale:
         what = list(dict.fromkeys(phrase for found in plan.stale.values() for phrase in found))
         shown = "; ".join(what[:4]) + ("; ..." if len(what) > 4 else "")

@@ -76,3 +76,15 @@ def test_dry_run_of_an_unknown_model_says_why_in_one_line(tmp_path: Path) -> Non
     )
     assert done.returncode == 0
     assert "no memory estimate: model 'my-org/mystery': no local config.json" in done.stdout
+
+
+def test_dry_run_with_a_truncated_result_and_base_plans_them_again(tmp_path: Path) -> None:
+    suite = load_suite(REPO / "suites" / "smoke.yaml")
+    runs = tmp_path / "smoke" / "runs"
+    runs.mkdir(parents=True)
+    (runs / f"{suite.runs[0].run_id}.json").write_text('{"suite": "smoke", "run_')
+    (tmp_path / "smoke" / "base.json").write_text("")
+    done = prb("run", "smoke", "--dry-run", "--results-dir", str(tmp_path))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    notes = [line.strip() for line in done.stdout.splitlines() if "treated as missing" in line]
+    assert len(notes) == 2 and notes[0].startswith(str(tmp_path / "smoke")), done.stdout
