@@ -109,9 +109,18 @@ def run(
     current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
     files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current)
     print(files.markdown.read_text())
-    failed = [r for r in outcome.ran if r.status != "ok"]
+    diverged = [r for r in outcome.ran if r.status == "diverged"]
+    if diverged:  # a finding, not a fault: the exit code stays 0
+        print(f"{len(diverged)} run(s) diverged; see the list under the table", file=sys.stderr)
+    failed = [r for r in outcome.ran if r.status == "failed"]
+    for result in failed:
+        print(f"failed: {result.run_id}: {result.reason}", file=sys.stderr)
     if failed:
-        print(f"{len(failed)} run(s) did not finish ok; see the list under the table", file=sys.stderr)
+        print(
+            f"{len(failed)} run(s) failed; fix the cause and rerun the same command to retry them",
+            file=sys.stderr,
+        )
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -29,16 +29,6 @@ is removed whatever its pid says (a writer on another host sharing the folder, a
 no write takes an hour."""
 
 
-def mount_point(path: Path) -> Path:
-    """The mount point of the file system holding ``path`` (or its nearest existing parent)."""
-    current = path.resolve()
-    while not current.exists():
-        current = current.parent
-    while not os.path.ismount(current) and current != current.parent:
-        current = current.parent
-    return current
-
-
 def disk_full_error(exc: OSError, path: Path) -> OSError:
     """``exc`` (errno ENOSPC) with ``path`` as its file name, so every report names the file."""
     full = OSError(errno.ENOSPC, exc.strerror or os.strerror(errno.ENOSPC), str(path))

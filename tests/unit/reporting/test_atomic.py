@@ -16,7 +16,6 @@ import pytest
 from peft_rlvr_bench.reporting.atomic import (
     ABANDONED_AFTER_S,
     atomic_write,
-    mount_point,
     sweep_temporaries,
     write_text_atomic,
 )
@@ -65,7 +64,3 @@ def test_the_sweep_removes_abandoned_temporaries_only(tmp_path: Path) -> None:
     assert sorted(p.name for p in removed) == sorted([abandoned.name, legacy_old.name])
     assert live.exists() and mine.exists() and legacy_new.exists() and unrelated.exists()
     assert sweep_temporaries(tmp_path / "absent") == []
-
-
-def test_mount_point_of_a_missing_path_is_its_disk(tmp_path: Path) -> None:
-    assert os.path.ismount(mount_point(tmp_path / "not" / "there"))
