@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,16 @@ def ck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "not-a-trajectory").mkdir()
     (root / "not-a-trajectory" / "manifest.json").write_text("{not json")
     (root / "a-file").write_text("a file, not a directory")
+    weights = (root / "step-20" / "model.safetensors").read_bytes()
+    for name, data in {
+        "truncated": weights[: len(weights) // 2],
+        "zero-bytes": b"",
+        "garbage": b"\x07" * 999,
+    }.items():
+        shutil.copytree(root / "step-20", root / name)
+        (root / name / "model.safetensors").write_bytes(data)
+    (root / "bad-index").mkdir()
+    (root / "bad-index" / "model.safetensors.index.json").write_text('{"weight_map": ')
     return root
 
 
