@@ -36,7 +36,7 @@ from peft_rlvr_bench.reporting.board import (
 )
 from peft_rlvr_bench.reporting.html import render_html
 from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
-from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
+from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric, is_non_finite
 from peft_rlvr_bench.reporting.plots import PLOTS, write_plots
 from peft_rlvr_bench.reporting.results import RunResult, read_result
 from peft_rlvr_bench.reporting.stats import (
@@ -114,6 +114,9 @@ def summarise(metric: Metric, runs: Sequence[RunResult], base: RunResult | None)
     the prediction interval of a new seed.
     """
     base_value = metric.read(base) if metric.versus_base and base is not None else None
+    if any(is_non_finite(metric, run) for run in runs):
+        # A mean over a NaN is NaN: the cell says so rather than average the finite seeds.
+        return Cell(math.nan, n=len(runs))
     values: list[float] = []
     used: list[RunResult] = []
     for run in runs:
@@ -153,6 +156,8 @@ def summarise(metric: Metric, runs: Sequence[RunResult], base: RunResult | None)
 
 def _base_cell(metric: Metric, base: RunResult) -> Cell:
     value = metric.read(base) if metric.on_base else None
+    if metric.on_base and is_non_finite(metric, base):
+        return Cell(math.nan, n=1)
     if value is None:
         return EMPTY
     if metric.versus_base:
@@ -280,6 +285,7 @@ def build_leaderboard(
         columns=columns,
         verdict=decided,
         not_ok=tuple(not_ok_runs([listed_base, *runs])),
+        non_finite=tuple(non_finite_runs([base, *runs], metrics)),
         stale=tuple(sorted(stale)),
         other_environment=tuple(sorted(other_environment)),
         plots=plots,
@@ -291,6 +297,18 @@ def build_leaderboard(
 def leaderboard_rows(base: RunResult | None, runs: Sequence[RunResult]) -> list[Row]:
     """The rows of :func:`build_leaderboard`, for callers that need nothing else."""
     return list(build_leaderboard("", base, runs).rows)
+
+
+def non_finite_runs(runs: Iterable[RunResult | None], metrics: Sequence[Metric]) -> list[tuple[str, str]]:
+    """``(run_id, metric names)`` of every ok run that stored NaN or an infinity for a metric."""
+    found = []
+    for run in runs:
+        if run is None or run.status != "ok":
+            continue
+        names = [metric.name for metric in metrics if is_non_finite(metric, run)]
+        if names:
+            found.append((run.run_id, ", ".join(names)))
+    return sorted(found)
 
 
 def not_ok_runs(runs: Iterable[RunResult | None]) -> list[tuple[str, str, str]]:
