@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.paths import REPO
+
+pytestmark = pytest.mark.e2e
 
 SUITE = """\
 name: killwrites

@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers.paths import REPO
 
+pytestmark = pytest.mark.e2e
+
 SUITE = """\
 name: isolated
 train_task: add
