@@ -15,10 +15,10 @@ from pathlib import Path
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.suite import Suite
 
-TEMP_OVERHEAD = len(".") + len(".jsonl.gz") + len(".XXXXXXXX") + len(".4194304") + len(".tmp")
+TEMP_OVERHEAD = len(".") + len(".jsonl.gz") + len(".XXXXXXXX") + len(".hhhhhh-4194304") + len(".tmp")
 """What the longest file written for a run adds to its run id: the samples sidecar's temporary
-file while it is written (``.<run_id>.jsonl.gz.<8 random>.<pid>.tmp``, ``reporting/atomic.py``;
-Linux pids have at most 7 digits)."""
+file while it is written (``.<run_id>.jsonl.gz.<8 random>.<host>-<pid>.tmp``,
+``reporting/atomic.py``; Linux pids have at most 7 digits)."""
 
 DEFAULT_NAME_MAX = 255
 

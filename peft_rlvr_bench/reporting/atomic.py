@@ -3,30 +3,38 @@
 Every file under ``results/`` (run results, ``base.json``, samples sidecars, leaderboards, claims)
 is written to a temporary file next to it and renamed into place, so none is ever half written.
 A writer killed before its rename leaves its temporary file behind; its name carries the
-writer's process id (``.<name>.<random>.<pid>.tmp``), so the next run can tell an abandoned one
-(its process is gone) from one being written right now by a concurrent runner, and remove it.
+writer's host and process id (``.<name>.<random>.<host>-<pid>.tmp``), so the next run can tell
+an abandoned one (its process is gone) from one being written right now by a concurrent runner,
+and remove it.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
+import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import BinaryIO
 
 from peft_rlvr_bench.crashpoints import crash_point
 
-TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}(?:\.(?P<pid>\d+))?\.tmp\Z")
-"""A temporary file of ``atomic_write`` (and, without a pid, of the versions before it)."""
+TEMPORARY = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]{8}(?:\.(?P<host>[0-9a-f]{6})-(?P<pid>\d+))?\.tmp\Z")
+"""A temporary file of ``atomic_write`` (and, without host and pid, of the versions before it)."""
 
 ABANDONED_AFTER_S = 3600.0
-"""A temporary file without a live writer on this host is removed at once; any older than this
-is removed whatever its pid says (a writer on another host sharing the folder, a reused pid):
-no write takes an hour."""
+"""A temporary file whose writer on this host is gone is removed at once; one written on
+another host sharing the folder (a Ray cluster) only once it is older than this: no write takes
+an hour."""
+
+
+def host_tag() -> str:
+    """Six hex digits naming this host in temporary file names (a pid means nothing elsewhere)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 
 
 def disk_full_error(exc: OSError, path: Path) -> OSError:
@@ -41,7 +49,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     ``path``. On any failure (a full disk too) the temporary file is removed; a full disk is
     raised as an ``OSError`` naming ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp", dir=path.parent)
+    suffix = f".{host_tag()}-{os.getpid()}.tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -76,23 +85,26 @@ def _writer_alive(pid: int) -> bool:
     return True
 
 
-def sweep_temporaries(folder: Path) -> list[Path]:
-    """Removes every abandoned temporary file anywhere under ``folder``; returns them."""
+def sweep_temporaries(folder: Path, owned: Collection[str] = ()) -> list[Path]:
+    """Removes every abandoned temporary file anywhere under ``folder``; returns them.
+
+    ``owned`` names files only the caller writes (a run's result and sidecar, under its run
+    lock): their temporary files are removed whoever left them."""
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
-    now = time.time()
+    now, here = time.time(), host_tag()
     for candidate in folder.rglob(".*.tmp"):
         match = TEMPORARY.match(candidate.name)
         if match is None or not candidate.is_file():
             continue
-        pid = match.group("pid")
         try:
             old = now - candidate.stat().st_mtime > ABANDONED_AFTER_S
         except FileNotFoundError:  # its writer renamed it meanwhile
             continue
-        mine = pid is not None and int(pid) == os.getpid()
-        if old or (pid is not None and not mine and not _writer_alive(int(pid))):
+        pid = int(match.group("pid")) if match.group("pid") else None
+        dead_here = match.group("host") == here and pid != os.getpid() and not _writer_alive(pid or 0)
+        if old or dead_here or match.group("target") in owned:
             candidate.unlink(missing_ok=True)
             removed.append(candidate)
     return removed

@@ -220,7 +220,9 @@ def execute_work(
     from peft_rlvr_bench.runner.lock import run_lock
 
     with run_lock(run_dir(suite.spec.name, work.run_id), work.run_id):
-        sweep_temporaries(results_root / suite.spec.name)
+        result_file = run_result_path(results_root, suite.spec.name, work.run_id)
+        sidecar = samples_path(results_root, suite.spec.name, work.run_id)
+        sweep_temporaries(results_root / suite.spec.name, owned={result_file.name, sidecar.name})
         result = _execute_work(work, suite, results_root, on_update)
         tidy_run_dir(work.run, result)
     return result
