@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.geometry.summary import GeometryParams, GeometrySummary, GroupGeometry, summarise
 from peft_rlvr_bench.geometry.trajectory import TrajectoryGeometry, TrajectoryGroup, trajectory_geometry
+from peft_rlvr_bench.safetensors_io import open_safetensors, read_tensor
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -116,17 +117,15 @@ class _Reader:
         self.handles: dict[Path, Any] = {}
 
     def _handle(self, path: Path) -> Any:
-        from safetensors import safe_open
-
         if path not in self.handles:
-            self.handles[path] = self.stack.enter_context(safe_open(str(path), framework="pt"))
+            self.handles[path] = self.stack.enter_context(open_safetensors(path))
         return self.handles[path]
 
     def shape(self, path: Path, name: str) -> tuple[int, ...]:
         return tuple(self._handle(path).get_slice(name).get_shape())
 
     def tensor(self, path: Path, name: str) -> Tensor:
-        return self._handle(path).get_tensor(name).to(self.device)
+        return read_tensor(self._handle(path), path, name).to(self.device)
 
 
 def _merged(base_dir: Path, adapter_dir: Path, out: Path) -> Path:

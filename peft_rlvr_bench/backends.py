@@ -16,10 +16,12 @@ import importlib.util
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from peft_rlvr_bench.schema import InputModel
 
 
-class GenerationSpec(BaseModel):
+class GenerationSpec(InputModel):
     """How completions are generated, for RL rollouts and for evaluation.
 
     Not part of any run id (like the device): vLLM and transformers sample the same distribution

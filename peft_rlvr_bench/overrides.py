@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.safe_yaml import load_yaml
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -26,7 +27,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not all(part.strip() for part in parts):
         raise UserError(f"--set {item!r}: write PATH=VALUE with a dotted PATH, e.g. --set eval.n_items=8")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UserError(f"--set {item!r}: the value is not valid YAML ({problem}); quote it") from None
@@ -50,7 +51,8 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
                     node = node.setdefault(part, {})
                 continue
             if isinstance(node, list):
-                if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
+                # Digits only: a negative index would count from the end, which no error could name.
+                if not part.isdigit() or int(part) >= len(node):
                     raise UserError(
                         f"--set {item}: {where} is a list of {len(node)}; use an index 0..{len(node) - 1}"
                     )

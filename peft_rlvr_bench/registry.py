@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import sys
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any, Generic, TypeVar
@@ -30,16 +31,31 @@ class Registry(Generic[T]):
         self._lazy: dict[str, str] = {}
         self._families: dict[str, tuple[str, str]] = {}
         self._members: dict[str, T] = {}
+        self._owners: dict[str, str] = {}
+        self._clashes: dict[str, list[str]] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator that registers ``obj`` under ``name``; a name can be taken only once."""
+        """Decorator that registers ``obj`` under ``name``; a name can be taken only once.
+
+        Outside plugin loading a second registration raises ``ValueError`` (a bug in this
+        package). While a plugin package loads, it is recorded as a clash between the two
+        packages instead, so that one package's mistake breaks only the name it took twice."""
 
         def decorator(obj: T) -> T:
+            owner = _loading_package or _qualified(obj)
+            earlier = self._owner_of(name)
+            taken = (name in self._loaded and self._loaded[name] is not obj) or (
+                name in self._lazy and self._lazy[name] != _qualified(obj)
+            )
+            if taken and _loading_package is not None:
+                self._clashes.setdefault(name, [earlier]).append(owner)
+                return obj
             if name in self._loaded and self._loaded[name] is not obj:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             if name in self._lazy and self._lazy[name] != _qualified(obj):
                 raise ValueError(f"{self.kind} {name!r} is already registered by {self._lazy[name]}")
             self._loaded[name] = obj
+            self._owners[name] = owner
             return obj
 
         return decorator
@@ -63,10 +79,28 @@ class Registry(Generic[T]):
         """The family patterns, e.g. ``rg:<dataset>``."""
         return [f"{prefix}:<{argument}>" for prefix, (_, argument) in sorted(self._families.items())]
 
+    def _owner_of(self, name: str) -> str:
+        if name in self._lazy:
+            return f"{BUILTIN_PACKAGE} (built-in)"
+        return self._owners.get(name, "an unknown package")
+
     def names(self) -> list[str]:
         """The plain names; family members (``prefix:ARG``) are not listed (``families``)."""
         load_plugins()
         return sorted(set(self._lazy) | set(self._loaded))
+
+    def check_clashes(self) -> None:
+        """A ``UserError`` naming both packages when two registered the same name (``prb list``)."""
+        load_plugins()
+        for name in sorted(self._clashes):
+            self._raise_clash(name)
+
+    def _raise_clash(self, name: str) -> None:
+        owners = self._clashes[name]
+        raise UserError(
+            f"{self.kind} {name!r} is registered by both {owners[0]} and {owners[1]}; uninstall one "
+            "of them or ask its authors to rename it"
+        )
 
     def __contains__(self, name: object) -> bool:
         """A plain name, or a name in a family's form (whether its ARG exists, ``get`` tells)."""
@@ -83,6 +117,9 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Returns the component, importing a lazy built-in; unknown names suggest the closest."""
+        load_plugins()
+        if name in self._clashes:
+            self._raise_clash(name)
         if name in self._loaded:
             return self._loaded[name]
         if name in self._lazy:
@@ -97,9 +134,10 @@ class Registry(Generic[T]):
                 self._members[name] = getattr(importlib.import_module(module_name), attr)(family[1])
             return self._members[name]
         known = self.names()
-        if name in self._loaded:  # a plugin registered it while loading
-            return self._loaded[name]
-        raise UserError(f"unknown {self.kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}")
+        failed = "".join(f"; {failure}" for failure in PLUGIN_FAILURES)
+        raise UserError(
+            f"unknown {self.kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}{failed}"
+        )
 
 
 def did_you_mean(name: str, known: list[str]) -> str:
@@ -113,16 +151,37 @@ def _qualified(obj: Any) -> str:
 
 
 _plugins_loaded = False
+_loading_package: str | None = None
+"""The distribution whose plugin module is being imported, to name it in a clash."""
+
+BUILTIN_PACKAGE = "peft-rlvr-bench"
+
+PLUGIN_FAILURES: list[str] = []
+"""One line per plugin package that failed to import, e.g. ``plugin package X failed to import
+(ImportError: ...)``; unknown-name errors repeat them."""
 
 
 def load_plugins() -> None:
-    """Imports every module declared in the plugin entry-point group, once per process."""
-    global _plugins_loaded
+    """Imports every module declared in the plugin entry-point group, once per process.
+
+    A module that fails to import is reported in one line on stderr (package and error) and
+    skipped: every command that does not need its names keeps working."""
+    global _plugins_loaded, _loading_package
     if _plugins_loaded:
         return
     _plugins_loaded = True
     for entry_point in metadata.entry_points(group=PLUGIN_GROUP):
-        entry_point.load()
+        package = entry_point.dist.name if entry_point.dist is not None else entry_point.value
+        _loading_package = package
+        try:
+            entry_point.load()
+        except (Exception, SystemExit) as exc:  # a plugin's own bug must not stop prb
+            error = " ".join(f"{type(exc).__name__}: {exc}".split())
+            failure = f"plugin package {package} ({entry_point.value}) failed to import ({error})"
+            PLUGIN_FAILURES.append(failure)
+            print(f"warning: {failure}; its components are unavailable", file=sys.stderr)
+        finally:
+            _loading_package = None
 
 
 ADAPTERS: Registry[Any] = Registry("adapter")

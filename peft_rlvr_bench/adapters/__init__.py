@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.schema import InputModel
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from peft_rlvr_bench.architecture import Architecture
 
 
-class AdapterParams(BaseModel):
+class AdapterParams(InputModel):
     """Parameters every adapter shares; each adapter extends this with its own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

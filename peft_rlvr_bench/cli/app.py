@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import sys
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from peft_rlvr_bench.disk import file_of, is_disk_full, mount_point
 from peft_rlvr_bench.errors import UserError
 
 app = typer.Typer(
@@ -81,11 +81,13 @@ def user_errors_exit_2(command: F) -> F:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(code=2) from None
         except OSError as exc:
-            if exc.errno != errno.ENOSPC:
+            if not is_disk_full(exc):
                 raise
             # Every result file is written to a temporary file and renamed: none is half written.
+            written = file_of(exc)
+            disk = mount_point(Path(written) if written else Path.cwd())
             print(
-                f"error: {exc.filename or 'a file'}: disk full (no space left on device); results "
+                f"error: {written or 'a file'}: disk full (no space left on {disk}); results "
                 "already written are intact; free space and rerun the same command to continue",
                 file=sys.stderr,
             )

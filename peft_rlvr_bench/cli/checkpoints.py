@@ -45,6 +45,7 @@ def extrapolate(
     import yaml
 
     from peft_rlvr_bench.extrapolation.checkpoints import extrapolate_checkpoints
+    from peft_rlvr_bench.safe_yaml import load_yaml
 
     if not base.is_dir():
         raise UserError(f"--base {base}: not a directory; pass the base model's Hugging Face directory")
@@ -61,7 +62,11 @@ def extrapolate(
         key, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"--param {item!r}: write KEY=VALUE (e.g. rank=2)")
-        params[key] = yaml.safe_load(value)
+        try:
+            params[key] = load_yaml(value)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise UserError(f"--param {item!r}: the value is not valid YAML ({problem}); quote it") from None
     written = extrapolate_checkpoints(method, params, base, checkpoints, target_step, out)
     print(f"wrote {written} ({method}, updates {sorted(checkpoints)} -> {target_step})")
 

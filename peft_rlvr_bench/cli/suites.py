@@ -29,11 +29,15 @@ def validate(
     overrides: SetOption = [],  # noqa: B006
 ) -> None:
     """Validate suite files without running anything."""
+    from peft_rlvr_bench.paths import outputs_dir
+    from peft_rlvr_bench.preflight import check_names
     from peft_rlvr_bench.suite import load_suite, with_choice
     from peft_rlvr_bench.suite.sweep import points as points_of
 
     for path in files:
         suite = load_suite(path, overrides)
+        # Against the default folders: a name too long there fails any run of this suite.
+        check_names(suite, {"results": Path("results"), "outputs": outputs_dir()})
         if suite.awaits_selection and suite.spec.select is not None:
             candidates = sum(len(points_of(sweep)) for sweep in suite.sweeps) * len(suite.spec.select.seeds)
             runs = len(with_choice(suite, {}).runs)
@@ -58,6 +62,8 @@ def list_components(
             f"prb list: unknown kind {kind!r}{did_you_mean(kind, kinds)}; choose from {', '.join(kinds)}"
         )
     for name in kinds if kind == "all" else [kind]:
+        if name in REGISTRIES:
+            REGISTRIES[name].check_clashes()
         entries = (
             list(known_suites(suites_dir))
             if name == "suites"
@@ -94,12 +100,15 @@ def run(
     ] = False,
 ) -> None:
     """Run a suite: train and evaluate every missing run, then write its leaderboard."""
+    from peft_rlvr_bench.paths import outputs_dir
+    from peft_rlvr_bench.preflight import preflight
     from peft_rlvr_bench.suite import load_suite, resolve_suite_path
 
     loaded = load_suite(resolve_suite_path(suite, suites_dir), overrides)
     # Every flag is checked before a dry run returns: a dry run promises the real run will start.
     if results_dir.exists() and not results_dir.is_dir():
         raise UserError(f"--results-dir {results_dir}: is a file, not a directory; pass a directory")
+    preflight(loaded, results_dir, outputs_dir(), writable=not dry_run)
     if backend is Backend.local and address is not None:
         raise UserError("--address names a Ray cluster; add --backend ray")
     if not cpus_per_run > 0:
@@ -136,9 +145,18 @@ def run(
     current = {r.run_id for r in loaded.runs} | {d.run_id for d in loaded.derived}
     files = write_leaderboard(results_dir / loaded.spec.name, loaded.spec.name, current, loaded.path)
     print(render_run_summary(files))
-    failed = [r for r in outcome.ran if r.status != "ok"]
+    diverged = [r for r in outcome.ran if r.status == "diverged"]
+    if diverged:  # a finding, not a fault: the exit code stays 0
+        print(f"{len(diverged)} run(s) diverged; see {files.markdown}", file=sys.stderr)
+    failed = [r for r in outcome.ran if r.status == "failed"]
+    for result in failed:
+        print(f"failed: {result.run_id}: {result.reason}", file=sys.stderr)
     if failed:
-        print(f"{len(failed)} run(s) did not finish ok; see {files.markdown}", file=sys.stderr)
+        print(
+            f"{len(failed)} run(s) failed; fix the cause and rerun the same command to retry them",
+            file=sys.stderr,
+        )
+        raise typer.Exit(code=1)
 
 
 @app.command()

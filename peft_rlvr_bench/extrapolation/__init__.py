@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from peft_rlvr_bench.schema import InputModel
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from peft_rlvr_bench.trajectory import Trajectory
 
 
-class ExtrapolatorParams(BaseModel):
+class ExtrapolatorParams(InputModel):
     """Parameters every extrapolator shares (none yet); each extrapolator extends this."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.extrapolation import extrapolate_state
 from peft_rlvr_bench.registry import EXTRAPOLATORS
+from peft_rlvr_bench.safetensors_io import open_safetensors, read_json_index, read_tensor
 
 _COPIED = (
     "config.json",
@@ -38,13 +39,11 @@ def tensor_files(directory: Path) -> dict[str, Path]:
     """Tensor name -> safetensors file of a plain checkpoint directory (single file or sharded)."""
     index = directory / "model.safetensors.index.json"
     if index.exists():
-        weight_map = json.loads(index.read_text())["weight_map"]
+        weight_map = read_json_index(index)["weight_map"]
         return {name: directory / file for name, file in weight_map.items()}
     single = directory / "model.safetensors"
     if single.exists():
-        from safetensors import safe_open
-
-        with safe_open(str(single), framework="pt") as handle:
+        with open_safetensors(single) as handle:
             return dict.fromkeys(handle.keys(), single)
     raise UserError(
         f"{directory}: not a checkpoint directory (no model.safetensors or model.safetensors.index.json, "
@@ -70,7 +69,6 @@ def extrapolate_checkpoints(
     out_dir: Path,
 ) -> Path:
     """Predicts the checkpoint at ``target`` updates from ``{update: directory}`` and writes it."""
-    from safetensors import safe_open
     from safetensors.torch import save_file
 
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
@@ -112,8 +110,8 @@ def extrapolate_checkpoints(
 
         def read(path: Path, name: str) -> Any:
             if path not in handles:
-                handles[path] = stack.enter_context(safe_open(str(path), framework="pt"))
-            return handles[path].get_tensor(name)
+                handles[path] = stack.enter_context(open_safetensors(path))
+            return read_tensor(handles[path], path, name)
 
         def trajectory_of(name: str) -> list[Any]:
             series = [read(files[step][name], name) for step in steps]

@@ -129,6 +129,8 @@ class Leaderboard:
     verdict: Verdict
     not_ok: tuple[tuple[str, str, str], ...] = ()
     """``(run_id, status, reason)`` of every run left out, by run id."""
+    non_finite: tuple[tuple[str, str], ...] = ()
+    """``(run_id, metric names)`` of ok runs that stored NaN or an infinity: their cells say NaN."""
     stale: tuple[str, ...] = ()
     """Run ids of result files that belong to an earlier version of the suite."""
     other_environment: tuple[tuple[str, str], ...] = ()

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from peft_rlvr_bench.reporting.results import RunResult, user_file_mode, write_text_atomic
+from peft_rlvr_bench.reporting.atomic import user_file_mode, write_text_atomic
+from peft_rlvr_bench.reporting.results import RunResult
 
 COLUMNS = (
     "suite",

@@ -20,10 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from pydantic import ValidationError
 
 from peft_rlvr_bench.environment import differences
 from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.reporting.atomic import sweep_temporaries, write_text_atomic
 from peft_rlvr_bench.reporting.best import verdict
 from peft_rlvr_bench.reporting.board import (
     CSV_NAME,
@@ -39,9 +39,9 @@ from peft_rlvr_bench.reporting.controls import evaluate_controls
 from peft_rlvr_bench.reporting.details import contended_timings, provenance, run_links, task_breakdown
 from peft_rlvr_bench.reporting.html import render_html
 from peft_rlvr_bench.reporting.markdown import render_csv, render_markdown
-from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric
+from peft_rlvr_bench.reporting.metrics import METRICS, METRICS_BY_NAME, RANKING_METRIC, Metric, is_non_finite
 from peft_rlvr_bench.reporting.plots import PLOTS, write_plots
-from peft_rlvr_bench.reporting.results import RunResult, load_result, write_text_atomic
+from peft_rlvr_bench.reporting.results import RunResult, read_result
 from peft_rlvr_bench.reporting.stats import (
     MIN_BOOTSTRAP_SEEDS,
     Aggregate,
@@ -62,15 +62,7 @@ from peft_rlvr_bench.reporting.stats import (
 
 
 def _load_one(path: Path) -> RunResult:
-    try:
-        return load_result(path)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        detail = f"{where}: {first['msg']}" if where else first["msg"]
-        raise UserError(f"{path}: not a valid run result ({detail}); delete it and rerun the suite") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read it ({exc}); delete it and rerun the suite") from exc
+    return read_result(path)
 
 
 def load_suite_results(suite_dir: Path) -> tuple[RunResult | None, list[RunResult]]:
@@ -125,6 +117,9 @@ def summarise(metric: Metric, runs: Sequence[RunResult], base: RunResult | None)
     the prediction interval of a new seed.
     """
     base_value = metric.read(base) if metric.versus_base and base is not None else None
+    if any(is_non_finite(metric, run) for run in runs):
+        # A mean over a NaN is NaN: the cell says so rather than average the finite seeds.
+        return Cell(math.nan, n=len(runs))
     values: list[float] = []
     used: list[RunResult] = []
     for run in runs:
@@ -164,6 +159,8 @@ def summarise(metric: Metric, runs: Sequence[RunResult], base: RunResult | None)
 
 def _base_cell(metric: Metric, base: RunResult) -> Cell:
     value = metric.read(base) if metric.on_base else None
+    if metric.on_base and is_non_finite(metric, base):
+        return Cell(math.nan, n=1)
     if value is None:
         return EMPTY
     if metric.versus_base:
@@ -292,6 +289,7 @@ def build_leaderboard(
         columns=columns,
         verdict=decided,
         not_ok=tuple(not_ok_runs([listed_base, *runs])),
+        non_finite=tuple(non_finite_runs([base, *runs], metrics)),
         stale=tuple(sorted(stale)),
         other_environment=tuple(sorted(other_environment)),
         plots=plots,
@@ -308,6 +306,18 @@ def build_leaderboard(
 def leaderboard_rows(base: RunResult | None, runs: Sequence[RunResult]) -> list[Row]:
     """The rows of :func:`build_leaderboard`, for callers that need nothing else."""
     return list(build_leaderboard("", base, runs).rows)
+
+
+def non_finite_runs(runs: Iterable[RunResult | None], metrics: Sequence[Metric]) -> list[tuple[str, str]]:
+    """``(run_id, metric names)`` of every ok run that stored NaN or an infinity for a metric."""
+    found = []
+    for run in runs:
+        if run is None or run.status != "ok":
+            continue
+        names = [metric.name for metric in metrics if is_non_finite(metric, run)]
+        if names:
+            found.append((run.run_id, ", ".join(names)))
+    return sorted(found)
 
 
 def not_ok_runs(runs: Iterable[RunResult | None]) -> list[tuple[str, str, str]]:
@@ -363,6 +373,7 @@ def write_leaderboard(
     See :func:`load_leaderboard` for ``current_run_ids`` and the errors.
     """
     board, runs = load_leaderboard(suite_dir, suite, current_run_ids)
+    sweep_temporaries(suite_dir)  # what a writer killed in an earlier run left
     written = write_plots(suite, board, runs, suite_dir)
     link = None if suite_file is None else Path(os.path.relpath(suite_file.resolve(), suite_dir.resolve()))
     board = replace(

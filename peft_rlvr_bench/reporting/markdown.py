@@ -197,6 +197,13 @@ def render_markdown(board: Leaderboard) -> str:
     if board.not_ok:
         lines += ["", "Runs left out of the table (status not ok):", ""]
         lines += [f"- `{run_id}`: {status} ({reason})" for run_id, status, reason in board.not_ok]
+    if board.non_finite:
+        lines += [
+            "",
+            "Runs that measured NaN or an infinity (their row shows NaN; rerun or inspect them):",
+            "",
+        ]
+        lines += [f"- `{run_id}`: {names}" for run_id, names in board.non_finite]
     if board.stale:
         lines += [
             "",
@@ -237,7 +244,9 @@ def csv_values(board: Leaderboard, row: Row) -> dict[str, object]:
     values: dict[str, object] = {"method": row.method, "n_seeds": row.n_seeds, "best": row.best}
     for metric in board.columns:
         cell = row[metric.name]
-        values[metric.name] = cell.value
+        # A measured NaN is written out: an empty field would read as not measured.
+        measured_nan = isinstance(cell.value, float) and math.isnan(cell.value)
+        values[metric.name] = "NaN" if measured_nan else cell.value
         if metric.ci:
             values[f"{metric.name}_ci_low"] = cell.ci_low
             values[f"{metric.name}_ci_high"] = cell.ci_high

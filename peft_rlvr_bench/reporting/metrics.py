@@ -82,15 +82,29 @@ def field(*path: str) -> Callable[[RunResult], float | None]:
     """
 
     def read(run: RunResult) -> float | None:
-        value: object = run
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else getattr(value, key, None)
-            if value is None:
-                return None
-        return _number(value)
+        return _number(raw_field(run, path))
 
     read.__doc__ = f"RunResult.{'.'.join(path)}"
+    read.path = path  # type: ignore[attr-defined]  # for is_non_finite
     return read
+
+
+def raw_field(run: RunResult, path: tuple[str, ...]) -> object:
+    """The value at ``path`` in a run result, as stored (None where a step is missing)."""
+    value: object = run
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else getattr(value, key, None)
+        if value is None:
+            return None
+    return value
+
+
+def is_non_finite(metric: Metric, run: RunResult) -> bool:
+    """Whether the run stored NaN or an infinity for ``metric``: measured, and broken, which a
+    table must not show as ``-`` (not measured)."""
+    path = getattr(metric.read, "path", None)
+    value = raw_field(run, path) if path is not None else None
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def role_score(role: str) -> Callable[[RunResult], float | None]:
@@ -388,9 +402,12 @@ RANKING_METRIC = "in_domain"
 def cell_text(
     metric: Metric, value: float | None, low: float | None = None, high: float | None = None
 ) -> str:
-    """The table text of a value: formatted, with `` [low, high]`` when it has a CI, ``-`` when absent."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """The table text of a value: formatted, with `` [low, high]`` when it has a CI, ``-`` when absent,
+    ``NaN``, ``inf`` or ``-inf`` when a run measured that (never ``-``: it was measured)."""
+    if value is None:
         return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     text = metric.format(value)
     if metric.ci and low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
         text += f" [{metric.format(low)}, {metric.format(high)}]"

@@ -10,16 +10,15 @@ answered item by item goes to a gzipped sidecar next to them (``reporting/sample
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
-from peft_rlvr_bench.crashpoints import crash_point
 from peft_rlvr_bench.environment import Environment
+from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.reporting.atomic import write_text_atomic
 
 SCHEMA_VERSION = 1
 ROLES = ("in_domain", "out_of_domain", "forgetting")
@@ -233,43 +232,6 @@ class RunResult(BaseModel):
     )
 
 
-def user_file_mode() -> int:
-    """The permission bits ``open(path, "w")`` would give a new file: 0o666 less the umask.
-
-    ``mkstemp`` creates its file 0600 whatever the umask, which makes results unreadable on a
-    shared filesystem or a web server; atomic writers chmod their temporary file to this.
-    """
-    try:
-        # /proc reads the umask without changing it (os.umask would, for a moment, in every thread).
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` via a temporary file in the same directory and a rename; the
-    file gets the user's umask, as a plain ``open`` would."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, user_file_mode())
-        # newline="" keeps the bytes exactly as given (CSV writers choose their own line endings).
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        crash_point(f"write:{path.name}")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 _ITEM_LIST = re.compile(r'("(?:items|sampled_items)": )\[\n([-+.eE\d,\s]*?)\]')
 """An indented list of per-item scores. The newline after ``[`` cannot occur inside a JSON string
 (json escapes it), so only real lists match."""
@@ -292,6 +254,20 @@ def save_result(result: RunResult, path: Path) -> None:
 
 def load_result(path: Path) -> RunResult:
     return RunResult.model_validate_json(path.read_text())
+
+
+def read_result(path: Path) -> RunResult:
+    """``load_result``, with a truncated, empty, garbage or unreadable file as one ``UserError``
+    line naming it."""
+    try:
+        return load_result(path)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        detail = " ".join((f"{where}: {first['msg']}" if where else first["msg"]).split())
+        raise UserError(f"{path}: not a valid run result ({detail}); delete it and rerun the suite") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read it ({exc}); delete it and rerun the suite") from exc
 
 
 def run_result_path(results_root: Path, suite: str, run_id: str) -> Path:

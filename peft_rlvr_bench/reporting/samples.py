@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
-from peft_rlvr_bench.crashpoints import crash_point
-from peft_rlvr_bench.reporting.results import ItemSample, RunResult, save_result, user_file_mode
+from peft_rlvr_bench.reporting.atomic import atomic_write
+from peft_rlvr_bench.reporting.results import ItemSample, RunResult, save_result
 
 SUFFIX = ".jsonl.gz"
 
@@ -39,22 +38,15 @@ def samples_to_jsonl(samples: Iterable[ItemSample]) -> str:
 
 
 def write_samples(path: Path, samples: Iterable[ItemSample]) -> None:
-    """Writes the sidecar atomically (temporary file plus rename). The gzip header carries no
+    """Writes the sidecar atomically (``reporting/atomic.py``). The gzip header carries no
     time or name, so the same answers give the same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, user_file_mode())
-        with os.fdopen(fd, "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
-                handle.write(samples_to_jsonl(samples).encode("utf-8"))
-            raw.flush()
-            os.fsync(raw.fileno())
-        crash_point(f"write:{path.name}")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = samples_to_jsonl(samples).encode("utf-8")
+
+    def write(raw: BinaryIO) -> None:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
+            handle.write(data)
+
+    atomic_write(path, write)
 
 
 def read_samples(path: Path) -> list[ItemSample]:
@@ -72,10 +64,3 @@ def save_result_and_samples(result: RunResult, path: Path, sidecar: Path) -> Run
         sidecar.unlink(missing_ok=True)
     save_result(result, path)
     return result.model_copy(update={"samples": None})
-
-
-def remove_stale_temporaries(path: Path) -> None:
-    """Temporary files a writer of ``path`` left when it was killed before its rename."""
-    if path.parent.is_dir():
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)

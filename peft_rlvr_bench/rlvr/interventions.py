@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from peft_rlvr_bench.architecture import is_block_matrix
+from peft_rlvr_bench.schema import InputModel
 
 if TYPE_CHECKING:
     import torch
 
 
-class Rank1SubstitutionSpec(BaseModel):
+class Rank1SubstitutionSpec(InputModel):
     """``{name: rank1_substitution, every: K}`` on an adapter entry."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -24,6 +24,7 @@ from peft_rlvr_bench.distributed import split_batch
 from peft_rlvr_bench.registry import RECIPES, register_recipe
 from peft_rlvr_bench.rlvr.job import TrainingLoop
 from peft_rlvr_bench.rlvr.trl_fields import ConfigClass, check_trl_fields
+from peft_rlvr_bench.schema import InputModel
 
 SCHEDULER = "constant_with_warmup"
 """The default learning-rate schedule: a constant rate after ``warmup_steps`` (TRL's default is a
@@ -42,7 +43,7 @@ TRL_FIELD = Field(
 )
 
 
-class RecipeParams(BaseModel):
+class RecipeParams(InputModel):
     """Rollout and loss settings every GRPO-family recipe shares."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,7 +83,7 @@ class DAPOParams(RecipeParams):
     beta: float = Field(0.0, ge=0, le=0, description="DAPO drops the KL term")
 
 
-class SFTParams(BaseModel):
+class SFTParams(InputModel):
     """Supervised fine-tuning on the training task's items, answers as completions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

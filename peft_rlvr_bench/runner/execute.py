@@ -7,7 +7,6 @@ failure into a result. Derived runs are ``runner/derived.py``'s.
 
 from __future__ import annotations
 
-import errno
 import shutil
 import time
 import traceback
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from peft_rlvr_bench.crashpoints import crash_point
+from peft_rlvr_bench.disk import disk_full_reason, is_disk_full
 from peft_rlvr_bench.distributed import is_main_process, run_device
 from peft_rlvr_bench.paths import final_dir, outputs_dir, run_dir, trajectory_dir
 from peft_rlvr_bench.reporting.results import RunResult
@@ -256,12 +256,8 @@ def _contained(
 def _failure_reason(exc: Exception, common: dict[str, Any]) -> str:
     """One line for the result: the error, and where its traceback is (when the disk takes it)."""
     first_line = next(iter(str(exc).splitlines()), "")[:400]
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        where = f" writing {exc.filename}" if exc.filename else ""
-        return (
-            f"disk full{where}: no space left on the device holding {outputs_dir().resolve()}; "
-            "free space (or point PRB_OUTPUTS_DIR at a larger disk) and rerun"
-        )
+    if is_disk_full(exc):
+        return disk_full_reason(exc, outputs_dir())
     trace = run_dir(common["suite"], common["run_id"]) / "traceback.txt"
     try:
         trace.parent.mkdir(parents=True, exist_ok=True)

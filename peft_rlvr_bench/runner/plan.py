@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peft_rlvr_bench.environment import Provenance, cpu_change, differences
+from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.paths import final_dir, run_dir, trajectory_dir
+from peft_rlvr_bench.reporting.atomic import sweep_temporaries
 from peft_rlvr_bench.reporting.results import (
     RunResult,
     base_result_path,
     load_result,
+    read_result,
     run_result_path,
 )
-from peft_rlvr_bench.reporting.samples import remove_stale_temporaries, samples_path, save_result_and_samples
+from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
 from peft_rlvr_bench.reporting.steps_saved import with_steps_saved
 from peft_rlvr_bench.suite import DerivedRun, RunSpec, Suite
 
@@ -61,6 +64,8 @@ class Plan:
     differs; the plan reruns them."""
     cpu_change: str | None = None
     """``'result CPU -> this CPU'`` when kept results were made on another CPU model."""
+    corrupt: list[str] = field(default_factory=list)
+    """One line per result file that could not be read; the plan reruns those runs."""
 
 
 class _Judge:
@@ -70,6 +75,7 @@ class _Judge:
         self.present = present
         self.stale: dict[str, list[str]] = {}
         self.cpu_change: str | None = None
+        self.corrupt: list[str] = []
 
     def current(self, key: str, result: RunResult) -> bool:
         if self.present is None:
@@ -81,20 +87,31 @@ class _Judge:
         self.cpu_change = self.cpu_change or cpu_change(result, self.present)
         return True
 
+    def read(self, path: Path) -> RunResult | None:
+        """The result at ``path``; None when it is absent or unreadable (truncated by a full
+        disk, edited by hand): the plan reruns it, and says so."""
+        if not path.exists():
+            return None
+        try:
+            return read_result(path)
+        except UserError as exc:
+            self.corrupt.append(str(exc).replace("; delete it and rerun the suite", ""))
+            return None
+
 
 def finished(path: Path, judge: _Judge | None = None) -> bool:
     """A result file that is not a failure (failures, an OOM or a bug since fixed, are retried)
     and, with a ``judge``, made in this environment."""
-    if not path.exists():
+    result = (judge or _Judge(None)).read(path)
+    if result is None:
         return False
-    result = load_result(path)
     return result.status != "failed" and (judge is None or judge.current(result.run_id, result))
 
 
 def base_is_current(path: Path, suite: Suite, judge: _Judge | None = None) -> bool:
-    if not path.exists():
+    result = (judge or _Judge(None)).read(path)
+    if result is None:
         return False
-    result = load_result(path)
     return result.spec == suite.spec.base_identity() and (judge is None or judge.current("base", result))
 
 
@@ -149,6 +166,7 @@ def plan_suite(
         skipped=[run.run_id for run in suite.runs if run.run_id not in pending],
         stale=judge.stale,
         cpu_change=judge.cpu_change,
+        corrupt=judge.corrupt,
     )
 
 
@@ -161,7 +179,7 @@ def plan_notes(suite: str, plan: Plan) -> list[str]:
 def environment_notes(suite: str, plan: Plan) -> list[str]:
     """Stale results (one line for the whole suite, naming what differs) and a note when kept
     results were made on another CPU."""
-    notes = []
+    notes = [f"{problem}: treated as missing, will be rerun" for problem in plan.corrupt]
     if plan.stale:
         what = list(dict.fromkeys(phrase for found in plan.stale.values() for phrase in found))
         shown = "; ".join(what[:4]) + ("; ..." if len(what) > 4 else "")
@@ -184,6 +202,7 @@ def evaluate_and_save_base(suite: Suite, results_root: Path) -> RunResult:
     from peft_rlvr_bench.runner.execute import evaluate_base
 
     name = suite.spec.name
+    sweep_temporaries(results_root / name)  # what a writer killed in an earlier run left
     return save_result_and_samples(
         evaluate_base(suite.spec),
         base_result_path(results_root, name),
@@ -203,8 +222,9 @@ def execute_work(
     # The run's own suite: a selection candidate's results are filed under the stage, its files not.
     owner = work.run.source.suite if isinstance(work.run, DerivedRun) else work.run.suite
     with run_lock(run_dir(owner, work.run_id), work.run_id):
-        remove_stale_temporaries(run_result_path(results_root, suite.spec.name, work.run_id))
-        remove_stale_temporaries(samples_path(results_root, suite.spec.name, work.run_id))
+        result_file = run_result_path(results_root, suite.spec.name, work.run_id)
+        sidecar = samples_path(results_root, suite.spec.name, work.run_id)
+        sweep_temporaries(results_root / suite.spec.name, owned={result_file.name, sidecar.name})
         result = _execute_work(work, suite, results_root, on_update)
         tidy_run_dir(work.run, result)
     return result

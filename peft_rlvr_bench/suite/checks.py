@@ -8,6 +8,7 @@ and trajectory settings. ``line_of`` maps a location to the line of the YAML nod
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,23 @@ from peft_rlvr_bench.suite.spec import (
 from peft_rlvr_bench.suite.task_checks import Loc, check_tasks
 
 
+def non_finite(data: Any, loc: Loc = ()) -> list[Loc]:
+    """Where ``data`` holds inf or NaN (YAML's ``.inf``, ``.nan``), at any depth: no setting of
+    any component means them, and a pass-through mapping (``recipe.trl``) is checked here too."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return [loc]
+    if isinstance(data, dict):
+        return [found for key, value in data.items() for found in non_finite(value, (*loc, key))]
+    if isinstance(data, list):
+        return [found for i, value in enumerate(data) for found in non_finite(value, (*loc, i))]
+    return []
+
+
 def validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     """Every problem as (location, message), top-level schema first, then components."""
+    infinite = non_finite(data)
+    if infinite:
+        return [(loc, "not a finite number (inf or NaN); write a finite value") for loc in infinite]
     try:
         spec = SuiteSpec.model_validate(data)
     except ValidationError as exc:

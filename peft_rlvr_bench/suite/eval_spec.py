@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from peft_rlvr_bench.schema import InputModel
 
 
-class Strict(BaseModel):
+class Strict(InputModel):
     """A spec section: unknown fields are errors, and a validated section never changes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

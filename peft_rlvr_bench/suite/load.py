@@ -12,6 +12,7 @@ import yaml
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.overrides import apply_overrides, override_for
+from peft_rlvr_bench.safe_yaml import YamlLimitError, file_size_problem, parse_yaml
 from peft_rlvr_bench.suite.checks import Loc, line_of, validate
 from peft_rlvr_bench.suite.expand import expand, expand_derived
 from peft_rlvr_bench.suite.spec import Suite, SuiteSpec
@@ -25,8 +26,10 @@ def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
     path = Path(path)
     text = _read_text(path)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, root = parse_yaml(text)
+    except YamlLimitError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise UserError(f"{path}:{line}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f"{mark.line + 1}" if mark else "1"
@@ -82,6 +85,9 @@ def json_data(data: Mapping[str, Any]) -> dict[str, Any]:
 def _read_text(path: Path) -> str:
     if not path.is_file():
         raise UserError(f"{path}: no such suite file; check the path or run `prb list suites`")
+    too_big = file_size_problem(path)
+    if too_big:
+        raise UserError(f"{path}: {too_big}")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

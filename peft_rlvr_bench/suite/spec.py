@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from peft_rlvr_bench.backends import GenerationSpec
 from peft_rlvr_bench.rlvr.interventions import Rank1SubstitutionSpec
+from peft_rlvr_bench.schema import InputModel
 from peft_rlvr_bench.suite.eval_spec import EvalSpec, Strict
 from peft_rlvr_bench.suite.grid import EntrySweep
 from peft_rlvr_bench.suite.identity import base_identity, digest, run_identity
@@ -143,7 +144,7 @@ class ControlSpec(Strict):
     against: str = Field(description="the label of the adapter entry this arm is a control of")
 
 
-class ComponentEntry(BaseModel):
+class ComponentEntry(InputModel):
     """``{name: ..., <params>}``: a registered component and its own parameters."""
 
     model_config = ConfigDict(extra="allow", frozen=True)

@@ -21,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from peft_rlvr_bench.schema import InputModel
 
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
@@ -61,7 +63,7 @@ TEMPLATES: dict[str, PromptTemplate] = {
 }
 
 
-class SourceOverride(BaseModel):
+class SourceOverride(InputModel):
     """Where a dataset task reads from instead of its registered default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -75,7 +77,7 @@ class SourceOverride(BaseModel):
     revision: str | None = Field(None, description="a hub revision (commit, tag or branch)")
 
 
-class DataSpec(BaseModel):
+class DataSpec(InputModel):
     """A suite's ``data:`` section: the prompt template and local sources of dataset tasks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

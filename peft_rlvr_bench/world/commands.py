@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.paths import outputs_dir
+from peft_rlvr_bench.safe_yaml import file_size_problem, load_yaml
 from peft_rlvr_bench.world.artifact import (
     committed_world_for,
     committed_worlds,
@@ -29,7 +30,12 @@ def load_recipe(path: Path | None) -> WorldRecipe:
     if path is None:
         return WorldRecipe()
     try:
-        data = yaml.safe_load(path.read_text())
+        too_big = file_size_problem(path)
+        if too_big:
+            raise UserError(f"--recipe {path}: {too_big}")
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"--recipe {path}: not UTF-8 text; save the file as UTF-8") from None
     except OSError as exc:
         raise UserError(f"--recipe {path}: cannot read it ({exc.strerror}); check the path") from None
     except yaml.YAMLError as exc:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from peft_rlvr_bench.schema import InputModel
 
 
-class WorldRecipe(BaseModel):
+class WorldRecipe(InputModel):
     """Everything that determines the tiny world's bytes; its hash names the cache entry."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,16 @@ def ck(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "not-a-trajectory").mkdir()
     (root / "not-a-trajectory" / "manifest.json").write_text("{not json")
     (root / "a-file").write_text("a file, not a directory")
+    weights = (root / "step-20" / "model.safetensors").read_bytes()
+    for name, data in {
+        "truncated": weights[: len(weights) // 2],
+        "zero-bytes": b"",
+        "garbage": b"\x07" * 999,
+    }.items():
+        shutil.copytree(root / "step-20", root / name)
+        (root / name / "model.safetensors").write_bytes(data)
+    (root / "bad-index").mkdir()
+    (root / "bad-index" / "model.safetensors.index.json").write_text('{"weight_map": ')
     return root
 
 
@@ -77,6 +88,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     argv = [fill(arg, ck, tmp_path) for arg in case["argv"]]
     before = snapshot(ck), snapshot(FIXTURES)
     env = {"PRB_OUTPUTS_DIR": str(tmp_path / "outputs")}
+    env |= {key: fill(value, ck, tmp_path) for key, value in case.get("env", {}).items()}
     if case.get("subprocess"):
         done = subprocess.run(
             [sys.executable, "-m", "peft_rlvr_bench.cli", *argv],
@@ -89,7 +101,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
         code, out, err = done.returncode, done.stdout, done.stderr
     else:
         monkeypatch.chdir(REPO)
-        monkeypatch.setenv("PRB_OUTPUTS_DIR", env["PRB_OUTPUTS_DIR"])
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
         code = run_cli(argv)
         out, err = capsys.readouterr()
     assert code == 2, err

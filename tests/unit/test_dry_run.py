@@ -67,7 +67,7 @@ def test_the_tiny_plan_counts_the_built_world_not_the_recipe_cap(tmp_path: Path)
     plan = render_plan(suite, tmp_path / "results")
     assert "0.001B parameters (tiny world config.json)" in plan
     full = next(line for line in plan.splitlines() if f" {suite.runs[0].run_id} " in line)
-    assert suite.runs[0].adapter.name == "full" and full.split()[3] == "662.02k", full
+    assert suite.runs[0].adapter.name == "full" and full.split()[3] == "662.14k", full
 
 
 def test_dry_run_of_an_unknown_model_says_why_in_one_line(tmp_path: Path) -> None:
@@ -88,3 +88,15 @@ def test_a_finished_suite_says_nothing_is_left_to_run(tmp_path: Path, monkeypatc
     text = render_plan(suite, tmp_path)
     assert "nothing left to run" in text and "--force reruns them" in text
     assert "grads+adam" not in text  # no empty table under it
+
+
+def test_dry_run_with_a_truncated_result_and_base_plans_them_again(tmp_path: Path) -> None:
+    suite = load_suite(REPO / "suites" / "smoke.yaml")
+    runs = tmp_path / "smoke" / "runs"
+    runs.mkdir(parents=True)
+    (runs / f"{suite.runs[0].run_id}.json").write_text('{"suite": "smoke", "run_')
+    (tmp_path / "smoke" / "base.json").write_text("")
+    done = prb("run", "smoke", "--dry-run", "--results-dir", str(tmp_path))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    notes = [line.strip() for line in done.stdout.splitlines() if "treated as missing" in line]
+    assert len(notes) == 2 and notes[0].startswith(str(tmp_path / "smoke")), done.stdout

@@ -100,3 +100,69 @@ def test_a_family_resolves_prefixed_names_through_its_factory_once() -> None:
         registry.register_family("w", "collections:OrderedDict")
     with pytest.raises(UserError, match="unknown widget 'v:abba'"):
         registry.get("v:abba")
+
+
+def _fake_plugins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sources: dict[str, str]
+) -> list[metadata.EntryPoint]:
+    """Installs each {package: module source} as a distribution with a plugin entry point."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry_points = []
+    for package, source in sources.items():
+        module = package.replace("-", "_")
+        (tmp_path / f"{module}.py").write_text(source)
+        info = tmp_path / f"{module}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[{PLUGIN_GROUP}]\n{module} = {module}\n")
+        entry_points += list(metadata.distribution(package).entry_points)
+    monkeypatch.setattr(registry_module.metadata, "entry_points", lambda group: entry_points)
+    monkeypatch.setattr(registry_module, "_plugins_loaded", False)
+    monkeypatch.setattr(registry_module, "PLUGIN_FAILURES", [])
+    return entry_points
+
+
+def test_a_plugin_that_fails_to_import_is_one_line_and_the_rest_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake_plugins(tmp_path, monkeypatch, {"prb-broken": "import no_such_module_anywhere\n"})
+    assert "lora" in ADAPTERS.names() and ADAPTERS.get("lora").__name__ == "LoRA"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "prb-broken" in err and "no_such_module_anywhere" in err, err
+    with pytest.raises(UserError, match=r"unknown adapter 'gone'.*plugin package prb-broken"):
+        ADAPTERS.get("gone")
+
+
+def test_a_name_clash_names_both_packages_only_when_the_name_is_used_or_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    take = (
+        "from peft_rlvr_bench.registry import register_adapter\n"
+        "@register_adapter({name!r})\n"
+        "class Taken:\n"
+        "    pass\n"
+    )
+    _fake_plugins(
+        tmp_path,
+        monkeypatch,
+        {
+            "prb-takes-lora": take.format(name="lora"),
+            "prb-first": take.format(name="clash_demo"),
+            "prb-second": take.format(name="clash_demo"),
+        },
+    )
+    try:
+        assert ADAPTERS.get("full").__name__ == "FullFineTuning", "other names are unaffected"
+        with pytest.raises(
+            UserError, match=r"'lora' is registered by both peft-rlvr-bench \(built-in\) and prb-takes-lora"
+        ):
+            ADAPTERS.get("lora")
+        with pytest.raises(UserError, match=r"'clash_demo' is registered by both prb-first and prb-second"):
+            ADAPTERS.get("clash_demo")
+        with pytest.raises(UserError, match="registered by both"):
+            ADAPTERS.check_clashes()
+        RECIPES.check_clashes()  # no clash among recipes: listing them works
+    finally:
+        ADAPTERS._loaded.pop("clash_demo", None)
+        ADAPTERS._owners.pop("clash_demo", None)
+        ADAPTERS._clashes.clear()

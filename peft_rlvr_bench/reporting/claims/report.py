@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from peft_rlvr_bench.errors import UserError
+from peft_rlvr_bench.reporting.atomic import write_text_atomic
 from peft_rlvr_bench.reporting.claims.catalogue import (
     c1_rank1,
     c2_relex,
@@ -35,7 +36,7 @@ from peft_rlvr_bench.reporting.claims.rules import (
     judge,
 )
 from peft_rlvr_bench.reporting.claims.spec import ClaimSpec, where_measured
-from peft_rlvr_bench.reporting.results import RunResult, write_text_atomic
+from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.reporting.stats import ALPHA, POWER
 
 REPORT_NAME = "CLAIMS.md"

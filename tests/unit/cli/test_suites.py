@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.paths import REPO
 from tests.helpers.suites import GOOD, write
 
@@ -63,3 +65,43 @@ def test_a_select_suite_validates_and_dry_runs_its_selection_stage_first(tmp_pat
     assert "selection stage first: 2 candidate(s) on seeds [100]" in done.stdout
     assert "lora-lr1e-3-s100-" in done.stdout and "lora-lr3e-3-s100-" in done.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_prb_run_exits_1_with_a_line_per_failed_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from peft_rlvr_bench import runner
+    from peft_rlvr_bench.cli import run_cli as prb
+    from peft_rlvr_bench.reporting import leaderboard
+    from peft_rlvr_bench.reporting.results import RunResult
+
+    def result(run_id: str, status: str, reason: str | None) -> RunResult:
+        return RunResult(suite="s", run_id=run_id, method="m", seed=0, status=status, reason=reason, spec={})
+
+    ran = [
+        result("a-s0-1", "failed", "disk full writing /x/model.safetensors: no space left"),
+        result("b-s0-2", "diverged", "loss is nan"),
+        result("c-s0-3", "ok", None),
+        result("d-s0-4", "failed", "RuntimeError: boom"),
+    ]
+    monkeypatch.setattr(runner, "run_suite", lambda *a, **k: runner.SuiteOutcome(ran=ran))
+    from peft_rlvr_bench.reporting.board import LeaderboardFiles
+
+    board = tmp_path / "leaderboard.md"
+    board.write_text("| table |\n")
+    (tmp_path / "leaderboard.csv").write_text("method,n_seeds\n")
+    files = LeaderboardFiles(board, tmp_path / "leaderboard.csv", tmp_path / "leaderboard.html")
+    monkeypatch.setattr(leaderboard, "write_leaderboard", lambda *a, **k: files)
+    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path / "outputs"))
+    monkeypatch.chdir(REPO)
+    code = prb(["run", "suites/smoke.yaml", "--results-dir", str(tmp_path / "results")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert "failed: a-s0-1: disk full writing /x/model.safetensors: no space left" in err
+    assert "failed: d-s0-4: RuntimeError: boom" in err
+    assert err[-1].startswith("2 run(s) failed;") and "1 run(s) diverged" in "\n".join(err)
+
+    monkeypatch.setattr(runner, "run_suite", lambda *a, **k: runner.SuiteOutcome(ran=ran[1:3]))
+    assert prb(["run", "suites/smoke.yaml", "--results-dir", str(tmp_path / "results")]) == 0, (
+        "diverged is a finding"
+    )

@@ -361,3 +361,26 @@ def test_the_leaderboard_tabulates_only_results_of_the_bases_environment(tmp_pat
     )
     markdown = write_leaderboard(suite_dir, "hand").markdown.read_text()
     assert "- `lora-s1`: world hash bbbbbbbbbbbb -> aaaaaaaaaaaa" in markdown
+
+
+def test_a_nan_metric_reads_nan_and_marks_its_run_never_dash(tmp_path: Path) -> None:
+    import math
+
+    from peft_rlvr_bench.reporting.leaderboard import write_leaderboard
+    from tests.helpers import hand_results
+
+    broken = hand_results.result("lora", 1, math.nan, 0.45, 0.75)
+    results = [hand_results.result("lora", 0, 0.5, 0.40, 0.78), broken]
+    results += [
+        hand_results.result("pissa", 0, 0.8, 0.6, 0.7),
+        hand_results.result("pissa", 1, 0.7, 0.6, 0.7),
+    ]
+    suite_dir = hand_results.write_suite(tmp_path, hand_results.base(), results)
+    files = write_leaderboard(suite_dir, hand_results.SUITE)
+    markdown = files.markdown.read_text()
+    lora_row = next(line for line in markdown.splitlines() if line.startswith("| lora"))
+    cells = [cell.strip() for cell in lora_row.split("|")]
+    assert "NaN" in cells, lora_row
+    assert "- `lora-s1`: in_domain" in markdown
+    csv_row = next(line for line in files.csv.read_text().splitlines() if line.startswith("lora,"))
+    assert ",NaN," in csv_row, csv_row

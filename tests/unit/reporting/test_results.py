@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from peft_rlvr_bench.reporting import results as results_module
+from peft_rlvr_bench.reporting import atomic as atomic_module
 from peft_rlvr_bench.reporting.results import (
     RoleScore,
     TaskScore,
@@ -35,7 +35,7 @@ def test_a_result_write_on_a_full_disk_leaves_the_previous_result_whole(
     path = next((suite_dir / "runs").glob("*.json"))
     before = path.read_bytes()
 
-    real_fdopen = results_module.os.fdopen
+    real_fdopen = atomic_module.os.fdopen
 
     class HalfWritten:
         def __init__(self, handle: Any) -> None:
@@ -51,9 +51,7 @@ def test_a_result_write_on_a_full_disk_leaves_the_previous_result_whole(
             self.handle.write(text[: len(text) // 2])
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(
-        results_module.os, "fdopen", lambda fd, *a, **k: HalfWritten(real_fdopen(fd, *a, **k))
-    )
+    monkeypatch.setattr(atomic_module.os, "fdopen", lambda fd, *a, **k: HalfWritten(real_fdopen(fd, *a, **k)))
     with pytest.raises(OSError, match="No space left"):
         save_result(hand_results.result("lora", 0, 0.9, 0.9, 0.9), path)
     assert path.read_bytes() == before and json.loads(before)
@@ -69,10 +67,13 @@ def test_the_cli_reports_a_full_disk_in_one_line(
     from peft_rlvr_bench.cli import run_cli
 
     hand_results.write_suite(tmp_path, hand_results.base(), hand_results.runs()[:2])
-    monkeypatch.setattr(results_module.os, "fdopen", lambda fd, *a, **k: _no_space("leaderboard.md"))
+    monkeypatch.setattr(atomic_module.os, "fdopen", lambda fd, *a, **k: _no_space("leaderboard.md"))
     assert run_cli(["leaderboard", "hand", "--results-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "disk full (no space left on device)" in err and "intact" in err
+    assert err.count("\n") == 1 and "intact" in err
+    assert err.startswith(f"error: {tmp_path / 'hand' / 'leaderboard.md'}: disk full (no space left on /"), (
+        err
+    )
 
 
 def test_role_scores_average_the_depth_figures_only_when_every_task_has_them() -> None:
@@ -116,7 +117,7 @@ def test_atomic_writes_follow_the_umask_not_mkstemps_0600(tmp_path: Path, umask:
 
     old = os.umask(umask)
     try:
-        results_module.write_text_atomic(tmp_path / "a.md", "x\n")
+        atomic_module.write_text_atomic(tmp_path / "a.md", "x\n")
         write_samples(tmp_path / "s.jsonl.gz", [])
     finally:
         os.umask(old)

@@ -214,3 +214,30 @@ def test_the_plan_orders_dependencies_and_skips_finished_runs(
         relex_full.run_id,
         relex_sparse.run_id,
     ]
+
+
+@pytest.mark.parametrize("content", [b"", b'{"suite": "unit", "run_id"', b"\x00\xff garbage"])
+def test_a_corrupt_result_or_base_is_missing_to_the_plan_which_says_so(
+    suite: Any, tmp_path: Path, content: bytes
+) -> None:
+    from peft_rlvr_bench.runner.plan import plan_notes
+
+    results = tmp_path / "results"
+    base = RunResult(
+        suite="unit", run_id="base", method="base", seed=None, status="ok", spec=suite.spec.base_identity()
+    )
+    save_result(stamped(base), base_result_path(results, "unit"))
+    for run in suite.runs:
+        save_result(stamped(fake(run)), run_result_path(results, "unit", run.run_id))
+    broken = run_result_path(results, "unit", suite.runs[1].run_id)
+    broken.write_bytes(content)
+    plan = plan_suite(suite, results, present=PRESENT)
+    assert not plan.base and [w.run_id for w in plan.work] == [suite.runs[1].run_id]
+    (note,) = [note for note in plan_notes("unit", plan) if "treated as missing" in note]
+    assert note.startswith(f"{broken}: ") and "\n" not in note
+
+    base_result_path(results, "unit").write_bytes(content)
+    plan = plan_suite(suite, results, present=PRESENT)
+    assert plan.base and any(
+        str(base_result_path(results, "unit")) in note for note in plan_notes("unit", plan)
+    )
