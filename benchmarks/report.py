@@ -50,6 +50,10 @@ def _select(benches: list[Bench], module: str) -> list[Bench]:
 # Tables -----------------------------------------------------------------------------------------
 
 
+def _interval(low: Any, high: Any) -> str:
+    return "-" if low is None or high is None else f"{low:.3f} to {high:.3f}"
+
+
 def harness_overhead(benches: list[Bench]) -> str:
     rows = []
     for b in _select(benches, "test_harness_overhead"):
@@ -61,12 +65,54 @@ def harness_overhead(benches: list[Bench]) -> str:
                     case,
                     _f(info.get(f"{case}_mean_step_seconds"), ".1f", 1e3),
                     _f(info.get(f"{case}_median_step_seconds"), ".1f", 1e3),
-                    _f(info.get(f"{case}_over_bare_mean"), ".3f"),
-                    _f(info.get(f"{case}_over_bare_median"), ".3f"),
+                    _f(info.get(f"{case}_over_bare"), ".3f"),
+                    _interval(info.get(f"{case}_over_bare_t_low"), info.get(f"{case}_over_bare_t_high")),
+                    _interval(info.get(f"{case}_over_bare_bca_low"), info.get(f"{case}_over_bare_bca_high")),
                 ]
             )
-    header = ["adapter", "case", "mean update ms", "median update ms", "/ bare (mean)", "/ bare (median)"]
+    header = [
+        "adapter",
+        "case",
+        "mean update ms",
+        "median update ms",
+        "/ bare (paired)",
+        "95% t interval",
+        "95% BCa interval",
+    ]
     return _table(header, rows)
+
+
+GOAL = 1.03
+"""Harness / bare TRL, at most (issue 9)."""
+RULED_OUT = 1.05
+"""An interval must exclude this to tell the harness from the old 1.05-1.11 figures."""
+
+
+def harness_verdict(benches: list[Bench]) -> str:
+    """One line per adapter: the paired ratio, its interval, and whether it meets the goal."""
+    lines = []
+    for b in _select(benches, "test_harness_overhead"):
+        info = b["extra_info"]
+        ratio, low, high = (info.get(f"harness_over_bare{k}") for k in ("", "_t_low", "_t_high"))
+        if ratio is None:
+            continue
+        if high is None:
+            lines.append(
+                f"- {info['adapter']}: {ratio:.3f} from {info['rounds']} pairs, too few for an interval"
+            )
+            continue
+        # The issue's criterion: the estimate at or below the goal, its interval clear of the old figure.
+        met = "**met**" if ratio <= GOAL and high < RULED_OUT else "**missed**"
+        excludes = "excludes" if high < RULED_OUT else "does not exclude"
+        bca = _interval(info.get("harness_over_bare_bca_low"), info.get("harness_over_bare_bca_high"))
+        lines.append(
+            f"- {info['adapter']}: harness / bare TRL {ratio:.3f} (95% t interval {low:.3f} to {high:.3f}, "
+            f"BCa {bca}; "
+            f"{info['rounds']} interleaved pairs of {info['updates']} timed updates): goal <= {GOAL} {met}; "
+            f"the interval {excludes} {RULED_OUT}. The reward guard (bare TRL, plain reward / guarded): "
+            f"{_f(info.get('bare-trl-plain-reward_over_bare'), '.3f')}."
+        )
+    return "\n".join(lines) or "_(not in this run)_"
 
 
 def trajectory_recording(benches: list[Bench]) -> str:
@@ -255,6 +301,7 @@ def suite_walltime(benches: list[Bench]) -> str:
 
 TABLES: dict[str, Callable[[list[Bench]], str]] = {
     "harness-overhead": harness_overhead,
+    "harness-verdict": harness_verdict,
     "trajectory-recording": trajectory_recording,
     "extrapolation-vs-T": extrapolation_vs_t,
     "extrapolation-vs-d": extrapolation_vs_d,
