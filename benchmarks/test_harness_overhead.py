@@ -5,9 +5,10 @@ The three cases of ``overhead.py`` (bare TRL with the harness's reward function,
 the smoke suite's model spec), the tiny suite's run spec at ``UPDATES`` updates, the same prompts,
 seed, stop tokens and reward function. A round runs each case once (a fresh model and trainer
 each, the order rotating from round to round); the first update of each run (warm-up) is left
-out and the rest summed. Each case's total over ``bare-trl``'s in the same round is one pair
-ratio, and ``paired.ratio_interval`` gives their geometric mean with a t and a BCa 95% interval:
-rounds are interleaved because drift between runs on these machines is larger than the 3% asked
+out. Each case's median update over ``bare-trl``'s in the same round is one pair ratio (the
+median, not the sum, so that an update slowed by another job on the machine does not move it),
+and ``paired.ratio_interval`` gives their geometric mean with a t and a BCa 95% interval. Rounds
+are interleaved because drift between runs on these machines is larger than the 3% asked
 for (the same case moved by up to 40% minutes apart), while a pair's two runs see the same machine.
 
 Every pair must have done the same work: TRL's token count (prompt and completion tokens) must be
@@ -75,7 +76,7 @@ def _warm(tmp_path_factory: pytest.TempPathFactory) -> None:
 def test_grpo_step_harness_against_bare_trl(benchmark, tmp_path: Path, adapter_name: str) -> None:
     benchmark.group = f"harness overhead, {UPDATES} GRPO updates per run, {len(CASES)} runs per round"
     intervals: dict[str, list[float]] = {case: [] for case in CASES}
-    totals: dict[str, list[float]] = {case: [] for case in CASES}
+    medians: dict[str, list[float]] = {case: [] for case in CASES}
     tokens: dict[str, list[list[float]]] = {case: [] for case in CASES}
     rounds = iter(range(ROUNDS))
 
@@ -87,7 +88,7 @@ def test_grpo_step_harness_against_bare_trl(benchmark, tmp_path: Path, adapter_n
             timed = clock.intervals[1:]
             assert len(timed) == UPDATES - 1, (case, len(clock.intervals))
             intervals[case] += timed
-            totals[case].append(sum(timed))
+            medians[case].append(statistics.median(timed))
             tokens[case].append(clock.tokens)
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
@@ -99,7 +100,7 @@ def test_grpo_step_harness_against_bare_trl(benchmark, tmp_path: Path, adapter_n
         info[f"{case}_mean_step_seconds"] = statistics.fmean(steps)
         info[f"{case}_median_step_seconds"] = statistics.median(steps)
     for case in CASES[1:]:
-        interval = ratio_interval(totals[case], totals["bare-trl"])
+        interval = ratio_interval(medians[case], medians["bare-trl"])
         info[f"{case}_over_bare"] = interval["ratio"]
         for bound in ("t_low", "t_high", "bca_low", "bca_high"):
             info[f"{case}_over_bare_{bound}"] = interval[bound]
