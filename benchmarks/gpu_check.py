@@ -165,7 +165,8 @@ def overhead_pairs(
         "pairs": pairs,
         "median_update_seconds": {case: statistics.median(steps[case]) for case in cases},
         "peak_gpu_mb": {case: max(peaks[case]) if peaks[case] else None for case in cases},
-        "same_tokens": tokens["harness"] == tokens["bare-trl"],
+        # Equal and present: a TRL that stopped logging num_tokens must not pass as "same work".
+        "same_tokens": all(tokens["bare-trl"]) and tokens["harness"] == tokens["bare-trl"],
         "harness_over_bare": ratio_interval(totals["harness"], totals["bare-trl"]),
     }
 

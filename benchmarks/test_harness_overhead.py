@@ -92,6 +92,7 @@ def test_grpo_step_harness_against_bare_trl(benchmark, tmp_path: Path, adapter_n
             tokens[case].append(clock.tokens)
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+    assert all(tokens["bare-trl"]), "TRL logged no num_tokens: the same-work check would be empty"
     for case in CASES[1:]:
         assert tokens[case] == tokens["bare-trl"], f"{case} and bare-trl generated different tokens"
     info = benchmark.extra_info
