@@ -192,6 +192,8 @@ class _Batch:
         self.outcomes: list[tuple[str, Any]] = []
         self.started = time.monotonic()  # of the item now being scored (index len(outcomes))
         self.abandoned = False
+        self.finished = False
+        """The worker has returned (or raised something that is not a verifier fault)."""
         self.done = threading.Condition()
 
     def run(self, verifier: Callable[[str, str], Any]) -> None:
@@ -211,6 +213,7 @@ class _Batch:
                     self.started = time.monotonic()
         finally:
             with self.done:
+                self.finished = True
                 self.done.notify()
 
 
@@ -233,9 +236,7 @@ def _score_batch(
         batch = _Batch(items)
         future = _POOL.submit(batch.run, verifier)
         with batch.done:
-            while len(batch.outcomes) < len(items):
-                if future.done() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]  # not a verifier fault
+            while len(batch.outcomes) < len(items) and not batch.finished:
                 wait = batch.started + limit - time.monotonic()
                 if wait <= 0:
                     batch.abandoned = True
@@ -244,6 +245,8 @@ def _score_batch(
                 batch.done.wait(wait)
             outcomes += batch.outcomes
         if not batch.abandoned:
+            if len(batch.outcomes) < len(items):
+                future.result()  # re-raises what stopped the worker (a KeyboardInterrupt, say)
             return outcomes
         outcomes.append(("timeout", f"{_name(verifier)} took longer than {limit:g} s"))
         items = items[len(batch.outcomes) + 1 :]

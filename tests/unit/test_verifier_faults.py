@@ -138,3 +138,25 @@ def test_in_a_batch_each_completion_keeps_its_own_timeout_and_faults_stay_per_co
         assert calls == completions, "every completion scored exactly once, in order"
     finally:
         VERIFIERS._loaded.pop("test_batch_faults")
+
+
+def test_what_is_not_a_verifier_fault_reaches_the_caller_at_once() -> None:
+    from peft_rlvr_bench.verifier_faults import guarded_batch_verifier
+
+    class Interrupted(BaseException):
+        pass
+
+    def interrupted(completion: str, answer: str) -> float:
+        if completion == "stop":
+            raise Interrupted
+        return 1.0
+
+    VERIFIERS.register("test_interrupted")(interrupted)
+    try:
+        started = time.perf_counter()
+        with counting_faults() as faults, pytest.raises(Interrupted):
+            guarded_batch_verifier("test_interrupted", timeout=5.0)(["1", "stop", "1"], ["1"] * 3)
+        assert time.perf_counter() - started < 2, "not after the 5 s timeout"
+        assert faults.calls == 0
+    finally:
+        VERIFIERS._loaded.pop("test_interrupted")
