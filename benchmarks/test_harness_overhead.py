@@ -106,3 +106,9 @@ def test_grpo_step_harness_against_bare_trl(benchmark, tmp_path: Path, adapter_n
         for bound in ("t_low", "t_high", "bca_low", "bca_high"):
             info[f"{case}_over_bare_{bound}"] = interval[bound]
         info[f"{case}_pair_ratios"] = interval["pair_ratios"]
+    # Everything the harness adds, its reward guard included: against bare TRL with the plain
+    # verifier as reward, what a TRL user writes without the harness.
+    interval = ratio_interval(medians["harness"], medians["bare-trl-plain-reward"])
+    info["harness_over_plain"] = interval["ratio"]
+    for bound in ("t_low", "t_high", "bca_low", "bca_high"):
+        info[f"harness_over_plain_{bound}"] = interval[bound]

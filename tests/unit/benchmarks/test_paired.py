@@ -52,22 +52,25 @@ def test_each_case_goes_first_equally_often() -> None:
 
 
 def _bench(ratio: float, low: float | None, high: float | None) -> dict:
-    info = {
-        "adapter": "full",
-        "rounds": 16,
-        "updates": 30,
-        "harness_over_bare": ratio,
-        "harness_over_bare_t_low": low,
-        "harness_over_bare_t_high": high,
-        "harness_over_bare_bca_low": low,
-        "harness_over_bare_bca_high": high,
-        "bare-trl-plain-reward_over_bare": 0.99,
-    }
+    info = {"adapter": "full", "rounds": 16, "updates": 30}
+    for key, shift in (("harness_over_plain", 0.0), ("harness_over_bare", -0.01)):
+        info |= {
+            key: ratio + shift,
+            f"{key}_t_low": None if low is None else low + shift,
+            f"{key}_t_high": None if high is None else high + shift,
+            f"{key}_bca_low": None,
+            f"{key}_bca_high": None,
+        }
     return {"fullname": "benchmarks/test_harness_overhead.py::test[full]", "extra_info": info}
 
 
-def test_the_verdict_needs_the_ratio_at_the_goal_and_an_interval_clear_of_1_05() -> None:
-    assert "goal <= 1.03 **met**; the interval excludes 1.05" in harness_verdict([_bench(1.02, 1.0, 1.04)])
+def test_the_verdict_needs_the_ratio_to_a_plain_reward_at_the_goal_and_its_interval_clear_of_1_05() -> None:
+    line = harness_verdict([_bench(1.02, 1.0, 1.04)])
+    assert "harness / bare TRL (plain reward) 1.020 (95% t 1.000 to 1.040" in line
+    assert "harness / bare TRL (guarded reward) 1.010 (95% t 0.990 to 1.030" in line
+    assert line.endswith(
+        "16 interleaved pairs of 30 timed updates: goal <= 1.03 **met**; the interval excludes 1.05."
+    )
     assert "**missed**; the interval does not exclude 1.05" in harness_verdict([_bench(1.02, 0.99, 1.06)])
     assert "**missed**; the interval excludes 1.05" in harness_verdict([_bench(1.035, 1.03, 1.04)])
-    assert "too few for an interval" in harness_verdict([_bench(1.0, None, None)])
+    assert "too few pairs to judge" in harness_verdict([_bench(1.0, None, None)])
