@@ -181,12 +181,9 @@ def memory_estimates(arch: Any, spec: Any, tokenizer: Any) -> dict[str, float]:
 
     dry = run_memory(spec, arch, vllm_rollouts=False)
     prompts = [item.prompt for item in training_items(spec, RunContext())]
-    prompt_tokens = max(
-        len(tokenizer.apply_chat_template(p, tokenize=True))
-        if isinstance(p, list)
-        else len(tokenizer(p)["input_ids"])
-        for p in prompts
-    )
+    # A conversational prompt is measured as the chat template renders it.
+    texts = [p if isinstance(p, str) else tokenizer.apply_chat_template(p, tokenize=False) for p in prompts]
+    prompt_tokens = max(len(tokenizer(text)["input_ids"]) for text in texts)
     recipe, params = recipe_of(spec.recipe.name, spec.recipe.params)
     work = recipe.workload(params, prompt_tokens, False)
     own = estimate_memory(
