@@ -58,7 +58,7 @@ def test_the_gpu_shape_is_qwen2_5_1_5b_and_its_synthetic_checkpoints_match_it() 
     from peft_rlvr_bench.models import load_base
     from peft_rlvr_bench.suite import load_suite
 
-    arch = gpu_check._architecture("1.5b")
+    arch = gpu_check.architecture("1.5b")
     assert arch == KNOWN["Qwen/Qwen2.5-1.5B"]
     _, tokenizer = load_base(load_suite(REPO / "suites" / "smoke.yaml").spec.model)
     model = gpu_check.build_model(arch, tokenizer, 0, "meta")  # shapes only, no memory
@@ -68,3 +68,22 @@ def test_the_gpu_shape_is_qwen2_5_1_5b_and_its_synthetic_checkpoints_match_it() 
     layout = gpu_check.synthetic_layout(arch)
     weights = {name: shape for name, shape in shapes.items() if not name.endswith(".bias")}
     assert layout.shapes() == weights, "relex, alpharl and analyze see the trained model's tensors"
+
+
+def test_a_failing_step_is_a_row_of_the_table_and_the_other_steps_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(gpu_check, "overhead_pairs", boom)
+    monkeypatch.setattr(gpu_check, "record_trajectory", boom)
+    out = tmp_path / "gpu-check.json"
+    args = ["--shape", "tiny", "--in-process", "--json", str(out), "--work", str(tmp_path)]
+    assert gpu_check.main(args) == 1
+    result = json.loads(out.read_text())
+    assert result["failed"] == ["GRPO pairs", "trajectory"]
+    rows = {row["step"]: row for row in result["rows"]}
+    assert rows["trajectory"]["figure"] == "FAILED: RuntimeError: CUDA out of memory"
+    assert rows["prb analyze"]["seconds"] > 0, "the steps after a failure still run"
+    assert rows["memory: measured / estimate"]["gpu_peak_mb"] is None
