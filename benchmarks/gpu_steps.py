@@ -109,9 +109,22 @@ def gpu_peak(found: dict[str, float | None]):
 def overhead_pairs(
     arch: Any, tokenizer: Any, spec: Any, pairs: int, device: str, out: Path
 ) -> dict[str, Any]:
-    """Interleaved pairs of bare TRL and the harness, a fresh model each run."""
+    """Interleaved pairs of bare TRL and the harness, a fresh model each run, after an untimed
+    two-update run of each (imports, CUDA kernels and the allocator's pools are paid there, not by
+    whichever case runs first: at the tiny shape the first run was 3x slower than the second)."""
+    from peft_rlvr_bench.suite import Budget
+
     updates = spec.budget.max_steps
     cases = ("bare-trl", "harness")
+    warm = spec.model_copy(update={"budget": Budget(max_steps=2)})
+    for case in cases:
+        run_case(
+            case,
+            _adapted(build_model(arch, tokenizer, spec.seed, device), warm, 2),
+            tokenizer,
+            warm,
+            out / f"warm-{case}",
+        )
     totals: dict[str, list[float]] = {case: [] for case in cases}
     steps: dict[str, list[float]] = {case: [] for case in cases}
     tokens: dict[str, list[list[float]]] = {case: [] for case in cases}
