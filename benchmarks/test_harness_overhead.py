@@ -19,6 +19,7 @@ intervals, and the pair ratios.
 
 from __future__ import annotations
 
+import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ from peft_rlvr_bench.suite import Budget
 
 UPDATES = pick(31, 4)
 """Per run; the first is warm-up, so 30 are timed."""
-ROUNDS = pick(16, 3)
+ROUNDS = int(os.environ.get("PRB_BENCH_PAIRS", 0)) or pick(16, 3)
+"""Interleaved rounds (pairs); ``$PRB_BENCH_PAIRS`` sets more where the interval is too wide: its
+half-width shrinks as one over the square root of the pairs."""
 ADAPTERS = pick(["full", "lora"], ["full"])
 
 
