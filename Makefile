@@ -15,7 +15,7 @@ FORCE ?=
 JOBS ?= auto
 RESULTS ?= outputs/verify-results
 
-.PHONY: install lock suite verify claims readme golden test test-slow test-gpu bench bench-suite lint format clean
+.PHONY: install lock lock-gpu gpu-wheels gpu-check suite verify claims readme golden test test-slow test-gpu bench bench-suite lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,38 @@ lock:
 	  $(LOCK_VENV)/bin/pip freeze --exclude-editable | sed -E 's/^(torch==[^+]+)\+.*/\1/'; } > $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf $(LOCK_VENV)
+
+# The GPU lock (requirements/gpu.txt): vLLM pins its torch and caps transformers, so the vllm extra
+# does not resolve next to the CPU lock. A dry-run resolution (metadata only, no GPU, this machine's
+# pip configuration left out) writes it; CHECK=1 resolves the committed lock again and compares.
+GPU_LOCK := requirements/gpu.txt
+lock-gpu: $(BIN)/python
+	$(BIN)/python requirements/lock_gpu.py $(if $(CHECK),--check,--write) $(GPU_LOCK)
+
+# What a bare GPU machine lacks for `make gpu-check` (it has torch, transformers, peft, accelerate):
+# wheels at the CPU lock's versions, downloaded here into gpu-wheels/ (ignored) to travel with the
+# tree. GPU_PY: the GPU machine's Python version, if it is not this one's.
+GPU_WHEELS := gpu-wheels
+GPU_PY ?= $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+GPU_WHEEL_PACKAGES := trl datasets math-verify latex2sympy2_extended antlr4-python3-runtime pyarrow dill \
+    multiprocess xxhash fsspec pydantic pydantic-core annotated-types typing-inspection rich \
+    markdown-it-py mdurl pygments
+gpu-wheels: $(BIN)/python
+	rm -rf $(GPU_WHEELS)
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 \
+		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any \
+		--python-version $(GPU_PY) -c $(LOCK) -d $(GPU_WHEELS) $(GPU_WHEEL_PACKAGES)
+	du -sh $(GPU_WHEELS)
+
+# The real-model path at Qwen2.5-1.5B's size on one GPU (benchmarks/gpu_check.py; minutes): GRPO
+# through bare TRL and the harness, memory against the dry run, trajectory records, relex, alpharl
+# and analyze; a table and outputs/gpu-check.json. Installs from gpu-wheels/ only what is missing.
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+GPU_CHECK_FLAGS ?=
+gpu-check:
+	@if [ -d $(GPU_WHEELS) ]; then $(GPU_PYTHON) -m pip install --quiet --no-index \
+		--find-links $(GPU_WHEELS) trl datasets math-verify; fi
+	PYTHONPATH=$(CURDIR) $(GPU_PYTHON) benchmarks/gpu_check.py $(GPU_CHECK_FLAGS)
 
 suite: $(BIN)/prb
 	$(BIN)/prb run $(NAME) --jobs $(JOBS) $(if $(FORCE),--force,)

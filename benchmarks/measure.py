@@ -39,11 +39,11 @@ def extrapolate(
     extrapolate_checkpoints(method, params, Path(base), steps, target, Path(out))
 
 
-def analyze(base: str, tuned: str, method: str = "gram"):
+def analyze(base: str, tuned: str, method: str = "gram", device: str = "cpu"):
     from peft_rlvr_bench.analyze import analyze_dirs
     from peft_rlvr_bench.geometry import GeometryParams
 
-    analyze_dirs(Path(base), Path(tuned), params=GeometryParams(method=method))
+    analyze_dirs(Path(base), Path(tuned), params=GeometryParams(method=method), device=device)
 
 
 TARGETS = {"extrapolate": extrapolate, "analyze": analyze}
@@ -85,7 +85,7 @@ def in_subprocess(name: str, timeout: float = 1800, **kwargs: Any) -> dict[str, 
 
 
 def _child(spec: dict[str, Any]) -> None:
-    import torch  # noqa: F401  (the baseline includes torch, as any caller of these functions has it)
+    import torch  # the baseline includes torch, as any caller of these functions has it
 
     target = TARGETS[spec["name"]]
     importlib.import_module(MODULES[spec["name"]])  # its import counts in the baseline, not in the call
@@ -103,6 +103,8 @@ def _child(spec: dict[str, Any]) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     target(**spec["kwargs"])
     seconds = time.perf_counter() - started
@@ -110,6 +112,7 @@ def _child(spec: dict[str, Any]) -> None:
     sampler.join()
     peak_anon = max(peak_anon, _status_kb("RssAnon"))
     peak_rss = _status_kb("VmHWM")
+    gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
     mb = 1 / 1024
     print(
         json.dumps(
@@ -120,6 +123,7 @@ def _child(spec: dict[str, Any]) -> None:
                 "added_rss_mb": (peak_rss - baseline_rss) * mb,
                 "peak_anon_mb": peak_anon * mb,
                 "baseline_anon_mb": baseline_anon * mb,
+                "gpu_peak_mb": gpu_mb,
             }
         )
     )

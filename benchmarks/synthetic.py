@@ -26,6 +26,10 @@ class Layout:
     intermediate: int
     layers: int
     vocab: int
+    kv: int | None = None
+    """Rows of the key and value projections (grouped-query attention); ``hidden`` when None."""
+    tied: bool = False
+    """No separate LM head (the embedding is reused, as in Qwen2.5-1.5B)."""
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         h, i = self.hidden, self.intermediate
@@ -35,15 +39,17 @@ class Layout:
             out |= {
                 prefix + "input_layernorm.weight": (h,),
                 prefix + "self_attn.q_proj.weight": (h, h),
-                prefix + "self_attn.k_proj.weight": (h, h),
-                prefix + "self_attn.v_proj.weight": (h, h),
+                prefix + "self_attn.k_proj.weight": (self.kv or h, h),
+                prefix + "self_attn.v_proj.weight": (self.kv or h, h),
                 prefix + "self_attn.o_proj.weight": (h, h),
                 prefix + "post_attention_layernorm.weight": (h,),
                 prefix + "mlp.gate_proj.weight": (i, h),
                 prefix + "mlp.up_proj.weight": (i, h),
                 prefix + "mlp.down_proj.weight": (h, i),
             }
-        out |= {"model.norm.weight": (h,), "lm_head.weight": (self.vocab, h)}
+        out |= {"model.norm.weight": (h,)}
+        if not self.tied:
+            out["lm_head.weight"] = (self.vocab, h)
         return out
 
     @property

@@ -17,18 +17,16 @@ from peft_rlvr_bench.reporting.results import StepRecord
 from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm
 from peft_rlvr_bench.rlvr.job import TrainingJob
 from peft_rlvr_bench.rlvr.resilience import guard_callbacks, train_resumably
-from peft_rlvr_bench.verifier_faults import guarded_verifier
+from peft_rlvr_bench.verifier_faults import guarded_batch_verifier
 
 
 def reward_function(verifier_name: str) -> Callable[..., list[float]]:
     """The task's verifier as a TRL reward function over the dataset's ``answer`` column; a sample
     whose verifier raises or times out scores 0 and is counted (``verifier_faults``)."""
-    verifier = guarded_verifier(verifier_name)
+    verifier = guarded_batch_verifier(verifier_name)
 
     def reward(completions: list[str], answer: list[str], **_: Any) -> list[float]:
-        return [
-            verifier(completion, expected) for completion, expected in zip(completions, answer, strict=True)
-        ]
+        return verifier(completions, answer)
 
     reward.__name__ = verifier_name
     return reward

@@ -80,3 +80,83 @@ def test_the_timeout_works_from_any_thread_and_non_finite_scores_count_as_faults
         assert (faults.calls, faults.exceptions, faults.timeouts) == (2, 1, 0)
     finally:
         VERIFIERS._loaded.pop("test_nan_score")
+
+
+# One round trip per reward call ---------------------------------------------------------------
+
+
+def test_a_reward_call_costs_one_worker_round_trip_not_one_per_completion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from peft_rlvr_bench import verifier_faults
+    from peft_rlvr_bench.rlvr.grpo import reward_function
+
+    submitted: list[Any] = []
+    submit = verifier_faults._POOL.submit
+
+    def counting_submit(fn: Any, *args: Any) -> Any:
+        submitted.append(fn)
+        return submit(fn, *args)
+
+    monkeypatch.setattr(verifier_faults._POOL, "submit", counting_submit)
+    completions = [str(i) for i in range(32)]
+    with counting_faults() as faults:
+        scores = reward_function("int_match")(completions=completions, answer=["7"] * 32)
+    assert scores == [1.0 if c == "7" else 0.0 for c in completions]
+    assert len(submitted) == 1, "32 completions, one reward call: one hand-off to a worker thread"
+    assert (faults.calls, faults.exceptions, faults.timeouts) == (32, 0, 0)
+
+
+def test_in_a_batch_each_completion_keeps_its_own_timeout_and_faults_stay_per_completion() -> None:
+    from peft_rlvr_bench.verifier_faults import guarded_batch_verifier
+
+    calls: list[str] = []
+
+    def slow_or_raising(completion: str, answer: str) -> float:
+        calls.append(completion)
+        if completion == "hang":
+            time.sleep(1.0)
+        if completion == "raise":
+            raise ValueError("cannot parse")
+        if completion == "inf":
+            return float("inf")
+        return float(completion == answer)
+
+    VERIFIERS.register("test_batch_faults")(slow_or_raising)
+    try:
+        completions = ["1", "hang", "1", "raise", "hang", "inf", "2", "1"]
+        started = time.perf_counter()
+        with counting_faults() as faults:
+            scores = guarded_batch_verifier("test_batch_faults", timeout=0.2)(completions, ["1"] * 8)
+        elapsed = time.perf_counter() - started
+        assert scores == [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+        assert (faults.calls, faults.exceptions, faults.timeouts) == (8, 2, 2)
+        assert faults.first_error == "test_batch_faults: slow_or_raising took longer than 0.2 s"
+        # Each hang costs its own 0.2 s, not the whole batch's and not the hang's full second.
+        assert 0.35 < elapsed < 0.9, elapsed
+        time.sleep(1.0)  # the stranded workers wake up: they must not score the batch's rest again
+        assert calls == completions, "every completion scored exactly once, in order"
+    finally:
+        VERIFIERS._loaded.pop("test_batch_faults")
+
+
+def test_what_is_not_a_verifier_fault_reaches_the_caller_at_once() -> None:
+    from peft_rlvr_bench.verifier_faults import guarded_batch_verifier
+
+    class Interrupted(BaseException):
+        pass
+
+    def interrupted(completion: str, answer: str) -> float:
+        if completion == "stop":
+            raise Interrupted
+        return 1.0
+
+    VERIFIERS.register("test_interrupted")(interrupted)
+    try:
+        started = time.perf_counter()
+        with counting_faults() as faults, pytest.raises(Interrupted):
+            guarded_batch_verifier("test_interrupted", timeout=5.0)(["1", "stop", "1"], ["1"] * 3)
+        assert time.perf_counter() - started < 2, "not after the 5 s timeout"
+        assert faults.calls == 0
+    finally:
+        VERIFIERS._loaded.pop("test_interrupted")
