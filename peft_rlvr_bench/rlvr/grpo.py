@@ -17,6 +17,7 @@ from peft_rlvr_bench.reporting.results import StepRecord
 from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm
 from peft_rlvr_bench.rlvr.job import TrainingJob
 from peft_rlvr_bench.rlvr.resilience import guard_callbacks, train_resumably
+from peft_rlvr_bench.rlvr.weight_sync import install_exact_sync
 from peft_rlvr_bench.verifier_faults import guarded_verifier
 
 
@@ -35,7 +36,8 @@ def reward_function(verifier_name: str) -> Callable[..., list[float]]:
 
 
 class HarnessGRPOTrainer(GRPOTrainer):
-    """TRL's GRPOTrainer with two additions, both off unless asked for:
+    """TRL's GRPOTrainer with an exact vLLM weight sync for PEFT models (``rlvr/weight_sync.py``:
+    the frozen base stays bitwise W0) and two additions, both off unless asked for:
 
     - ``reference``: the KL reference is this separate copy of the original base. Without it,
       TRL's reference for a PEFT model is the adapter disabled (for PiSSA-like methods that is the
@@ -57,6 +59,7 @@ class HarnessGRPOTrainer(GRPOTrainer):
         if own_reference:
             config.beta = 0.0  # TRL then builds no reference of its own; beta is restored below
         super().__init__(*args, **kwargs)
+        install_exact_sync(getattr(self, "vllm_generation", None))
         self.extra_loss = extra_loss
         if own_reference:
             config.beta = self.beta = beta

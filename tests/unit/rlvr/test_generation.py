@@ -96,8 +96,9 @@ def test_the_vllm_sync_sends_the_effective_merged_weights(method: str) -> None:
         assert not torch.allclose(
             residual[f"base_model.model.{q}".replace(".weight", ".base_layer.weight")], sent[q]
         )
-    # TRL unmerges afterwards; merge + unmerge is not bitwise (fp32 rounding), so the frozen
-    # residual drifts by about an ulp per sync: a known cost of vLLM rollouts for PEFT models.
+    # TRL's own walk unmerges afterwards; merge + unmerge is not bitwise (fp32 rounding), so the
+    # residual drifts by about an ulp per sync. The harness replaces that walk with an exact one
+    # (rlvr/weight_sync.py; tests/unit/rlvr/test_weight_sync.py checks it bitwise).
     for name, before in residual.items():
         torch.testing.assert_close(dict(model.named_parameters())[name].detach(), before, rtol=0, atol=1e-6)
 
