@@ -120,12 +120,24 @@ def _run_lm_eval(
 
     if context.backends.eval == "vllm":
         return _run_lm_eval_vllm(model, tokenizer, configs, context, torch_seed)
+    from peft_rlvr_bench.rlvr.generation import stop_tokens_added
+
     was_training = model.training
     model.eval()
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
-    output = _simple_evaluate(lm, configs, torch_seed)
+    # lm-eval's transformers model decodes without special tokens before it splits on ``until``, so
+    # a marker like <|im_end|> only stops generation as an EOS id: the same ids training stops on.
+    with stop_tokens_added(model, tokenizer, task_stops(spec, context)):
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
+        output = _simple_evaluate(lm, configs, torch_seed)
     model.train(was_training)
     return output
+
+
+def task_stops(spec: EvalSpec, context: RunContext) -> list[str]:
+    """The template end markers of the evaluated tasks (dataset tasks; the tiny world's have
+    none), once each: what training adds to the EOS ids too (``rlvr.generation``)."""
+    stops = [text for task in _all_tasks(spec) for text in context.task(task).stop or ()]
+    return list(dict.fromkeys(stops))
 
 
 def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
 
 from peft_rlvr_bench.callbacks import StepTimer
 from peft_rlvr_bench.reporting.results import StepRecord
-from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm
+from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm, vllm_stop_kwargs
 from peft_rlvr_bench.rlvr.job import TrainingJob
 from peft_rlvr_bench.rlvr.resilience import guard_callbacks, train_resumably
 from peft_rlvr_bench.rlvr.weight_sync import install_exact_sync
@@ -94,18 +94,31 @@ class HarnessGRPOTrainer(GRPOTrainer):
         return self.current_gradient_accumulation_steps if self.model.training else 1
 
 
+def grpo_config_fields(
+    config: dict[str, Any], eos_ids: list[int], stop: Any, tokenizer: Any
+) -> dict[str, Any]:
+    """``config`` with vLLM rollouts told to stop on ``eos_ids`` (the ids TRL's transformers path
+    and its truncation mask use) instead of strings vLLM cannot match on special tokens."""
+    if not config.get("use_vllm"):
+        return config
+    kwargs = {key: value for key, value in config.get("generation_kwargs", {}).items() if key != "stop"}
+    return {**config, "generation_kwargs": {**kwargs, **vllm_stop_kwargs(eos_ids, stop, tokenizer)}}
+
+
 def train_grpo(job: TrainingJob) -> list[StepRecord]:
     """Runs GRPO-family RL on ``job.model`` in place and returns the per-update curve.
 
     TRL's own printing and progress bar are removed so a suite's output stays readable.
     """
-    add_stop_tokens(job.model, job.tokenizer, job.task.stop or ())  # e.g. <|im_end|> ends a completion
+    stop = job.task.stop or ()
+    eos_ids = add_stop_tokens(job.model, job.tokenizer, stop)  # e.g. <|im_end|> ends a completion
+    config = grpo_config_fields(job.config, eos_ids, stop, job.tokenizer)
     timer = StepTimer(job.on_update)
     optimizer = job.hooks.optimizer(job.model, job.config["learning_rate"]) if job.hooks.optimizer else None
     trainer = HarnessGRPOTrainer(
         model=job.model,
         reward_funcs=[reward_function(job.task.verifier)],
-        args=GRPOConfig(**job.config),
+        args=GRPOConfig(**config),
         train_dataset=Dataset.from_list(
             [{"prompt": item.prompt, "answer": item.answer} for item in job.items]
         ),
