@@ -15,6 +15,7 @@ left out of every table while no row of the suite has it.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -124,6 +125,11 @@ def _learning_rate(run: RunResult) -> float | None:
     adapter = run.spec.get("adapter")
     rate = adapter.get("lr") if isinstance(adapter, dict) else None
     return None if rate is None else float(rate)
+
+
+def _median_step_seconds(run: RunResult) -> float | None:
+    seconds = [step.step_seconds for step in run.train_curve if step.step_seconds is not None]
+    return statistics.median(seconds) if seconds else None
 
 
 def _updates(run: RunResult) -> float | None:
@@ -245,6 +251,25 @@ METRICS: tuple[Metric, ...] = (
         integer,
         on_base=False,
         optional=False,
+    ),
+    Metric(
+        "step_seconds",
+        "Step s",
+        "lower",
+        "median wall time of one RL update (rollouts included) in seconds, mean over seeds",
+        _median_step_seconds,
+        three_significant,
+        on_base=False,
+    ),
+    Metric(
+        "gpu_peak_mb",
+        "GPU MB",
+        "lower",
+        "peak GPU memory of the run's process (allocated, MiB; reset per run; see the result's "
+        "gpu_memory for the device), max over seeds",
+        field("gpu_memory", "peak_allocated_mb"),
+        integer,
+        aggregate="max",
     ),
     Metric(
         "updates",

@@ -214,6 +214,11 @@ class RunResult(BaseModel):
     peak_memory_mb: float | None = Field(
         None, description="peak resident memory of the process so far (runs of one suite share a process)"
     )
+    gpu_memory: dict[str, Any] | None = Field(
+        None,
+        description="the run's GPU peak (reset when it starts): peak_allocated_mb and peak_reserved_mb of "
+        "its process's allocator, device name and device_count; None without CUDA",
+    )
     versions: dict[str, str] = Field(default_factory=dict)
     git: dict[str, Any] = Field(default_factory=dict)
     created_at: str | None = None

@@ -20,6 +20,19 @@ from peft_rlvr_bench.rlvr.resilience import guard_callbacks, train_resumably
 from peft_rlvr_bench.rlvr.weight_sync import install_exact_sync
 from peft_rlvr_bench.verifier_faults import guarded_verifier
 
+IS_MASKED_KEY = "sampling/is_masked_frac"
+"""The logged share of completions (or tokens) whose importance-sampling weight is 0."""
+
+
+def masked_share(ratio: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+    """Per completion, the share of its weight TRL's vLLM importance-sampling correction zeroes:
+    1 or 0 in the sequence modes (``ratio`` of shape (B, 1)), the share of its tokens in the token
+    modes ((B, T)). A ratio that underflows to 0 counts too: its weight is 0 either way."""
+    if ratio.shape[-1] == 1:
+        return (ratio[:, 0] == 0).float()
+    mask = completion_mask.bool()
+    return ((ratio == 0) & mask).sum(1).float() / mask.sum(1).clamp(min=1)
+
 
 def reward_function(verifier_name: str) -> Callable[..., list[float]]:
     """The task's verifier as a TRL reward function over the dataset's ``answer`` column; a sample
@@ -74,6 +87,17 @@ class HarnessGRPOTrainer(GRPOTrainer):
             disable_dropout_in_model(reference)
         add_fused_lm_head(reference, temperature=self.temperature, cast_lm_head_to_fp32=False)
         return self.accelerator.prepare_model(reference, evaluation_mode=True)
+
+    def _generate_and_score_completions(self, inputs: Any) -> dict[str, Any]:
+        # TRL logs the importance-sampling ratios but not how much of the batch its masking modes
+        # weigh 0; the share is what tells whether long completions are being dropped.
+        output = super()._generate_and_score_completions(inputs)
+        ratio = output.get("importance_sampling_ratio")
+        if ratio is not None:
+            mode = "train" if self.model.training else "eval"
+            share = masked_share(ratio, output["completion_mask"])
+            self._metrics[mode][IS_MASKED_KEY].append(self.accelerator.gather(share).mean().item())
+        return output
 
     def compute_loss(
         self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None

@@ -240,7 +240,8 @@ def trainer_config(run: RunSpec, context: RunContext, output_dir: Path) -> dict[
         "use_cpu": not on_gpu,
         "bf16": on_gpu,  # autocast over fp32 master weights on a GPU
         "logging_steps": 1,
-        "report_to": "none",
+        "report_to": run.tracking.report_to if run.tracking and run.tracking.report_to else "none",
+        "run_name": run.run_id,  # what a tracker names the run
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
         **checkpoint_fields(run),

@@ -18,7 +18,7 @@ from peft_rlvr_bench.crashpoints import crash_point
 from peft_rlvr_bench.distributed import is_main_process, run_device
 from peft_rlvr_bench.paths import final_dir, outputs_dir, run_dir, trajectory_dir
 from peft_rlvr_bench.reporting.results import RunResult
-from peft_rlvr_bench.runner.provenance import peak_memory_mb, provenance
+from peft_rlvr_bench.runner.provenance import gpu_memory, peak_memory_mb, provenance, reset_gpu_peak
 from peft_rlvr_bench.suite import DerivedRun, ModelSpec, RunSpec, SuiteSpec
 
 
@@ -30,6 +30,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
+    reset_gpu_peak()
     context = RunContext.for_run(suite.data, suite.generation)
     device = run_device()
     model, tokenizer = load_base(suite.model, device=device)
@@ -49,6 +50,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         total_params=sum(p.numel() for p in model.parameters()),
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
+        gpu_memory=gpu_memory(),
         backends=context.backends.as_dict(),
         samples=None if samples is None else samples.samples(),
         **provenance(suite.model),
@@ -197,6 +199,7 @@ def _contained(
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    reset_gpu_peak()
     with counting_faults() as faults:
         try:
             outcome = work(timings)
@@ -216,6 +219,7 @@ def _contained(
         reason=reason,
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
+        gpu_memory=gpu_memory(),
         spec=spec,
         verifier_faults=faults.as_dict(),
         **common,

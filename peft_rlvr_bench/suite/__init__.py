@@ -29,6 +29,7 @@ from peft_rlvr_bench.suite.spec import (
     SamplingSpec,
     Suite,
     SuiteSpec,
+    TrackingSpec,
     TrajectorySpec,
     is_safe_name,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "SamplingSpec",
     "Suite",
     "SuiteSpec",
+    "TrackingSpec",
     "TrajectorySpec",
     "expand",
     "expand_derived",

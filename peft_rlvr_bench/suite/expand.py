@@ -47,6 +47,7 @@ def expand(spec: SuiteSpec) -> list[RunSpec]:
                 checkpoint=spec.checkpoint,
                 data=spec.data,
                 generation=spec.generation,
+                tracking=spec.tracking,
             )
             needs = params.required_runs()
             if needs:

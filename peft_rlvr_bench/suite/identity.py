@@ -21,11 +21,11 @@ from typing import Any
 
 from peft_rlvr_bench.rlvr.recipes import harness_config
 
-OBSERVING_RUN_FIELDS = ("suite", "trajectory", "checkpoint", "generation")
+OBSERVING_RUN_FIELDS = ("suite", "trajectory", "checkpoint", "generation", "tracking")
 """RunSpec fields that file a run or observe it without changing what it computes: the suite name,
 how often the trajectory is recorded and trainer checkpoints are saved (a resumed run restores
 the RNG states and ends bitwise the same), and the generation backend (vLLM and transformers
-sample the same distribution with different numerics, like two devices)."""
+sample the same distribution with different numerics, like two devices), and live tracking."""
 
 OBSERVING_EVAL_FIELDS = ("keep_samples",)
 """Eval settings that change no score: whether the answers are stored."""

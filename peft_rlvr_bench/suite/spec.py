@@ -148,6 +148,16 @@ class CheckpointSpec(Strict):
     keep: int = Field(2, gt=0, description="newest trainer checkpoints kept on disk")
 
 
+class TrackingSpec(Strict):
+    """Live tracking through TRL's ``report_to``; each run reports under its run id. Not part of
+    any run id: it observes the run. The tracker's own settings (project, entity, directory) come
+    from its environment variables, e.g. ``WANDB_PROJECT`` or ``TRACKIO_PROJECT``."""
+
+    report_to: list[Literal["wandb", "trackio", "tensorboard"]] = Field(
+        default_factory=list, description="trackers TRL logs every update to, e.g. [wandb]"
+    )
+
+
 SHARDED_STRATEGIES = ("zero3", "fsdp")
 """Strategies that shard the parameters themselves: no process holds a whole weight while training."""
 
@@ -258,6 +268,9 @@ class SuiteSpec(Strict):
     generation: GenerationSpec | None = Field(
         None, description="rollout and eval generation backend: {backend: auto|transformers|vllm, ...}"
     )
+    tracking: TrackingSpec | None = Field(
+        None, description="live tracking of every run through TRL: {report_to: [wandb|trackio|tensorboard]}"
+    )
 
     @field_validator("name")
     @classmethod
@@ -308,6 +321,7 @@ class RunSpec(Strict):
     checkpoint: CheckpointSpec | None = None
     data: DataSpec | None = None
     generation: GenerationSpec | None = None
+    tracking: TrackingSpec | None = None
 
     def identity(self) -> dict[str, Any]:
         """What determines the run's outcome, as JSON (``suite/identity.py``): the resolved spec
