@@ -181,6 +181,7 @@ def _run_lm_eval_vllm(
     generation = context.generation
     outputs_dir().mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".vllm-eval-", dir=outputs_dir()))
+    lm = None
     try:
         model.save_pretrained(scratch, safe_serialization=True)
         tokenizer.save_pretrained(scratch)
@@ -193,13 +194,27 @@ def _run_lm_eval_vllm(
             batch_size="auto",
         )
         output = _simple_evaluate(lm, configs, torch_seed)
-        del lm
     finally:
+        if lm is not None:
+            shutdown_engine(lm)
+            del lm
         shutil.rmtree(scratch, ignore_errors=True)
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
     return output
+
+
+def shutdown_engine(lm: Any) -> None:
+    """Stops an lm-eval vLLM model's engine, whether its evaluation finished or raised. A V1
+    engine running in a child process (vLLM's default) ends with it, and its GPU memory with it;
+    an in-process engine (after TRL's colocated rollouts turned multiprocessing off) frees what
+    vLLM lets go of."""
+    core = getattr(getattr(getattr(lm, "model", None), "llm_engine", None), "engine_core", None)
+    shutdown = getattr(core, "shutdown", None)
+    if shutdown is not None:
+        with contextlib.suppress(Exception):  # best effort: never mask the evaluation's own error
+            shutdown()
 
 
 def new_sample_log(spec: EvalSpec) -> SampleLog | None:

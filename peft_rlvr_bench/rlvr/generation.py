@@ -109,9 +109,22 @@ def add_stop_tokens(model: Any, tokenizer: Any, stop: Sequence[str]) -> list[int
 
 
 def release_vllm(trainer: Any) -> None:
-    """Frees a colocated vLLM engine after training, so evaluation can take the GPU (best effort:
-    vLLM does not promise to release every byte inside a live process)."""
+    """Frees what a trainer's vLLM holds, whether training ended or raised: server mode closes its
+    weight-sync channel (TRL only closes it at process exit, and the next run would open another
+    on the same port); a colocated engine is dropped so evaluation can take the GPU (best effort:
+    vLLM does not promise to release every byte inside a live process, hence a process per run
+    on a GPU, ``runner/isolate.py``)."""
     generation = getattr(trainer, "vllm_generation", None)
+    if generation is None:
+        return
+    client = getattr(generation, "vllm_client", None)
+    if client is not None:
+        with contextlib.suppress(Exception):  # a server that died must not mask the run's own error
+            client.close_communicator()
+        session = getattr(client, "session", None)
+        if session is not None:
+            session.close()
+        generation.vllm_client = None
     if getattr(generation, "llm", None) is None:
         return
     import gc

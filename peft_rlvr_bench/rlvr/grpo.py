@@ -154,6 +154,7 @@ def train_grpo(job: TrainingJob) -> list[StepRecord]:
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    records = train_resumably(trainer, timer.seconds, job.resume_from)
-    release_vllm(trainer)
-    return records
+    try:
+        return train_resumably(trainer, timer.seconds, job.resume_from)
+    finally:  # a diverged or crashed run must not leave its engine or channel to the next one
+        release_vllm(trainer)

@@ -24,13 +24,37 @@ from peft_rlvr_bench.suite import DerivedRun, ModelSpec, RunSpec, SuiteSpec
 
 def evaluate_base(suite: SuiteSpec) -> RunResult:
     """The untouched base model, scored once per suite (greedy decoding is deterministic, and
-    sampling is seeded). Its KL to itself is zero by definition, so it has none."""
+    sampling is seeded). Its KL to itself is zero by definition, so it has none. A failure is a
+    ``failed`` result with its traceback kept, as for a run."""
+    reset_gpu_peak()
+    try:
+        return _evaluate_base(suite)
+    except Exception as exc:  # a gated dataset or an OOM must not cost the suite
+        return failed_base(suite, _failure_reason(exc, {"suite": suite.name, "run_id": "base"}))
+
+
+def failed_base(suite: SuiteSpec, reason: str) -> RunResult:
+    """A ``failed`` base result: the next ``prb run`` evaluates the base again."""
+    return RunResult(
+        suite=suite.name,
+        run_id="base",
+        method="base",
+        seed=None,
+        status="failed",
+        reason=reason,
+        spec=suite.base_identity(),
+        peak_memory_mb=peak_memory_mb(),
+        gpu_memory=gpu_memory(),
+        **provenance(suite.model),
+    )
+
+
+def _evaluate_base(suite: SuiteSpec) -> RunResult:
     from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
-    reset_gpu_peak()
     context = RunContext.for_run(suite.data, suite.generation)
     device = run_device()
     model, tokenizer = load_base(suite.model, device=device)

@@ -175,6 +175,11 @@ class LaunchSpec(Strict):
     strategy: Literal["ddp", "zero2", "zero3", "fsdp"] = Field(
         "ddp", description="ddp, zero2 (DeepSpeed ZeRO-2), zero3 (DeepSpeed ZeRO-3) or fsdp"
     )
+    isolate: bool | None = Field(
+        None,
+        description="each run and the base evaluation in a process of its own; default: on a CUDA "
+        "machine yes, on a CPU no (runner/isolate.py)",
+    )
 
 
 class ComponentEntry(BaseModel):
