@@ -13,9 +13,10 @@ TRL 1.16's trainers, for a prompt whose G = ``num_generations`` completions are 
 - ``dr_grpo`` (Dr. GRPO): ``A = r - mean of the group``, no std division; token losses summed and
   divided by completions x ``max_completion_length``, a constant, so no length normalisation.
 - ``dapo``: token losses summed over the whole update and divided by its completion tokens;
-  clip-higher, ``ratio`` clipped to ``[1 - 0.2, 1 + 0.28]``; no KL (``beta`` is held at 0). Missing
-  from DAPO: dynamic sampling (drop groups whose rewards are all equal, refill), which TRL lacks;
-  overlong filtering and the soft overlong penalty, which TRL has but which stay off.
+  clip-higher, ``ratio`` clipped to ``[1 - 0.2, 1 + 0.28]``; no KL (``beta`` is held at 0);
+  overlong filtering (a completion cut at ``max_completion_length`` adds no loss; TRL's
+  ``mask_truncated_completions``, on by default). Missing from DAPO: dynamic sampling (drop groups
+  whose rewards are all equal, refill), which TRL lacks, and the soft overlong penalty.
 - ``sft``: TRL's SFTTrainer, cross-entropy on the answer tokens only, ``batch_size`` verified
   answers per update. No sampling, no reward, no KL: the control the RLVR claims compare with.
 

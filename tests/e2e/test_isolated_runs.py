@@ -4,13 +4,25 @@ end to end on CPU: the same results as in-process, progress reported, a failed b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from peft_rlvr_bench.reporting.results import load_result, run_result_path
+from peft_rlvr_bench.reporting.results import RunResult, load_result, run_result_path
 from peft_rlvr_bench.suite import load_suite
-from tests.e2e.test_scale_out import comparable
+from tests.e2e.test_scale_out import comparable as comparable_figures
 from tests.helpers.suites import write_scale_suite
+
+
+def comparable(result: RunResult) -> dict[str, Any]:
+    """What two executions of a run share: less timings and provenance (the environment too: the
+    child stamps the same machine, but its lock check runs in another interpreter), and the
+    trainer's scratch directory, which lies under each execution's own outputs directory."""
+    data = comparable_figures(result)
+    data.pop("environment")
+    if data.get("train_config"):
+        data["train_config"].pop("output_dir")
+    return data
 
 
 @pytest.mark.slow
