@@ -46,8 +46,10 @@ def run_suite(
     The order and the skips come from ``plan.plan_suite``, shared with the Ray backend
     (``runner.ray_backend``); each unit runs through ``plan.execute_work``.
     """
+    from peft_rlvr_bench.backends import require_backend
     from peft_rlvr_bench.runner.plan import evaluate_and_save_base, execute_work, plan_notes, plan_suite
 
+    require_backend(suite.spec.generation)
     console = console or Console(stderr=True)
     name = suite.spec.name
     with Progress(*progress_columns(), console=console, transient=False) as progress:

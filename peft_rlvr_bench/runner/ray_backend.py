@@ -96,6 +96,9 @@ def run_suite_ray(
         import ray
     except ImportError:
         raise UserError("--backend ray needs Ray: pip install 'peft_rlvr_bench[ray]'") from None
+    from peft_rlvr_bench.backends import require_backend
+
+    require_backend(suite.spec.generation)  # on the driver: workers have the same install
 
     from peft_rlvr_bench.world.build import ensure_world
 

@@ -51,6 +51,7 @@ def substitution_overrides(model_dir: Path) -> list[str]:
         f"model.path={model_dir}",
         *sources,
         "seeds=[0]",
+        "generation.backend=transformers",  # the suite asks for vLLM; this CPU has none
         "budget.max_steps=3",
         "trajectory.every=1",
         "checkpoint=null",
