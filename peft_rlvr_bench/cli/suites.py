@@ -24,13 +24,32 @@ from peft_rlvr_bench.errors import UserError
 def validate(
     files: Annotated[list[Path], typer.Argument(help="suite YAML files")],
     overrides: SetOption = [],  # noqa: B006
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="also load the model's config and one row of every dataset split the suite reads (seconds)",
+        ),
+    ] = False,
 ) -> None:
     """Validate suite files without running anything."""
     from peft_rlvr_bench.suite import load_suite
 
+    failed = 0
     for path in files:
         suite = load_suite(path, overrides)
-        print(f"ok: {path} ({len(suite.runs)} runs)")
+        problems = []
+        if online:
+            from peft_rlvr_bench.suite.online import online_problems
+
+            problems = online_problems(suite)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        failed += len(problems)
+        if not problems:
+            print(f"ok: {path} ({len(suite.runs)} runs{', online' if online else ''})")
+    if failed:
+        raise UserError(f"{failed} online check(s) failed (above)")
 
 
 @app.command("list")

@@ -12,8 +12,9 @@ LOGGED = {"reward": "reward_mean", "reward_std": "reward_std", "loss": "loss", "
 TRL logs for the update (completion lengths, entropy, clip ratios, ``frac_reward_zero_std``, the
 importance-sampling ratios, ``grad_norm``, ...) is kept too, under TRL's own key."""
 
-NOT_PER_UPDATE = ("epoch", "step")
-"""Log keys that count updates rather than describe one."""
+NOT_PER_UPDATE = ("epoch", "step", "step_time")
+"""Log keys that count updates rather than describe one, and TRL's own wall time of the update,
+which ``step_seconds`` already holds (measured the same way for every recipe)."""
 
 
 def step_records(log_history: list[dict[str, Any]], step_seconds: Sequence[float | None]) -> list[StepRecord]:

@@ -18,6 +18,7 @@ def test_every_trl_log_key_is_kept_in_the_curve() -> None:
             "frac_reward_zero_std": 0.5,
             "sampling/importance_sampling_ratio/min": None,  # TRL's value when every entry was NaN
             "grad_norm": 1.5,
+            "step_time": 2.01,
             "epoch": 0.1,
             "step": 1,
         },
@@ -29,4 +30,4 @@ def test_every_trl_log_key_is_kept_in_the_curve() -> None:
     assert data["completions/mean_length"] == 812.0 and data["frac_reward_zero_std"] == 0.5
     assert data["entropy"] == 0.7 and data["clip_ratio/region_mean"] == 0.0 and data["grad_norm"] == 1.5
     assert data["sampling/importance_sampling_ratio/min"] is None
-    assert "epoch" not in data and "reward" not in data
+    assert "epoch" not in data and "reward" not in data and "step_time" not in data
