@@ -76,3 +76,39 @@ def test_dry_run_of_an_unknown_model_says_why_in_one_line(tmp_path: Path) -> Non
     )
     assert done.returncode == 0
     assert "no memory estimate: model 'my-org/mystery': no local config.json" in done.stdout
+
+
+def test_the_dry_run_gives_disk_per_run_and_in_total(tmp_path: Path) -> None:
+    from peft_rlvr_bench.disk import recorded_updates, run_disk
+    from peft_rlvr_bench.dry_run import render_plan
+
+    assert (
+        recorded_updates(200, 20) == 11 and recorded_updates(10, 3) == 5 and recorded_updates(10, None) == 0
+    )
+    full = run_disk(
+        total_params=100,
+        trainable=100,
+        max_steps=10,
+        trajectory_every=5,
+        checkpoint_keep=2,
+        rewrites_base=False,
+    )
+    assert (full.trajectory, full.final, full.checkpoints) == (3 * 400, 400, 2 * (1200 + 400))
+    pissa = run_disk(
+        total_params=100,
+        trainable=10,
+        max_steps=10,
+        trajectory_every=5,
+        checkpoint_keep=None,
+        rewrites_base=True,
+    )
+    assert (pissa.trajectory, pissa.final, pissa.checkpoints) == (3 * 40, 2 * 40, 0)
+
+    text = render_plan(load_suite(MATH), tmp_path / "results")
+    suite = load_suite(MATH)
+    full_line = next(line for line in text.splitlines() if line.split()[1:2] == [suite.runs[0].run_id])
+    disk = float(full_line.split()[-2])  # 11 records of 1.54B fp32 deltas, the model, 2 checkpoints
+    assert 100 < disk < 130, full_line
+    assert "GiB stay under $PRB_OUTPUTS_DIR after these runs" in text
+    total = float(text.split("disk: ")[1].split(" GiB")[0])
+    assert 350 < total < 500, "the math suite's trajectories are about 400 GB"
