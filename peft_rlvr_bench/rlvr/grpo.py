@@ -34,6 +34,20 @@ def masked_share(ratio: torch.Tensor, completion_mask: torch.Tensor) -> torch.Te
     return ((ratio == 0) & mask).sum(1).float() / mask.sum(1).clamp(min=1)
 
 
+def without_written_bos(prompts: list[str], tokenizer: Any) -> list[str]:
+    """The prompts as TRL must receive them to see one BOS: TRL tokenizes a plain-text prompt
+    with the tokenizer's special tokens, so where the tokenizer adds a BOS itself (DeepSeek-R1
+    distills), a template that writes it out (``r1_distill``, for lm-eval and the KL measure,
+    which add none to a prompt that has one) would start with two."""
+    bos, bos_id = getattr(tokenizer, "bos_token", None), getattr(tokenizer, "bos_token_id", None)
+    if not bos or bos_id is None or not any(prompt.startswith(bos) for prompt in prompts):
+        return prompts
+    probe = tokenizer("x")["input_ids"]
+    if not probe or probe[0] != bos_id:
+        return prompts
+    return [prompt.removeprefix(bos) for prompt in prompts]
+
+
 def reward_function(verifier_name: str) -> Callable[..., list[float]]:
     """The task's verifier as a TRL reward function over the dataset's ``answer`` column; a sample
     whose verifier raises or times out scores 0 and is counted (``verifier_faults``)."""
@@ -144,7 +158,14 @@ def train_grpo(job: TrainingJob) -> list[StepRecord]:
         reward_funcs=[reward_function(job.task.verifier)],
         args=GRPOConfig(**config),
         train_dataset=Dataset.from_list(
-            [{"prompt": item.prompt, "answer": item.answer} for item in job.items]
+            [
+                {"prompt": prompt, "answer": item.answer}
+                for prompt, item in zip(
+                    without_written_bos([item.prompt for item in job.items], job.tokenizer),
+                    job.items,
+                    strict=True,
+                )
+            ]
         ),
         processing_class=job.tokenizer,
         callbacks=[timer, *job.hooks.callbacks, *job.callbacks, *guard_callbacks()],

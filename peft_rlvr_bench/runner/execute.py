@@ -145,8 +145,9 @@ def train_and_evaluate(
     set_seed(run.seed)
     model, tokenizer = load_base(run.model, device=device)
     # W0 before the adapter touches the model: residual methods (PiSSA, ...) rewrite the base in
-    # place, and geometry is always measured against the original weights. Kept on the CPU.
-    w0 = parameter_snapshot(model, device="cpu")
+    # place, and geometry is always measured against the original weights. Kept on the CPU, by
+    # rank 0 alone: it alone measures geometry (8 ranks would hold 8 copies of a 6 GB model).
+    w0 = parameter_snapshot(model, device="cpu") if is_main_process() else None
     timings["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -187,6 +188,7 @@ def train_and_evaluate(
     )
 
     clock = time.perf_counter()
+    assert w0 is not None  # rank 0
     geometry = run_geometry(w0, merged)
     del w0
     timings["geometry"] = time.perf_counter() - clock
