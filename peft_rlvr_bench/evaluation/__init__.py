@@ -105,21 +105,37 @@ def _all_tasks(spec: EvalSpec) -> list[str]:
     return sorted({task for names in spec.roles().values() for task in names})
 
 
+def run_lm_eval(
+    model: Any,
+    tokenizer: Any,
+    spec: EvalSpec,
+    configs: list[Any],
+    device: str,
+    context: RunContext,
+    torch_seed: int | None = None,
+    **evaluate: Any,
+) -> dict[str, Any]:
+    """One ``simple_evaluate`` call on task ``configs`` (dicts, or lm-eval task names with a
+    ``task_manager`` in ``evaluate``, which goes to ``simple_evaluate`` with ``gen_kwargs``). It
+    seeds python, numpy and torch globally (torch with ``torch_seed``, else its default), which
+    later code (a driven segment) inherits."""
+    return _run_lm_eval(model, tokenizer, spec, configs, device, context, torch_seed, **evaluate)
+
+
 def _run_lm_eval(
     model: Any,
     tokenizer: Any,
     spec: EvalSpec,
-    configs: list[dict[str, Any]],
+    configs: list[Any],
     device: str,
     context: RunContext,
     torch_seed: int | None = None,
+    **evaluate: Any,
 ) -> dict[str, Any]:
-    """One ``simple_evaluate`` call. It seeds python, numpy and torch globally (torch with
-    ``torch_seed``, else its default), which later code (a driven segment) inherits."""
     from lm_eval.models.huggingface import HFLM
 
     if context.backends.eval == "vllm":
-        return _run_lm_eval_vllm(model, tokenizer, configs, context, torch_seed)
+        return _run_lm_eval_vllm(model, tokenizer, configs, context, torch_seed, **evaluate)
     from peft_rlvr_bench.rlvr.generation import stop_tokens_added
 
     was_training = model.training
@@ -128,7 +144,7 @@ def _run_lm_eval(
     # a marker like <|im_end|> only stops generation as an EOS id: the same ids training stops on.
     with stop_tokens_added(model, tokenizer, task_stops(spec, context)):
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
-        output = _simple_evaluate(lm, configs, torch_seed)
+        output = _simple_evaluate(lm, configs, torch_seed, **evaluate)
     model.train(was_training)
     return output
 
@@ -140,7 +156,7 @@ def task_stops(spec: EvalSpec, context: RunContext) -> list[str]:
     return list(dict.fromkeys(stops))
 
 
-def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | None) -> dict[str, Any]:
+def _simple_evaluate(lm: Any, configs: list[Any], torch_seed: int | None, **evaluate: Any) -> dict[str, Any]:
     """lm-eval's ``simple_evaluate`` on a ready model (HF or vLLM), with its per-item results
     (``log_samples``: what the model answered and how each item scored; ``per_item.py``)."""
     from unittest import mock
@@ -156,8 +172,7 @@ def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | N
         output = simple_evaluate(
             model=lm,
             tasks=configs,
-            task_manager=TaskManager(include_defaults=False),
-            log_samples=True,
+            **{"task_manager": TaskManager(include_defaults=False), "log_samples": True, **evaluate},
             bootstrap_iters=0,
             **({} if torch_seed is None else {"torch_random_seed": torch_seed}),
         )
@@ -166,7 +181,12 @@ def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | N
 
 
 def _run_lm_eval_vllm(
-    model: Any, tokenizer: Any, configs: list[dict[str, Any]], context: RunContext, torch_seed: int | None
+    model: Any,
+    tokenizer: Any,
+    configs: list[Any],
+    context: RunContext,
+    torch_seed: int | None,
+    **evaluate: Any,
 ) -> dict[str, Any]:
     """The same ``simple_evaluate`` through lm-eval's vLLM model. vLLM loads weights from disk,
     so the model's current (merged) weights are saved to a scratch directory first and removed
@@ -193,7 +213,7 @@ def _run_lm_eval_vllm(
             seed=1234 if torch_seed is None else torch_seed,
             batch_size="auto",
         )
-        output = _simple_evaluate(lm, configs, torch_seed)
+        output = _simple_evaluate(lm, configs, torch_seed, **evaluate)
     finally:
         if lm is not None:
             shutdown_engine(lm)

@@ -184,6 +184,17 @@ class Metric:
         return f"{self.header} ({DIRECTION_TEXT[self.direction]}): {self.description}"
 
 
+LM_EVAL_COLUMNS = (
+    ("minerva_math500", "math_verify,none", "MATH-500 (lm-eval)"),
+    ("hendrycks_math500", "exact_match,none", "MATH-500 hendrycks (lm-eval)"),
+    ("aime24", "exact_match,none", "AIME24 (lm-eval)"),
+    ("aime25", "exact_match,none", "AIME25 (lm-eval)"),
+    ("gpqa_diamond_cot_zeroshot", "exact_match,flexible-extract", "GPQA-D (lm-eval)"),
+    ("mmlu_pro", "exact_match,custom-extract", "MMLU-Pro (lm-eval)"),
+)
+"""lm-eval's shipped tasks with a column of their own: (task, its headline ``metric,filter``, header)."""
+
+
 METRICS: tuple[Metric, ...] = (
     Metric(
         "in_domain",
@@ -342,6 +353,18 @@ METRICS: tuple[Metric, ...] = (
         field("metrics", "forgetting", "nll"),
         three_significant,
         ci=True,
+    ),
+    *(
+        Metric(
+            f"lm_eval_{task}",
+            header,
+            "higher",
+            f"lm-eval's own {task} task as it ships it, {key} (%); its prompt and scoring, not the "
+            "verifier's (eval.lm_eval_tasks)",
+            field("lm_eval", task, key),
+            percent,
+        )
+        for task, key, header in LM_EVAL_COLUMNS
     ),
     Metric(
         "update_sparsity",

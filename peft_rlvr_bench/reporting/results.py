@@ -185,6 +185,11 @@ class RunResult(BaseModel):
         description="a trained run's weight geometry against W0: geometry.GeometrySummary as JSON "
         "without its per-tensor records (params, headline, update_sparsity_all, by_layer_type, by_depth)",
     )
+    lm_eval: dict[str, dict[str, float]] | None = Field(
+        None,
+        description="lm-eval's own scores on eval.lm_eval_tasks, as {task: {'metric,filter': value}} "
+        "(evaluation/shipped.py); not verifier scores",
+    )
     kl_to_base: KLScore | None = Field(
         None, description="a trained or derived run's KL drift from the base (evaluation.drift)"
     )

@@ -52,6 +52,7 @@ def failed_base(suite: SuiteSpec, reason: str) -> RunResult:
 def _evaluate_base(suite: SuiteSpec) -> RunResult:
     from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
+    from peft_rlvr_bench.evaluation.shipped import shipped_scores
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
@@ -63,6 +64,7 @@ def _evaluate_base(suite: SuiteSpec) -> RunResult:
     metrics, _ = evaluate_in_depth(
         model, tokenizer, suite.eval, device=device, timings=timings, samples=samples, context=context
     )
+    lm_eval = shipped_scores(model, tokenizer, suite.eval, device, context, timings)
     return RunResult(
         suite=suite.name,
         run_id="base",
@@ -71,6 +73,7 @@ def _evaluate_base(suite: SuiteSpec) -> RunResult:
         status="ok",
         spec=suite.base_identity(),
         metrics=metrics,
+        lm_eval=lm_eval,
         total_params=sum(p.numel() for p in model.parameters()),
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
@@ -133,6 +136,7 @@ def train_and_evaluate(
     from peft_rlvr_bench.adapters.checkpoints import save_trained
     from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
+    from peft_rlvr_bench.evaluation.shipped import shipped_scores
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.geometry.model import run_geometry
     from peft_rlvr_bench.models import load_base
@@ -186,6 +190,7 @@ def train_and_evaluate(
         samples=samples,
         context=context,
     )
+    lm_eval = shipped_scores(merged, tokenizer, run.eval, device, context, timings)
 
     clock = time.perf_counter()
     assert w0 is not None  # rank 0
@@ -200,6 +205,7 @@ def train_and_evaluate(
         timings["learning_curve"] = time.perf_counter() - clock
     return {
         "metrics": metrics,
+        "lm_eval": lm_eval,
         "kl_to_base": kl,
         "trainable_params": trained.trainable,
         "total_params": trained.total,

@@ -96,6 +96,14 @@ class EvalSpec(Strict):
     loss_items: int = Field(
         128, ge=0, description="items per forgetting task for the answer NLL (capped by the pool); 0 skips"
     )
+    lm_eval_tasks: list[str] = Field(
+        default_factory=list,
+        description="lm-eval's own tasks scored beside the verifier tasks, as lm-eval ships them, e.g. "
+        "[minerva_math500, aime24, gpqa_diamond_cot_zeroshot, mmlu_pro] (evaluation/shipped.py)",
+    )
+    lm_eval_include: list[str] = Field(
+        default_factory=list, description="folders of lm-eval task YAMLs of your own for lm_eval_tasks"
+    )
     keep_samples: bool = Field(
         True,
         description="write what the model answered on each item to results/<suite>/samples/<run_id>.jsonl.gz",
