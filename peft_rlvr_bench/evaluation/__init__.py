@@ -119,19 +119,6 @@ def run_lm_eval(
     ``task_manager`` in ``evaluate``, which goes to ``simple_evaluate`` with ``gen_kwargs``). It
     seeds python, numpy and torch globally (torch with ``torch_seed``, else its default), which
     later code (a driven segment) inherits."""
-    return _run_lm_eval(model, tokenizer, spec, configs, device, context, torch_seed, **evaluate)
-
-
-def _run_lm_eval(
-    model: Any,
-    tokenizer: Any,
-    spec: EvalSpec,
-    configs: list[Any],
-    device: str,
-    context: RunContext,
-    torch_seed: int | None = None,
-    **evaluate: Any,
-) -> dict[str, Any]:
     from lm_eval.models.huggingface import HFLM
 
     if context.backends.eval == "vllm":
@@ -260,7 +247,7 @@ def greedy_scores(
         lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, split, context=context)
         for task in tasks
     ]
-    output = _run_lm_eval(model, tokenizer, spec, configs, device, context)
+    output = run_lm_eval(model, tokenizer, spec, configs, device, context)
     scores = {}
     for task in tasks:
         name = lm_eval_task_name(task)
@@ -307,7 +294,7 @@ def sampled_scores(
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     python_state, numpy_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=cuda):
-        output = _run_lm_eval(model, tokenizer, spec, configs, device, context, torch_seed=sampling.seed)
+        output = run_lm_eval(model, tokenizer, spec, configs, device, context, torch_seed=sampling.seed)
     random.setstate(python_state)
     np.random.set_state(numpy_state)
     scores: dict[str, dict[str, float | list[float]]] = {}

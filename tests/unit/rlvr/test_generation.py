@@ -137,7 +137,7 @@ def test_training_and_evaluation_stop_on_the_same_tokens(monkeypatch: pytest.Mon
     monkeypatch.setattr(evaluation, "_simple_evaluate", lambda lm, configs, seed: {})
     model = tiny_llama(0)
     model.generation_config.eos_token_id = 2
-    evaluation._run_lm_eval(model, tokenizer, EvalSpec(in_domain=["math500"]), [], "cpu", context)
+    evaluation.run_lm_eval(model, tokenizer, EvalSpec(in_domain=["math500"]), [], "cpu", context)
     assert model.generation_config.eos_token_id == 2, "the base model is left as it was"
     (evaluated,) = seen
 
