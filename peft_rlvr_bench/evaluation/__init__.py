@@ -384,7 +384,18 @@ def evaluate_in_depth(
             item.prompt for task in spec.in_domain for item in held_out_items(task, spec.kl_items, context)
         ]
         base = reference()
-        kl = kl_drift(model, base, tokenizer, prompts, spec.max_new_tokens, batch_size=spec.batch_size)
+        from peft_rlvr_bench.rlvr.generation import single_token_stops
+
+        stop_ids = list(single_token_stops(tokenizer, task_stops(spec, context)).values())
+        kl = kl_drift(
+            model,
+            base,
+            tokenizer,
+            prompts,
+            spec.max_new_tokens,
+            batch_size=spec.batch_size,
+            stop_ids=stop_ids,
+        )
         del base
         timings["eval_kl"] = time.perf_counter() - clock
     return by_role(scores, spec), kl
