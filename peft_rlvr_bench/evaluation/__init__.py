@@ -244,7 +244,7 @@ def greedy_scores(
     context = context or RunContext()
     tasks = _all_tasks(spec)
     configs = [
-        lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, split, context=context)
+        lm_eval_task_config(task, spec.items_for(task), spec.tokens_for(task), split, context=context)
         for task in tasks
     ]
     output = run_lm_eval(model, tokenizer, spec, configs, device, context)
@@ -287,7 +287,7 @@ def sampled_scores(
     tasks = sorted({task for role in sampling.roles for task in roles[role]})
     configs = [
         lm_eval_task_config(
-            task, spec.items_for(task), spec.max_new_tokens, sampling=sampling, context=context
+            task, spec.items_for(task), spec.tokens_for(task), sampling=sampling, context=context
         )
         for task in tasks
     ]

@@ -248,10 +248,11 @@ def _check_data(spec: SuiteSpec) -> list[tuple[Loc, str]]:
         elif not TASKS.get(name).from_datasets:
             errors.append((("data", "sources", name), f"task {name!r} is not read from a dataset; remove it"))
     evaluated = {task for names in spec.eval.roles().values() for task in names}
-    for name in spec.eval.task_items:
-        if name not in evaluated:
-            hint = did_you_mean(name, sorted(evaluated))
-            errors.append((("eval", "task_items", name), f"{name!r} is not an eval task of this suite{hint}"))
+    for field in ("task_items", "task_max_new_tokens"):
+        for name in getattr(spec.eval, field):
+            if name not in evaluated:
+                hint = did_you_mean(name, sorted(evaluated))
+                errors.append((("eval", field, name), f"{name!r} is not an eval task of this suite{hint}"))
     return errors
 
 

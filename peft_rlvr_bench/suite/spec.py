@@ -87,6 +87,10 @@ class EvalSpec(Strict):
     )
     batch_size: int = Field(256, gt=0)
     max_new_tokens: int = Field(8, gt=0)
+    task_max_new_tokens: dict[str, Annotated[int, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="these tasks' generation length instead of max_new_tokens, e.g. {mmlu: 1024}",
+    )
     sampling: SamplingSpec | None = Field(
         None, description="avg@k and pass@k on every task, e.g. {k: 8, temperature: 0.6, top_p: 0.95}"
     )
@@ -127,6 +131,11 @@ class EvalSpec(Strict):
     def items_for(self, task: str) -> int | Literal["all"]:
         """How many eval items ``task`` gets: its ``task_items`` entry, else ``n_items``."""
         return self.task_items.get(task, self.n_items)
+
+    def tokens_for(self, task: str) -> int:
+        """How many new tokens ``task``'s answers may take: its ``task_max_new_tokens`` entry, else
+        ``max_new_tokens``."""
+        return self.task_max_new_tokens.get(task, self.max_new_tokens)
 
     def roles(self) -> dict[str, list[str]]:
         return {

@@ -241,3 +241,15 @@ def test_the_samples_are_the_models_own_greedy_answers(tiny: tuple[Any, Any]) ->
         own = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).split("\n")[0]
         assert (line.prompt, line.target, line.response) == (item.prompt, item.answer, own)
         assert line.score == score == integer_match(own, item.answer)
+
+
+def test_each_task_generates_its_own_number_of_new_tokens() -> None:
+    from peft_rlvr_bench.evaluation import lm_eval_task_config
+    from peft_rlvr_bench.suite import EvalSpec
+
+    spec = EvalSpec(
+        in_domain=["add"], forgetting=["copy"], max_new_tokens=12, task_max_new_tokens={"copy": 5}
+    )
+    assert (spec.tokens_for("add"), spec.tokens_for("copy")) == (12, 5)
+    config = lm_eval_task_config("copy", 4, spec.tokens_for("copy"))
+    assert config["generation_kwargs"]["max_gen_toks"] == 5
