@@ -2,10 +2,10 @@
 
 What a run leaves under ``$PRB_OUTPUTS_DIR/<suite>/<run_id>/`` (``paths.py``):
 
-- **trajectory**: one record per recorded update (update 0, every ``trajectory.every``, and the
-  last), each the trainable tensors in fp32: a PEFT adapter's factors, or for full and sparse runs
-  the delta ``W_t - W0`` of every trainable tensor (a sparse run's tensors are whole, its mask
-  only decides what moves), ``4 x trainable`` bytes a record;
+- **trajectory**: one record per recorded update (update 0, every ``trajectory.every``, every
+  one up to ``dense_until``, and the last), each the trainable tensors in fp32: a PEFT adapter's
+  factors, or for full and sparse runs the delta ``W_t - W0`` of every trainable tensor (a sparse
+  run's tensors are whole, its mask only decides what moves), ``4 x trainable`` bytes a record;
 - **final**: the trained checkpoint, fp32: the whole model for full and sparse runs, the adapter
   for PEFT runs (twice for residual methods, which also keep the initial adapter);
 - **trainer checkpoints** (suites with ``checkpoint:``, up to ``keep`` at once, removed when the
@@ -42,11 +42,13 @@ class RunDisk:
         return self.trajectory + self.final + self.checkpoints
 
 
-def recorded_updates(max_steps: int, every: int | None) -> int:
-    """Trajectory records of a run: update 0, every ``every``-th, and the last (none without one)."""
+def recorded_updates(max_steps: int, every: int | None, dense_until: int | None = None) -> int:
+    """Trajectory records of a run: update 0, every ``every``-th, every one up to ``dense_until``,
+    and the last (none without a trajectory)."""
     if every is None:
         return 0
-    return len(set(range(0, max_steps + 1, every)) | {max_steps})
+    dense = set(range(0, min(dense_until or 0, max_steps) + 1))
+    return len(set(range(0, max_steps + 1, every)) | dense | {max_steps})
 
 
 def run_disk(
@@ -57,6 +59,7 @@ def run_disk(
     trajectory_every: int | None,
     checkpoint_keep: int | None,
     rewrites_base: bool,
+    dense_until: int | None = None,
 ) -> RunDisk:
     """The estimate for one trained run; ``trainable`` None means a whole-model run (full, or a
     sparse mask whose size is known only once built: its tensors are recorded whole)."""
@@ -66,7 +69,7 @@ def run_disk(
     final = FP32 * total_params if whole else FP32 * recorded * (2 if rewrites_base else 1)
     checkpoint = 3 * FP32 * recorded + (FP32 * total_params if whole else 0)
     return RunDisk(
-        trajectory=record * recorded_updates(max_steps, trajectory_every),
+        trajectory=record * recorded_updates(max_steps, trajectory_every, dense_until),
         final=final,
         checkpoints=checkpoint * (checkpoint_keep or 0),
     )

@@ -70,6 +70,7 @@ def disk_of(run: RunSpec, arch: Architecture, trainable: int | None) -> RunDisk:
         trainable=trainable,
         max_steps=run.budget.max_steps,
         trajectory_every=run.trajectory.every if run.trajectory else None,
+        dense_until=run.trajectory.dense_until if run.trajectory else None,
         checkpoint_keep=run.checkpoint.keep if run.checkpoint else None,
         rewrites_base=ADAPTERS.get(run.adapter.name).rewrites_base,
     )

@@ -266,7 +266,9 @@ def _trajectory_recorder(
     when the records on disk cannot go on from it."""
     assert run.trajectory is not None
     directory = trajectory_dir(run.suite, run.run_id)
-    recorder = TrajectoryRecorder(directory, run.trajectory.every, model_location(run.model))
+    recorder = TrajectoryRecorder(
+        directory, run.trajectory.every, model_location(run.model), dense_until=run.trajectory.dense_until
+    )
     if resume_from is not None and not recorder.resume(model, checkpoint_step(resume_from)):
         if world_size() > 1:  # the other processes resume: they cannot be told to restart
             raise RuntimeError(f"{directory} cannot go on from {resume_from}; delete {scratch}")

@@ -153,6 +153,12 @@ class TrajectorySpec(Strict):
     """Record each run's trainable state every ``every`` updates (for curves and extrapolation)."""
 
     every: int = Field(gt=0, description="optimizer updates between records; update 0 is always recorded")
+    dense_until: int | None = Field(
+        None,
+        ge=0,
+        description="also record every update up to this one; default: a RELEX source's observe window "
+        "(suite/expand.py)",
+    )
     keep: bool = Field(
         True, description="keep the records after the run's result is written (extrapolation needs them)"
     )
