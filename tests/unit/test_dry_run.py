@@ -107,7 +107,7 @@ def test_the_dry_run_gives_disk_per_run_and_in_total(tmp_path: Path) -> None:
     text = render_plan(load_suite(MATH), tmp_path / "results")
     suite = load_suite(MATH)
     full_line = next(line for line in text.splitlines() if line.split()[1:2] == [suite.runs[0].run_id])
-    # 71 records of 1.54B fp32 deltas (every update to RELEX's window of 60, then every 20), the
+    # 68 records of 1.54B fp32 deltas (every update to RELEX's window of 60, then every 20), the
     # model and 2 trainer checkpoints
     disk = float(full_line.split()[-2])
     assert 420 < disk < 460, full_line
