@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from peft_rlvr_bench.context import RunContext
+from peft_rlvr_bench.evaluation.engine import shutdown_engine
 from peft_rlvr_bench.evaluation.per_item import SampleLog, greedy_items, sampled_items
+from peft_rlvr_bench.evaluation.prompts import truncated_prompts
 from peft_rlvr_bench.paths import cache_dir, outputs_dir
 from peft_rlvr_bench.reporting.results import KLScore, RoleScore, TaskScore, write_text_atomic
 from peft_rlvr_bench.suite import EvalSpec, SamplingSpec
@@ -212,18 +214,6 @@ def _run_lm_eval_vllm(
     return output
 
 
-def shutdown_engine(lm: Any) -> None:
-    """Stops an lm-eval vLLM model's engine, whether its evaluation finished or raised. A V1
-    engine running in a child process (vLLM's default) ends with it, and its GPU memory with it;
-    an in-process engine (after TRL's colocated rollouts turned multiprocessing off) frees what
-    vLLM lets go of."""
-    core = getattr(getattr(getattr(lm, "model", None), "llm_engine", None), "engine_core", None)
-    shutdown = getattr(core, "shutdown", None)
-    if shutdown is not None:
-        with contextlib.suppress(Exception):  # best effort: never mask the evaluation's own error
-            shutdown()
-
-
 def new_sample_log(spec: EvalSpec) -> SampleLog | None:
     """A collector of the final evaluation's answers, unless the suite says ``keep_samples: false``."""
     return SampleLog() if spec.keep_samples else None
@@ -249,7 +239,7 @@ def greedy_scores(
     ]
     output = run_lm_eval(model, tokenizer, spec, configs, device, context)
     scores = {}
-    for task in tasks:
+    for task, config in zip(tasks, configs, strict=True):
         name = lm_eval_task_name(task)
         items = greedy_items(task, output["samples"][name])
         scores[task] = TaskScore(
@@ -257,6 +247,7 @@ def greedy_scores(
             n=int(output["n-samples"][name]["effective"]),
             items=items.scores,
             items_digest=items.digest,
+            truncated_prompts=truncated_prompts(model, tokenizer, config, spec.tokens_for(task)),
         )
         if samples is not None:
             samples.add_greedy(items.samples)

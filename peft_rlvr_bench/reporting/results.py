@@ -45,6 +45,11 @@ class TaskScore(BaseModel):
     )
     nll_items: int | None = None
     nll_tokens: int | None = None
+    truncated_prompts: int | None = Field(
+        None,
+        description="eval prompts longer than the model's context less the task's new tokens, which "
+        "lm-eval cuts from the left (evaluation/prompts.py); None where not counted",
+    )
     items: list[float] | None = Field(
         None,
         description="the greedy verifier score of every eval item, in eval-item order (lm-eval doc_id); "
