@@ -65,6 +65,22 @@ def vllm_available() -> tuple[bool, str]:
     return True, ""
 
 
+def require_backend(spec: GenerationSpec | None) -> None:
+    """Before a suite starts: a suite that names ``backend: vllm`` where vLLM cannot run stops at
+    once with a one-line error, instead of each run failing on it (or, with ``auto``, falling back to
+    transformers generation, days slower on a real model)."""
+    if spec is None or spec.backend != "vllm":
+        return
+    ok, why = vllm_available()
+    if not ok:
+        from peft_rlvr_bench.errors import UserError
+
+        raise UserError(
+            f"generation.backend: vllm, but {why}; install the GPU stack (docs/scaling.md) "
+            "or set generation.backend: auto to fall back to transformers generation"
+        )
+
+
 def select_backends(spec: GenerationSpec | None) -> Backends:
     """The backends a run uses under ``spec`` on this machine."""
     spec = spec or GenerationSpec()

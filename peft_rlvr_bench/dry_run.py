@@ -1,9 +1,10 @@
-"""``prb run SUITE --dry-run``: the run plan and each run's estimated GPU memory, offline.
+"""``prb run SUITE --dry-run``: the run plan and each run's estimated GPU memory and disk, offline.
 
 The suite is loaded and validated exactly as for a real run (``--set`` included) and planned by
 the runner's own planner (``runner.plan``): base evaluation first, then every pending run after
 the runs it needs (an ``rl_delta`` mask after its ``full`` run, a derived extrapolation after its
-source). Memory comes from ``memory.py``; nothing is downloaded and no model is built.
+source). Memory comes from ``memory.py``, disk from ``disk_usage.py``; nothing is downloaded and no
+model is built.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from peft_rlvr_bench.architecture import Architecture
+from peft_rlvr_bench.disk_usage import RunDisk, run_disk
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.memory import GIB, PROMPT_TOKENS, adapter_footprint, estimate_memory
 from peft_rlvr_bench.suite import TINY_MODEL, DerivedRun, RunSpec, Suite
@@ -57,6 +59,21 @@ def run_memory(run: RunSpec, arch: Architecture, vllm_rollouts: bool) -> dict[st
         "micro": micro,
         "tokens": tokens,
     }
+
+
+def disk_of(run: RunSpec, arch: Architecture, trainable: int | None) -> RunDisk:
+    """What the run writes to disk (``disk_usage.py``)."""
+    from peft_rlvr_bench.registry import ADAPTERS
+
+    return run_disk(
+        total_params=arch.parameters(),
+        trainable=trainable,
+        max_steps=run.budget.max_steps,
+        trajectory_every=run.trajectory.every if run.trajectory else None,
+        dense_until=run.trajectory.dense_until if run.trajectory else None,
+        checkpoint_keep=run.checkpoint.keep if run.checkpoint else None,
+        rewrites_base=ADAPTERS.get(run.adapter.name).rewrites_base,
+    )
 
 
 def _count(value: int | None) -> str:
@@ -107,11 +124,13 @@ def render_plan(suite: Suite, results_dir: Path, force: bool = False) -> str:
         "  GiB (training peak with vLLM rollouts): model = fp32 weights + adapter; grads+adam = fp32",
         "  gradients and AdamW moments of the trainable weights (+ sparse masks); ref = fp32 base copy",
         "  (beta > 0); act = bf16 activations + logits of one micro-batch; vLLM takes its share",
-        f"  ({share:g} of the GPU) on top; ! = over {GPU_GIB} GiB with it",
+        f"  ({share:g} of the GPU) on top; ! = over {GPU_GIB} GiB with it. disk = GiB the run writes",
+        "  at its peak: trajectory records, final checkpoint, trainer checkpoints (disk_usage.py)",
         "",
         f"{'#':>3}  {'run':<32} {'after':<24} {'trainable':>9} {'model':>6} {'grads+adam':>10} "
-        f"{'ref':>5} {'act':>5} {'total':>6}",
+        f"{'ref':>5} {'act':>5} {'disk':>6} {'total':>6}",
     ]
+    disks: list[RunDisk] = []
     rows: list[tuple[str, str, str]] = []
     if plan.base:
         rows.append(("base (evaluation)", "-", ""))
@@ -130,15 +149,28 @@ def render_plan(suite: Suite, results_dir: Path, force: bool = False) -> str:
             rows.append((name, after, str(exc)))
             continue
         flag = " !" if m["total"] + share * GPU_GIB > GPU_GIB else ""
+        disk = disk_of(work.run, arch, m["trainable"])
+        disks.append(disk)
         figures = (
             f"{_count(m['trainable']):>9} {m['model']:>6.1f} {m['grads_adam']:>10.1f} "
-            f"{m['reference']:>5.1f} {m['activations']:>5.1f} {m['total']:>6.1f}{flag}"
+            f"{m['reference']:>5.1f} {m['activations']:>5.1f} {disk.peak / GIB:>6.1f} "
+            f"{m['total']:>6.1f}{flag}"
         )
         rows.append((name, after, figures))
     lines += [
         f"{i:>3}  {name:<32} {after:<24} {figures}".rstrip()
         for i, (name, after, figures) in enumerate(rows, 1)
     ]
+    if disks:
+        lasting = sum(d.lasting for d in disks) / GIB
+        trajectories = sum(d.trajectory for d in disks) / GIB
+        lines += [
+            "",
+            f"  disk: {lasting:.1f} GiB stay under $PRB_OUTPUTS_DIR after these runs ({trajectories:.1f} GiB "
+            "of it trajectories,",
+            "  which trajectory: {keep: false} drops after each result), plus the largest run's trainer "
+            f"checkpoints while it runs ({max(d.checkpoints for d in disks) / GIB:.1f} GiB)",
+        ]
     if arch is not None and suite.runs:
         first = suite.runs[0]
         with_vllm = run_memory(first, arch, vllm_rollouts=True)

@@ -27,6 +27,13 @@ from peft_rlvr_bench.errors import UserError
 def validate(
     files: Annotated[list[Path], typer.Argument(help="suite YAML files")],
     overrides: SetOption = [],  # noqa: B006
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="also load the model's config and one row of every dataset split the suite reads (seconds)",
+        ),
+    ] = False,
 ) -> None:
     """Validate suite files without running anything."""
     from peft_rlvr_bench.paths import outputs_dir
@@ -34,16 +41,30 @@ def validate(
     from peft_rlvr_bench.suite import load_suite, with_choice
     from peft_rlvr_bench.suite.sweep import points as points_of
 
+    failed = 0
     for path in files:
         suite = load_suite(path, overrides)
         # Against the default folders: a name too long there fails any run of this suite.
         check_names(suite, {"results": Path("results"), "outputs": outputs_dir()})
+        problems = []
+        if online:
+            from peft_rlvr_bench.suite.online import online_problems
+
+            problems = online_problems(suite)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        failed += len(problems)
+        if problems:
+            continue
+        where = ", online" if online else ""
         if suite.awaits_selection and suite.spec.select is not None:
             candidates = sum(len(points_of(sweep)) for sweep in suite.sweeps) * len(suite.spec.select.seeds)
             runs = len(with_choice(suite, {}).runs)
-            print(f"ok: {path} (selection: {candidates} candidate runs, then {runs} runs)")
+            print(f"ok: {path} (selection: {candidates} candidate runs, then {runs} runs{where})")
         else:
-            print(f"ok: {path} ({len(suite.runs)} runs)")
+            print(f"ok: {path} ({len(suite.runs)} runs{where})")
+    if failed:
+        raise UserError(f"{failed} online check(s) failed (above)")
 
 
 @app.command("list")

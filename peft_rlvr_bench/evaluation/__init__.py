@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from peft_rlvr_bench.context import RunContext
+from peft_rlvr_bench.evaluation.engine import shutdown_engine
 from peft_rlvr_bench.evaluation.per_item import SampleLog, greedy_items, sampled_items
+from peft_rlvr_bench.evaluation.prompts import truncated_prompts
 from peft_rlvr_bench.paths import cache_dir, outputs_dir
 from peft_rlvr_bench.reporting.results import KLScore, RoleScore, TaskScore, write_text_atomic
 from peft_rlvr_bench.suite import EvalSpec, SamplingSpec
@@ -105,30 +107,45 @@ def _all_tasks(spec: EvalSpec) -> list[str]:
     return sorted({task for names in spec.roles().values() for task in names})
 
 
-def _run_lm_eval(
+def run_lm_eval(
     model: Any,
     tokenizer: Any,
     spec: EvalSpec,
-    configs: list[dict[str, Any]],
+    configs: list[Any],
     device: str,
     context: RunContext,
     torch_seed: int | None = None,
+    **evaluate: Any,
 ) -> dict[str, Any]:
-    """One ``simple_evaluate`` call. It seeds python, numpy and torch globally (torch with
-    ``torch_seed``, else its default), which later code (a driven segment) inherits."""
+    """One ``simple_evaluate`` call on task ``configs`` (dicts, or lm-eval task names with a
+    ``task_manager`` in ``evaluate``, which goes to ``simple_evaluate`` with ``gen_kwargs``). It
+    seeds python, numpy and torch globally (torch with ``torch_seed``, else its default), which
+    later code (a driven segment) inherits."""
     from lm_eval.models.huggingface import HFLM
 
     if context.backends.eval == "vllm":
-        return _run_lm_eval_vllm(model, tokenizer, configs, context, torch_seed)
+        return _run_lm_eval_vllm(model, tokenizer, configs, context, torch_seed, **evaluate)
+    from peft_rlvr_bench.rlvr.generation import stop_tokens_added
+
     was_training = model.training
     model.eval()
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
-    output = _simple_evaluate(lm, configs, torch_seed)
+    # lm-eval's transformers model decodes without special tokens before it splits on ``until``, so
+    # a marker like <|im_end|> only stops generation as an EOS id: the same ids training stops on.
+    with stop_tokens_added(model, tokenizer, task_stops(spec, context)):
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=spec.batch_size, device=device)
+        output = _simple_evaluate(lm, configs, torch_seed, **evaluate)
     model.train(was_training)
     return output
 
 
-def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | None) -> dict[str, Any]:
+def task_stops(spec: EvalSpec, context: RunContext) -> list[str]:
+    """The template end markers of the evaluated tasks (dataset tasks; the tiny world's have
+    none), once each: what training adds to the EOS ids too (``rlvr.generation``)."""
+    stops = [text for task in _all_tasks(spec) for text in context.task(task).stop or ()]
+    return list(dict.fromkeys(stops))
+
+
+def _simple_evaluate(lm: Any, configs: list[Any], torch_seed: int | None, **evaluate: Any) -> dict[str, Any]:
     """lm-eval's ``simple_evaluate`` on a ready model (HF or vLLM), with its per-item results
     (``log_samples``: what the model answered and how each item scored; ``per_item.py``)."""
     from unittest import mock
@@ -144,8 +161,7 @@ def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | N
         output = simple_evaluate(
             model=lm,
             tasks=configs,
-            task_manager=TaskManager(include_defaults=False),
-            log_samples=True,
+            **{"task_manager": TaskManager(include_defaults=False), "log_samples": True, **evaluate},
             bootstrap_iters=0,
             **({} if torch_seed is None else {"torch_random_seed": torch_seed}),
         )
@@ -154,7 +170,12 @@ def _simple_evaluate(lm: Any, configs: list[dict[str, Any]], torch_seed: int | N
 
 
 def _run_lm_eval_vllm(
-    model: Any, tokenizer: Any, configs: list[dict[str, Any]], context: RunContext, torch_seed: int | None
+    model: Any,
+    tokenizer: Any,
+    configs: list[Any],
+    context: RunContext,
+    torch_seed: int | None,
+    **evaluate: Any,
 ) -> dict[str, Any]:
     """The same ``simple_evaluate`` through lm-eval's vLLM model. vLLM loads weights from disk,
     so the model's current (merged) weights are saved to a scratch directory first and removed
@@ -169,6 +190,7 @@ def _run_lm_eval_vllm(
     generation = context.generation
     outputs_dir().mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".vllm-eval-", dir=outputs_dir()))
+    lm = None
     try:
         model.save_pretrained(scratch, safe_serialization=True)
         tokenizer.save_pretrained(scratch)
@@ -180,9 +202,11 @@ def _run_lm_eval_vllm(
             seed=1234 if torch_seed is None else torch_seed,
             batch_size="auto",
         )
-        output = _simple_evaluate(lm, configs, torch_seed)
-        del lm
+        output = _simple_evaluate(lm, configs, torch_seed, **evaluate)
     finally:
+        if lm is not None:
+            shutdown_engine(lm)
+            del lm
         shutil.rmtree(scratch, ignore_errors=True)
         gc.collect()
         if torch.cuda.is_available():
@@ -210,12 +234,12 @@ def greedy_scores(
     context = context or RunContext()
     tasks = _all_tasks(spec)
     configs = [
-        lm_eval_task_config(task, spec.items_for(task), spec.max_new_tokens, split, context=context)
+        lm_eval_task_config(task, spec.items_for(task), spec.tokens_for(task), split, context=context)
         for task in tasks
     ]
-    output = _run_lm_eval(model, tokenizer, spec, configs, device, context)
+    output = run_lm_eval(model, tokenizer, spec, configs, device, context)
     scores = {}
-    for task in tasks:
+    for task, config in zip(tasks, configs, strict=True):
         name = lm_eval_task_name(task)
         items = greedy_items(task, output["samples"][name])
         scores[task] = TaskScore(
@@ -223,6 +247,7 @@ def greedy_scores(
             n=int(output["n-samples"][name]["effective"]),
             items=items.scores,
             items_digest=items.digest,
+            truncated_prompts=truncated_prompts(model, tokenizer, config, spec.tokens_for(task)),
         )
         if samples is not None:
             samples.add_greedy(items.samples)
@@ -253,14 +278,14 @@ def sampled_scores(
     tasks = sorted({task for role in sampling.roles for task in roles[role]})
     configs = [
         lm_eval_task_config(
-            task, spec.items_for(task), spec.max_new_tokens, sampling=sampling, context=context
+            task, spec.items_for(task), spec.tokens_for(task), sampling=sampling, context=context
         )
         for task in tasks
     ]
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     python_state, numpy_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=cuda):
-        output = _run_lm_eval(model, tokenizer, spec, configs, device, context, torch_seed=sampling.seed)
+        output = run_lm_eval(model, tokenizer, spec, configs, device, context, torch_seed=sampling.seed)
     random.setstate(python_state)
     np.random.set_state(numpy_state)
     scores: dict[str, dict[str, float | list[float]]] = {}
@@ -350,7 +375,18 @@ def evaluate_in_depth(
             item.prompt for task in spec.in_domain for item in held_out_items(task, spec.kl_items, context)
         ]
         base = reference()
-        kl = kl_drift(model, base, tokenizer, prompts, spec.max_new_tokens, batch_size=spec.batch_size)
+        from peft_rlvr_bench.rlvr.generation import single_token_stops
+
+        stop_ids = list(single_token_stops(tokenizer, task_stops(spec, context)).values())
+        kl = kl_drift(
+            model,
+            base,
+            tokenizer,
+            prompts,
+            spec.max_new_tokens,
+            batch_size=spec.batch_size,
+            stop_ids=stop_ids,
+        )
         del base
         timings["eval_kl"] = time.perf_counter() - clock
     return by_role(scores, spec), kl

@@ -14,6 +14,7 @@ and call them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,29 +101,46 @@ def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[i
     return whole[: len(head)], whole[len(head) :]
 
 
+def on_gpu_in_bf16(device: torch.device) -> Any:
+    """bf16 autocast on a GPU, as training and vLLM generate there; nothing on a CPU (fp32)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.no_grad()
 def greedy_completions(
-    model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int, batch_size: int
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int,
+    stop_ids: Sequence[int] = (),
 ) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, greedy completion ids up to and including the first EOS) per prompt."""
+    """(prompt ids, greedy completion ids up to and including the first EOS or stop id) per prompt:
+    ``stop_ids`` are the template's end markers (``<|im_end|>``), where training and evaluation
+    stop too, so the KL is measured over the answer, not what a base model writes after it."""
     device = next(model.parameters()).device
     pad, eos = _pad_id(tokenizer), tokenizer.eos_token_id
+    ends = list(dict.fromkeys([*([] if eos is None else [eos]), *stop_ids]))
     pairs: list[tuple[list[int], list[int]]] = []
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
         encoded = [(tokenizer(p, add_special_tokens=False)["input_ids"], []) for p in batch]
         ids, attention, _, _ = _pad_left(encoded, pad, device)
-        generated = model.generate(
-            input_ids=ids,
-            attention_mask=attention,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=pad,
-            eos_token_id=eos,
-        )[:, ids.shape[1] :].tolist()
+        with on_gpu_in_bf16(device):
+            generated = model.generate(
+                input_ids=ids,
+                attention_mask=attention,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=pad,
+                eos_token_id=ends or None,
+            )[:, ids.shape[1] :].tolist()
         for (context, _), tokens in zip(encoded, generated, strict=True):
-            if eos in tokens:
-                tokens = tokens[: tokens.index(eos) + 1]
+            first_end = next((i for i, token in enumerate(tokens) if token in ends), None)
+            if first_end is not None:
+                tokens = tokens[: first_end + 1]
             pairs.append((context, tokens))
     return pairs
 
@@ -135,23 +153,24 @@ def kl_drift(
     prompts: Sequence[str],
     max_new_tokens: int,
     batch_size: int = 64,
+    stop_ids: Sequence[int] = (),
 ) -> KLScore:
     """Mean per-token ``KL(pi_tuned || pi_base)`` over ``tuned``'s greedy completions of ``prompts``
-    (both models on one device)."""
+    (both models on one device), each ending at the first EOS or ``stop_ids`` token."""
     was_training = tuned.training, base.training
     tuned.eval()
     base.eval()
-    pairs = [p for p in greedy_completions(tuned, tokenizer, prompts, max_new_tokens, batch_size) if p[1]]
+    completions = greedy_completions(tuned, tokenizer, prompts, max_new_tokens, batch_size, stop_ids)
+    pairs = [p for p in completions if p[1]]
     device, pad = next(tuned.parameters()).device, _pad_id(tokenizer)
     total, per_sequence, n_tokens = 0.0, [], 0
     rows = _rows_per_batch(tuned, pairs, batch_size)
     for start in range(0, len(pairs), rows):
         ids, attention, positions, mask = _pad_left(pairs[start : start + rows], pad, device)
-        kl = token_kl(
-            _next_token_logits(tuned, ids, attention, positions),
-            _next_token_logits(base, ids, attention, positions),
-            mask,
-        )
+        with on_gpu_in_bf16(device):
+            tuned_logits = _next_token_logits(tuned, ids, attention, positions)
+            base_logits = _next_token_logits(base, ids, attention, positions)
+        kl = token_kl(tuned_logits, base_logits, mask)
         total += float(kl.sum())
         per_sequence += kl.sum(dim=1).tolist()
         n_tokens += int(mask.sum())

@@ -19,8 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from peft_rlvr_bench.reporting.formats import general, humanize_count, integer, percent, three_significant
+from peft_rlvr_bench.reporting.readers import (
+    field,
+    learning_rate,
+    median_step_seconds,
+    raw_field,
+    role_items,
+    role_score,
+    updates_used,
+)
 from peft_rlvr_bench.reporting.results import RunResult
-from peft_rlvr_bench.reporting.stats import RunItems, TaskItems
+from peft_rlvr_bench.reporting.stats import RunItems
 
 Direction = Literal["higher", "lower", "diagnostic"]
 """``higher``/``lower``: which way is better; ``diagnostic``: no better way (budgets, geometry)."""
@@ -31,120 +41,12 @@ DIRECTION_TEXT = {"higher": "higher is better", "lower": "lower is better", "dia
 DIRECTION_ARROW = {"higher": "↑", "lower": "↓", "diagnostic": ""}
 
 
-# Formats (value -> text) ---------------------------------------------------------------------
-
-
-def percent(value: float) -> str:
-    """A fraction as a percentage with one decimal: 0.9172 -> 91.7."""
-    # Adding 0.0 turns a rounded -0.0 into 0.0, which would otherwise read as a tiny loss.
-    return f"{round(value * 100, 1) + 0.0:.1f}"
-
-
-def humanize_count(count: float) -> str:
-    """Returns a parameter count as a short string: 950, 662.4k, 1.2M, 7.6B."""
-    if count < 1000:
-        return f"{count:.0f}"
-    text = ""
-    for scale, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B"), (1e12, "T")):
-        text = f"{count / scale:.1f}{suffix}"
-        # Rounding can carry into the next unit (999_960 -> 1000.0k); prefer 1.0M then.
-        if round(count / scale, 1) < 1000:
-            break
-    return text
-
-
-def integer(value: float) -> str:
-    return f"{value:.0f}"
-
-
-def general(value: float) -> str:
-    return f"{value:g}"
-
-
-def three_significant(value: float) -> str:
-    return f"{value:.3g}"
-
-
-# Readers (RunResult -> number or None) -------------------------------------------------------
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return None if math.isnan(value) else value
-
-
-def field(*path: str) -> Callable[[RunResult], float | None]:
-    """A reader that follows ``path`` through attributes and dict keys of a run result.
-
-    Missing steps, None and nan all read as None (not measured), so an entry for a field that
-    older result files lack needs no special case.
-    """
-
-    def read(run: RunResult) -> float | None:
-        return _number(raw_field(run, path))
-
-    read.__doc__ = f"RunResult.{'.'.join(path)}"
-    read.path = path  # type: ignore[attr-defined]  # for is_non_finite
-    return read
-
-
-def raw_field(run: RunResult, path: tuple[str, ...]) -> object:
-    """The value at ``path`` in a run result, as stored (None where a step is missing)."""
-    value: object = run
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else getattr(value, key, None)
-        if value is None:
-            return None
-    return value
-
-
 def is_non_finite(metric: Metric, run: RunResult) -> bool:
     """Whether the run stored NaN or an infinity for ``metric``: measured, and broken, which a
     table must not show as ``-`` (not measured)."""
     path = getattr(metric.read, "path", None)
     value = raw_field(run, path) if path is not None else None
     return isinstance(value, float) and not math.isfinite(value)
-
-
-def role_score(role: str) -> Callable[[RunResult], float | None]:
-    """The score of an evaluation role (``in_domain``, ``out_of_domain``, ``forgetting``)."""
-    return field("metrics", role, "score")
-
-
-def role_items(role: str, scores: str = "items") -> Callable[[RunResult], RunItems | None]:
-    """A reader of a role's per-item scores by task (``items`` greedy, ``sampled_items`` avg@k).
-
-    None when any task of the role lacks them or their digest (results written before per-item
-    scores existed): the statistics then fall back to the seed-level t.
-    """
-
-    def read(run: RunResult) -> RunItems | None:
-        role_score = run.metrics.get(role)
-        if role_score is None or not role_score.tasks:
-            return None
-        found: dict[str, TaskItems] = {}
-        for task, score in role_score.tasks.items():
-            values = getattr(score, scores)
-            if values is None or score.items_digest is None:
-                return None
-            found[task] = TaskItems(score.items_digest, tuple(values))
-        return found
-
-    return read
-
-
-def _learning_rate(run: RunResult) -> float | None:
-    adapter = run.spec.get("adapter")
-    rate = adapter.get("lr") if isinstance(adapter, dict) else None
-    return None if rate is None else float(rate)
-
-
-def _updates(run: RunResult) -> float | None:
-    if run.extrapolation is not None:
-        return _number(run.extrapolation.get("updates_used"))
-    budget = run.spec.get("budget")
-    return _number(budget.get("max_steps")) if isinstance(budget, dict) else None
 
 
 # The declaration -----------------------------------------------------------------------------
@@ -193,6 +95,17 @@ class Metric:
     def legend(self) -> str:
         """``Header`` (direction): description."""
         return f"{self.header} ({DIRECTION_TEXT[self.direction]}): {self.description}"
+
+
+LM_EVAL_COLUMNS = (
+    ("minerva_math500", "math_verify,none", "MATH-500 (lm-eval)"),
+    ("hendrycks_math500", "exact_match,none", "MATH-500 hendrycks (lm-eval)"),
+    ("aime24", "exact_match,none", "AIME24 (lm-eval)"),
+    ("aime25", "exact_match,none", "AIME25 (lm-eval)"),
+    ("gpqa_diamond_cot_zeroshot", "exact_match,flexible-extract", "GPQA-D (lm-eval)"),
+    ("mmlu_pro", "exact_match,custom-extract", "MMLU-Pro (lm-eval)"),
+)
+"""lm-eval's shipped tasks with a column of their own: (task, its headline ``metric,filter``, header)."""
 
 
 METRICS: tuple[Metric, ...] = (
@@ -247,7 +160,7 @@ METRICS: tuple[Metric, ...] = (
         "LR",
         "diagnostic",
         "the entry's learning rate (- where its seeds disagree)",
-        _learning_rate,
+        learning_rate,
         general,
         aggregate="shared",
         on_base=False,
@@ -264,11 +177,30 @@ METRICS: tuple[Metric, ...] = (
         optional=False,
     ),
     Metric(
+        "step_seconds",
+        "Step s",
+        "lower",
+        "median wall time of one RL update (rollouts included) in seconds, mean over seeds",
+        median_step_seconds,
+        three_significant,
+        on_base=False,
+    ),
+    Metric(
+        "gpu_peak_mb",
+        "GPU MB",
+        "lower",
+        "peak GPU memory of the run's process (allocated, MiB; reset per run; see the result's "
+        "gpu_memory for the device), max over seeds",
+        field("gpu_memory", "peak_allocated_mb"),
+        integer,
+        aggregate="max",
+    ),
+    Metric(
         "updates",
         "Updates",
         "diagnostic",
         "RL optimizer updates the row's checkpoints cost: the budget, or an extrapolation's observed window",
-        _updates,
+        updates_used,
         integer,
         on_base=False,
         optional=False,
@@ -334,6 +266,18 @@ METRICS: tuple[Metric, ...] = (
         field("metrics", "forgetting", "nll"),
         three_significant,
         ci=True,
+    ),
+    *(
+        Metric(
+            f"lm_eval_{task}",
+            header,
+            "higher",
+            f"lm-eval's own {task} task as it ships it, {key} (%); its prompt and scoring, not the "
+            "verifier's (eval.lm_eval_tasks)",
+            field("lm_eval", task, key),
+            percent,
+        )
+        for task, key, header in LM_EVAL_COLUMNS
     ),
     Metric(
         "update_sparsity",

@@ -44,6 +44,11 @@ class TaskScore(BaseModel):
     )
     nll_items: int | None = None
     nll_tokens: int | None = None
+    truncated_prompts: int | None = Field(
+        None,
+        description="eval prompts longer than the model's context less the task's new tokens, which "
+        "lm-eval cuts from the left (evaluation/prompts.py); None where not counted",
+    )
     items: list[float] | None = Field(
         None,
         description="the greedy verifier score of every eval item, in eval-item order (lm-eval doc_id); "
@@ -187,6 +192,11 @@ class RunResult(BaseModel):
         description="a trained run's weight geometry against W0: geometry.GeometrySummary as JSON "
         "without its per-tensor records (params, headline, update_sparsity_all, by_layer_type, by_depth)",
     )
+    lm_eval: dict[str, dict[str, float]] | None = Field(
+        None,
+        description="lm-eval's own scores on eval.lm_eval_tasks, as {task: {'metric,filter': value}} "
+        "(evaluation/shipped.py); not verifier scores",
+    )
     kl_to_base: KLScore | None = Field(
         None, description="a trained or derived run's KL drift from the base (evaluation.drift)"
     )
@@ -215,6 +225,11 @@ class RunResult(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
     peak_memory_mb: float | None = Field(
         None, description="peak resident memory of the process so far (runs of one suite share a process)"
+    )
+    gpu_memory: dict[str, Any] | None = Field(
+        None,
+        description="the run's GPU peak (reset when it starts): peak_allocated_mb and peak_reserved_mb of "
+        "its process's allocator, device name and device_count; None without CUDA",
     )
     versions: dict[str, str] = Field(default_factory=dict)
     git: dict[str, Any] = Field(default_factory=dict)

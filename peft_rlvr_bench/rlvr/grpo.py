@@ -14,10 +14,38 @@ from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
 
 from peft_rlvr_bench.callbacks import StepTimer
 from peft_rlvr_bench.reporting.results import StepRecord
-from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm
+from peft_rlvr_bench.rlvr.generation import add_stop_tokens, release_vllm, vllm_stop_kwargs
 from peft_rlvr_bench.rlvr.job import TrainingJob
 from peft_rlvr_bench.rlvr.resilience import guard_callbacks, train_resumably
+from peft_rlvr_bench.rlvr.weight_sync import install_exact_sync
 from peft_rlvr_bench.verifier_faults import guarded_batch_verifier
+
+IS_MASKED_KEY = "sampling/is_masked_frac"
+"""The logged share of completions (or tokens) whose importance-sampling weight is 0."""
+
+
+def masked_share(ratio: torch.Tensor, completion_mask: torch.Tensor) -> torch.Tensor:
+    """Per completion, the share of its weight TRL's vLLM importance-sampling correction zeroes:
+    1 or 0 in the sequence modes (``ratio`` of shape (B, 1)), the share of its tokens in the token
+    modes ((B, T)). A ratio that underflows to 0 counts too: its weight is 0 either way."""
+    if ratio.shape[-1] == 1:
+        return (ratio[:, 0] == 0).float()
+    mask = completion_mask.bool()
+    return ((ratio == 0) & mask).sum(1).float() / mask.sum(1).clamp(min=1)
+
+
+def without_written_bos(prompts: list[str], tokenizer: Any) -> list[str]:
+    """The prompts as TRL must receive them to see one BOS: TRL tokenizes a plain-text prompt
+    with the tokenizer's special tokens, so where the tokenizer adds a BOS itself (DeepSeek-R1
+    distills), a template that writes it out (``r1_distill``, for lm-eval and the KL measure,
+    which add none to a prompt that has one) would start with two."""
+    bos, bos_id = getattr(tokenizer, "bos_token", None), getattr(tokenizer, "bos_token_id", None)
+    if not bos or bos_id is None or not any(prompt.startswith(bos) for prompt in prompts):
+        return prompts
+    probe = tokenizer("x")["input_ids"]
+    if not probe or probe[0] != bos_id:
+        return prompts
+    return [prompt.removeprefix(bos) for prompt in prompts]
 
 
 def reward_function(verifier_name: str) -> Callable[..., list[float]]:
@@ -33,7 +61,8 @@ def reward_function(verifier_name: str) -> Callable[..., list[float]]:
 
 
 class HarnessGRPOTrainer(GRPOTrainer):
-    """TRL's GRPOTrainer with two additions, both off unless asked for:
+    """TRL's GRPOTrainer with an exact vLLM weight sync for PEFT models (``rlvr/weight_sync.py``:
+    the frozen base stays bitwise W0) and two additions, both off unless asked for:
 
     - ``reference``: the KL reference is this separate copy of the original base. Without it,
       TRL's reference for a PEFT model is the adapter disabled (for PiSSA-like methods that is the
@@ -55,6 +84,7 @@ class HarnessGRPOTrainer(GRPOTrainer):
         if own_reference:
             config.beta = 0.0  # TRL then builds no reference of its own; beta is restored below
         super().__init__(*args, **kwargs)
+        install_exact_sync(getattr(self, "vllm_generation", None))
         self.extra_loss = extra_loss
         if own_reference:
             config.beta = self.beta = beta
@@ -69,6 +99,17 @@ class HarnessGRPOTrainer(GRPOTrainer):
             disable_dropout_in_model(reference)
         add_fused_lm_head(reference, temperature=self.temperature, cast_lm_head_to_fp32=False)
         return self.accelerator.prepare_model(reference, evaluation_mode=True)
+
+    def _generate_and_score_completions(self, inputs: Any) -> dict[str, Any]:
+        # TRL logs the importance-sampling ratios but not how much of the batch its masking modes
+        # weigh 0; the share is what tells whether long completions are being dropped.
+        output = super()._generate_and_score_completions(inputs)
+        ratio = output.get("importance_sampling_ratio")
+        if ratio is not None:
+            mode = "train" if self.model.training else "eval"
+            share = masked_share(ratio, output["completion_mask"])
+            self._metrics[mode][IS_MASKED_KEY].append(self.accelerator.gather(share).mean().item())
+        return output
 
     def compute_loss(
         self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None
@@ -89,20 +130,40 @@ class HarnessGRPOTrainer(GRPOTrainer):
         return self.current_gradient_accumulation_steps if self.model.training else 1
 
 
+def grpo_config_fields(
+    config: dict[str, Any], eos_ids: list[int], stop: Any, tokenizer: Any
+) -> dict[str, Any]:
+    """``config`` with vLLM rollouts told to stop on ``eos_ids`` (the ids TRL's transformers path
+    and its truncation mask use) instead of strings vLLM cannot match on special tokens."""
+    if not config.get("use_vllm"):
+        return config
+    kwargs = {key: value for key, value in config.get("generation_kwargs", {}).items() if key != "stop"}
+    return {**config, "generation_kwargs": {**kwargs, **vllm_stop_kwargs(eos_ids, stop, tokenizer)}}
+
+
 def train_grpo(job: TrainingJob) -> list[StepRecord]:
     """Runs GRPO-family RL on ``job.model`` in place and returns the per-update curve.
 
     TRL's own printing and progress bar are removed so a suite's output stays readable.
     """
-    add_stop_tokens(job.model, job.tokenizer, job.task.stop or ())  # e.g. <|im_end|> ends a completion
+    stop = job.task.stop or ()
+    eos_ids = add_stop_tokens(job.model, job.tokenizer, stop)  # e.g. <|im_end|> ends a completion
+    config = grpo_config_fields(job.config, eos_ids, stop, job.tokenizer)
     timer = StepTimer(job.on_update)
     optimizer = job.hooks.optimizer(job.model, job.config["learning_rate"]) if job.hooks.optimizer else None
     trainer = HarnessGRPOTrainer(
         model=job.model,
         reward_funcs=[reward_function(job.task.verifier)],
-        args=GRPOConfig(**job.config),
+        args=GRPOConfig(**config),
         train_dataset=Dataset.from_list(
-            [{"prompt": item.prompt, "answer": item.answer} for item in job.items]
+            [
+                {"prompt": prompt, "answer": item.answer}
+                for prompt, item in zip(
+                    without_written_bos([item.prompt for item in job.items], job.tokenizer),
+                    job.items,
+                    strict=True,
+                )
+            ]
         ),
         processing_class=job.tokenizer,
         callbacks=[timer, *job.hooks.callbacks, *job.callbacks, *guard_callbacks()],
@@ -112,6 +173,7 @@ def train_grpo(job: TrainingJob) -> list[StepRecord]:
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    records = train_resumably(trainer, timer.seconds, job.resume_from)
-    release_vllm(trainer)
-    return records
+    try:
+        return train_resumably(trainer, timer.seconds, job.resume_from)
+    finally:  # a diverged or crashed run must not leave its engine or channel to the next one
+        release_vllm(trainer)

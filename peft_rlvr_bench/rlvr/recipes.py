@@ -66,6 +66,15 @@ class RecipeParams(InputModel):
         False, description="recompute activations in the backward pass (real models, long completions)"
     )
     trl: dict[str, Any] = TRL_FIELD
+    importance_sampling: Literal[
+        "sequence_mask", "sequence_truncate", "token_mask", "token_truncate", "off"
+    ] = Field(
+        "sequence_mask",
+        description="TRL's correction of vLLM rollouts for the sampler/trainer mismatch (vLLM only): "
+        "*_mask weighs 0 a completion (or token) whose probability ratio exceeds the cap, *_truncate "
+        "clips it to the cap; sequence_mask is TRL 1.16's default, made explicit; off: none",
+    )
+    importance_sampling_cap: float = Field(3.0, gt=0, description="the ratio above which it masks or clips")
 
     @model_validator(mode="after")
     def _micro_batches_fill_the_update(self) -> RecipeParams:
@@ -81,6 +90,11 @@ class RecipeParams(InputModel):
 class DAPOParams(RecipeParams):
     epsilon_high: float = Field(0.28, gt=0, description="clip-higher upper range")
     beta: float = Field(0.0, ge=0, le=0, description="DAPO drops the KL term")
+    mask_truncated_completions: bool = Field(
+        True,
+        description="DAPO's overlong filtering: a completion cut at max_completion_length (no EOS) "
+        "adds no loss (TRL's mask_truncated_completions)",
+    )
 
 
 class SFTParams(InputModel):
@@ -177,6 +191,12 @@ class _LossVariant:
             "loss_type": self.loss_type,
             "scale_rewards": self.scale_rewards,
             "shuffle_dataset": True,
+            # Read by TRL only with vLLM rollouts; explicit so a TRL default change cannot move it.
+            "vllm_importance_sampling_correction": params.importance_sampling != "off",
+            "vllm_importance_sampling_mode": (
+                "sequence_mask" if params.importance_sampling == "off" else params.importance_sampling
+            ),
+            "vllm_importance_sampling_clip_max": params.importance_sampling_cap,
         }
 
     def train_items(self, params: RecipeParams, max_steps: int) -> int:
@@ -223,7 +243,11 @@ class DAPO(_LossVariant):
     scale_rewards = "group"
 
     def config_fields(self, params: DAPOParams, processes: int = 1) -> dict[str, Any]:  # type: ignore[override]
-        return {**super().config_fields(params, processes), "epsilon_high": params.epsilon_high}
+        return {
+            **super().config_fields(params, processes),
+            "epsilon_high": params.epsilon_high,
+            "mask_truncated_completions": params.mask_truncated_completions,
+        }
 
 
 @register_recipe("sft")

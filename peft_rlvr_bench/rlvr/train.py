@@ -13,9 +13,10 @@ TRL 1.16's trainers, for a prompt whose G = ``num_generations`` completions are 
 - ``dr_grpo`` (Dr. GRPO): ``A = r - mean of the group``, no std division; token losses summed and
   divided by completions x ``max_completion_length``, a constant, so no length normalisation.
 - ``dapo``: token losses summed over the whole update and divided by its completion tokens;
-  clip-higher, ``ratio`` clipped to ``[1 - 0.2, 1 + 0.28]``; no KL (``beta`` is held at 0). Missing
-  from DAPO: dynamic sampling (drop groups whose rewards are all equal, refill), which TRL lacks;
-  overlong filtering and the soft overlong penalty, which TRL has but which stay off.
+  clip-higher, ``ratio`` clipped to ``[1 - 0.2, 1 + 0.28]``; no KL (``beta`` is held at 0);
+  overlong filtering (a completion cut at ``max_completion_length`` adds no loss; TRL's
+  ``mask_truncated_completions``, on by default). Missing from DAPO: dynamic sampling (drop groups
+  whose rewards are all equal, refill), which TRL lacks, and the soft overlong penalty.
 - ``sft``: TRL's SFTTrainer, cross-entropy on the answer tokens only, ``batch_size`` verified
   answers per update. No sampling, no reward, no KL: the control the RLVR claims compare with.
 
@@ -240,7 +241,8 @@ def trainer_config(run: RunSpec, context: RunContext, output_dir: Path) -> dict[
         "use_cpu": not on_gpu,
         "bf16": on_gpu,  # autocast over fp32 master weights on a GPU
         "logging_steps": 1,
-        "report_to": "none",
+        "report_to": run.tracking.report_to if run.tracking and run.tracking.report_to else "none",
+        "run_name": run.run_id,  # what a tracker names the run
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
         **checkpoint_fields(run),
@@ -264,7 +266,9 @@ def _trajectory_recorder(
     when the records on disk cannot go on from it."""
     assert run.trajectory is not None
     directory = trajectory_dir(run.suite, run.run_id)
-    recorder = TrajectoryRecorder(directory, run.trajectory.every, model_location(run.model))
+    recorder = TrajectoryRecorder(
+        directory, run.trajectory.every, model_location(run.model), dense_until=run.trajectory.dense_until
+    )
     if resume_from is not None and not recorder.resume(model, checkpoint_step(resume_from)):
         if world_size() > 1:  # the other processes resume: they cannot be told to restart
             raise RuntimeError(f"{directory} cannot go on from {resume_from}; delete {scratch}")

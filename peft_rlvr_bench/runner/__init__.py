@@ -51,8 +51,10 @@ def run_suite(
     (``runner.ray_backend``); each unit runs through ``plan.execute_work``, here one at a time, or
     with ``jobs`` > 1 up to that many at a time in worker processes (``runner.pool``).
     """
+    from peft_rlvr_bench.backends import require_backend
     from peft_rlvr_bench.runner.plan import evaluate_and_save_base, execute_work, plan_notes, plan_suite
 
+    require_backend(suite.spec.generation)
     console = console or Console(stderr=True)
     name = suite.spec.name
     with Progress(*progress_columns(), console=console, transient=False) as progress:

@@ -24,13 +24,19 @@ from peft_rlvr_bench.trajectory import Trajectory
 def learning_curve(
     run: RunSpec, final_in_domain: float, device: str, context: RunContext
 ) -> list[CurvePoint]:
-    """In-domain accuracy at every recorded update, rebuilt from the trajectory against W0."""
+    """In-domain accuracy at every ``trajectory.every``-th recorded update and the last, rebuilt from
+    the trajectory against W0 (a dense window's extra records feed extrapolation, not the curve:
+    each point is a full in-domain evaluation)."""
     trajectory = Trajectory(trajectory_dir(run.suite, run.run_id))
+    assert run.trajectory is not None
+    every = run.trajectory.every
     model, tokenizer = load_base(run.model, device=device)
     base_state = parameter_snapshot(model)
     curve_eval = curve_eval_spec(run.eval)
     points = []
     for update in trajectory.updates:
+        if update % every and update != trajectory.updates[-1]:
+            continue
         if update == trajectory.updates[-1] == run.budget.max_steps and run.eval.curve_items is None:
             score = final_in_domain  # the run's own final evaluation: no need to rebuild it
         else:

@@ -13,6 +13,7 @@ from typing import Any
 from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.distributed import run_device
 from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
+from peft_rlvr_bench.evaluation.shipped import shipped_scores
 from peft_rlvr_bench.extrapolation.from_trajectory import (
     extrapolated_state,
     load_weights_,
@@ -55,6 +56,7 @@ def extrapolate_and_evaluate(
         samples=samples,
         context=context,
     )
+    lm_eval = shipped_scores(model, tokenizer, source.eval, device, context, timings)
     curve = []
     if not driven:
         clock = time.perf_counter()
@@ -71,6 +73,7 @@ def extrapolate_and_evaluate(
     }
     return {
         "metrics": metrics,
+        "lm_eval": lm_eval,
         "kl_to_base": kl,
         "extrapolation": extrapolation,
         "learning_curve": curve,

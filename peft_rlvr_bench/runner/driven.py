@@ -56,7 +56,7 @@ class RunnerSession:
             in_domain=[self.source.train_task],
             n_items=validation_items,
             batch_size=self.source.eval.batch_size,
-            max_new_tokens=self.source.eval.max_new_tokens,
+            max_new_tokens=self.source.eval.tokens_for(self.source.train_task),
         )
         self.trained_updates = 0
 

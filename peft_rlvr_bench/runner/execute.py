@@ -18,15 +18,41 @@ from peft_rlvr_bench.disk import disk_full_reason, is_disk_full
 from peft_rlvr_bench.distributed import is_main_process, run_device
 from peft_rlvr_bench.paths import final_dir, outputs_dir, run_dir, trajectory_dir
 from peft_rlvr_bench.reporting.results import RunResult
-from peft_rlvr_bench.runner.provenance import peak_memory_mb, provenance
+from peft_rlvr_bench.runner.provenance import gpu_memory, peak_memory_mb, provenance, reset_gpu_peak
 from peft_rlvr_bench.suite import DerivedRun, ModelSpec, RunSpec, SuiteSpec
 
 
 def evaluate_base(suite: SuiteSpec) -> RunResult:
     """The untouched base model, scored once per suite (greedy decoding is deterministic, and
-    sampling is seeded). Its KL to itself is zero by definition, so it has none."""
+    sampling is seeded). Its KL to itself is zero by definition, so it has none. A failure is a
+    ``failed`` result with its traceback kept, as for a run."""
+    reset_gpu_peak()
+    try:
+        return _evaluate_base(suite)
+    except Exception as exc:  # a gated dataset or an OOM must not cost the suite
+        return failed_base(suite, _failure_reason(exc, {"suite": suite.name, "run_id": "base"}))
+
+
+def failed_base(suite: SuiteSpec, reason: str) -> RunResult:
+    """A ``failed`` base result: the next ``prb run`` evaluates the base again."""
+    return RunResult(
+        suite=suite.name,
+        run_id="base",
+        method="base",
+        seed=None,
+        status="failed",
+        reason=reason,
+        spec=suite.base_identity(),
+        peak_memory_mb=peak_memory_mb(),
+        gpu_memory=gpu_memory(),
+        **provenance(suite.model),
+    )
+
+
+def _evaluate_base(suite: SuiteSpec) -> RunResult:
     from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
+    from peft_rlvr_bench.evaluation.shipped import shipped_scores
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
@@ -38,6 +64,7 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
     metrics, _ = evaluate_in_depth(
         model, tokenizer, suite.eval, device=device, timings=timings, samples=samples, context=context
     )
+    lm_eval = shipped_scores(model, tokenizer, suite.eval, device, context, timings)
     return RunResult(
         suite=suite.name,
         run_id="base",
@@ -46,9 +73,11 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         status="ok",
         spec=suite.base_identity(),
         metrics=metrics,
+        lm_eval=lm_eval,
         total_params=sum(p.numel() for p in model.parameters()),
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
+        gpu_memory=gpu_memory(),
         backends=context.backends.as_dict(),
         samples=None if samples is None else samples.samples(),
         **provenance(suite.model),
@@ -107,6 +136,7 @@ def train_and_evaluate(
     from peft_rlvr_bench.adapters.checkpoints import save_trained
     from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
+    from peft_rlvr_bench.evaluation.shipped import shipped_scores
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.geometry.model import run_geometry
     from peft_rlvr_bench.models import base_name, load_base
@@ -119,8 +149,9 @@ def train_and_evaluate(
     set_seed(run.seed)
     model, tokenizer = load_base(run.model, device=device)
     # W0 before the adapter touches the model: residual methods (PiSSA, ...) rewrite the base in
-    # place, and geometry is always measured against the original weights. Kept on the CPU.
-    w0 = parameter_snapshot(model, device="cpu")
+    # place, and geometry is always measured against the original weights. Kept on the CPU, by
+    # rank 0 alone: it alone measures geometry (8 ranks would hold 8 copies of a 6 GB model).
+    w0 = parameter_snapshot(model, device="cpu") if is_main_process() else None
     timings["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -168,8 +199,10 @@ def train_and_evaluate(
         samples=samples,
         context=context,
     )
+    lm_eval = shipped_scores(merged, tokenizer, run.eval, device, context, timings)
 
     clock = time.perf_counter()
+    assert w0 is not None  # rank 0
     geometry = run_geometry(w0, merged)
     del w0
     timings["geometry"] = time.perf_counter() - clock
@@ -181,6 +214,7 @@ def train_and_evaluate(
         timings["learning_curve"] = time.perf_counter() - clock
     return {
         "metrics": metrics,
+        "lm_eval": lm_eval,
         "kl_to_base": kl,
         **trained_fields(trained),
         "learning_curve": curve,
@@ -226,6 +260,7 @@ def _contained(
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
+    reset_gpu_peak()
     with counting_faults() as faults:
         try:
             outcome = work(timings)
@@ -245,6 +280,7 @@ def _contained(
         reason=reason,
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
+        gpu_memory=gpu_memory(),
         spec=spec,
         verifier_faults=faults.as_dict(),
         **common,

@@ -30,7 +30,7 @@ from peft_rlvr_bench.reporting.results import (
 )
 from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
 from peft_rlvr_bench.reporting.steps_saved import with_steps_saved
-from peft_rlvr_bench.suite import DerivedRun, RunSpec, Suite
+from peft_rlvr_bench.suite import DerivedRun, RunSpec, Suite, SuiteSpec
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,11 @@ def base_is_current(path: Path, suite: Suite, judge: _Judge | None = None) -> bo
     result = (judge or _Judge(None)).read(path)
     if result is None:
         return False
-    return result.spec == suite.spec.base_identity() and (judge is None or judge.current("base", result))
+    return (
+        result.status != "failed"
+        and result.spec == suite.spec.base_identity()
+        and (judge is None or judge.current("base", result))
+    )
 
 
 def plan_suite(
@@ -199,14 +203,35 @@ def environment_notes(suite: str, plan: Plan) -> list[str]:
 
 
 def evaluate_and_save_base(suite: Suite, results_root: Path) -> RunResult:
-    from peft_rlvr_bench.runner.execute import evaluate_base
+    """The base evaluation and its result file, in a process of its own where runs get one
+    (``runner.isolate``). A failure (a gated dataset, out of memory) is a ``failed`` base result,
+    contained like a run's: the suite goes on, and the next ``prb run`` retries it."""
+    from peft_rlvr_bench.runner.isolate import isolation_wanted, run_isolated
 
     name = suite.spec.name
     sweep_temporaries(results_root / name)  # what a writer killed in an earlier run left
+    path = base_result_path(results_root, name)
+    if not isolation_wanted(suite.spec.launch):
+        return save_base(suite.spec, results_root)
+    directory = run_dir(name, "base")
+    done, reason = run_isolated("base", suite.spec.model_dump_json(), directory, path, results_root)
+    if done:
+        return load_result(path)
+    from peft_rlvr_bench.runner.execute import failed_base
+
     return save_result_and_samples(
-        evaluate_base(suite.spec),
-        base_result_path(results_root, name),
-        samples_path(results_root, name, "base"),
+        failed_base(suite.spec, reason), path, samples_path(results_root, name, "base")
+    )
+
+
+def save_base(spec: SuiteSpec, results_root: Path) -> RunResult:
+    """Evaluates the base model in this process and writes its result file."""
+    from peft_rlvr_bench.runner.execute import evaluate_base
+
+    return save_result_and_samples(
+        evaluate_base(spec),
+        base_result_path(results_root, spec.name),
+        samples_path(results_root, spec.name, "base"),
     )
 
 
@@ -237,21 +262,49 @@ def _execute_work(
     result as a reader would load it (without its samples).
 
     A trained run of a suite with ``launch: {processes: N > 1}`` goes through ``accelerate launch``
-    (``runner.launch``), whose rank 0 writes the file; everything else runs in this process.
-    A derived run reads its source's result and the base's, which the plan put before it.
+    (``runner.launch``), whose rank 0 writes the file; where runs get a process of their own
+    (``runner.isolate``: a CUDA machine, or ``launch: {isolate: true}``) every other unit runs in a
+    child process; otherwise in this process.
     """
-    from peft_rlvr_bench.runner.execute import execute_derived, execute_run
+    from peft_rlvr_bench.runner.isolate import isolation_wanted, run_isolated
 
-    name = suite.spec.name
-    path = run_result_path(results_root, name, work.run_id)
-    if isinstance(work.run, DerivedRun):
-        result = execute_derived(work.run, on_update=on_update)
-        source = load_result(run_result_path(results_root, name, work.run.source.run_id))
-        result = with_steps_saved(result, source, load_result(base_result_path(results_root, name)))
-    elif suite.spec.launch is not None and suite.spec.launch.processes > 1:
+    launch = suite.spec.launch
+    if not work.derived and launch is not None and launch.processes > 1:
         from peft_rlvr_bench.runner.launch import run_launched
 
-        return run_launched(work.run, suite.spec.launch, results_root)
+        assert isinstance(work.run, RunSpec)
+        return run_launched(work.run, launch, results_root)
+    if not isolation_wanted(launch):
+        return run_unit(work.run, results_root, on_update)
+    name = suite.spec.name
+    path = run_result_path(results_root, name, work.run_id)
+    kind = "derived" if work.derived else "run"
+    done, reason = run_isolated(
+        kind, work.run.model_dump_json(), run_dir(name, work.run_id), path, results_root, on_update
+    )
+    if done:
+        return load_result(path)
+    from peft_rlvr_bench.runner.execute import failed_result
+
+    return save_result_and_samples(
+        failed_result(work.run, reason), path, samples_path(results_root, name, work.run_id)
+    )
+
+
+def run_unit(
+    unit: RunSpec | DerivedRun, results_root: Path, on_update: Callable[[int], None] | None = None
+) -> RunResult:
+    """Executes a trained or derived run in this process and writes its result file; a derived
+    run reads its source's result and the base's, which the plan put before it."""
+    from peft_rlvr_bench.runner.execute import execute_derived, execute_run
+
+    if isinstance(unit, DerivedRun):
+        name = unit.source.suite
+        result = execute_derived(unit, on_update=on_update)
+        source = load_result(run_result_path(results_root, name, unit.source.run_id))
+        result = with_steps_saved(result, source, load_result(base_result_path(results_root, name)))
     else:
-        result = execute_run(work.run, on_update=on_update)
-    return save_result_and_samples(result, path, samples_path(results_root, name, work.run_id))
+        name = unit.suite
+        result = execute_run(unit, on_update=on_update)
+    path = run_result_path(results_root, name, unit.run_id)
+    return save_result_and_samples(result, path, samples_path(results_root, name, unit.run_id))

@@ -42,6 +42,31 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_gpu_peak() -> None:
+    """Starts a run's GPU peak afresh (the allocator's peak otherwise spans every earlier run of
+    the process); nothing without CUDA."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def gpu_memory() -> dict[str, Any] | None:
+    """The run's peak GPU memory since ``reset_gpu_peak`` (this process's caching allocator, which
+    holds a colocated vLLM engine's weights and KV cache; not another process's), with the device
+    name and count; None without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return {
+        "peak_allocated_mb": torch.cuda.max_memory_allocated() / 2**20,
+        "peak_reserved_mb": torch.cuda.max_memory_reserved() / 2**20,
+        "device": torch.cuda.get_device_name(0),
+        "device_count": torch.cuda.device_count(),
+    }
+
+
 def environment(model: ModelSpec, hardware: Hardware | None = None) -> Environment:
     """The world ``model`` names, the lock and the hardware (collected here unless given)."""
     from peft_rlvr_bench.models import world_identity

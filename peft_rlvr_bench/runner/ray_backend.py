@@ -54,11 +54,32 @@ def task_gpus(suite: Suite, work: Work | None, cluster_has_gpus: bool) -> int:
     return 1 if cluster_has_gpus else 0
 
 
+FORWARDED_ENVIRONMENT = (
+    "HF_TOKEN",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HF_DATASETS_CACHE",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+)
+"""The driver's Hugging Face settings a task needs too: the token for gated models and datasets
+(GPQA), and where the downloads are cached (a worker would otherwise download them again)."""
+
+
 def _environment() -> dict[str, str]:
-    """The driver's output and cache locations, absolute, for every task (a shared filesystem)."""
+    """The driver's output and cache locations, absolute, for every task (a shared filesystem),
+    and its Hugging Face token and cache settings where set."""
+    import os
+
     from peft_rlvr_bench.paths import cache_dir, outputs_dir
 
-    return {"PRB_OUTPUTS_DIR": str(outputs_dir().resolve()), "PRB_CACHE_DIR": str(cache_dir().resolve())}
+    forwarded = {name: os.environ[name] for name in FORWARDED_ENVIRONMENT if name in os.environ}
+    return {
+        "PRB_OUTPUTS_DIR": str(outputs_dir().resolve()),
+        "PRB_CACHE_DIR": str(cache_dir().resolve()),
+        **forwarded,
+    }
 
 
 def run_suite_ray(
@@ -75,6 +96,9 @@ def run_suite_ray(
         import ray
     except ImportError:
         raise UserError("--backend ray needs Ray: pip install 'peft_rlvr_bench[ray]'") from None
+    from peft_rlvr_bench.backends import require_backend
+
+    require_backend(suite.spec.generation)  # on the driver: workers have the same install
 
     from peft_rlvr_bench.world.build import ensure_world
 
@@ -105,9 +129,11 @@ def run_suite_ray(
 
     base_ref = None
     if plan.base:
-        base_task = ray.remote(_run_base).options(**options(None), runtime_env=runtime_env)
+        base_task = ray.remote(max_calls=1)(_run_base).options(**options(None), runtime_env=runtime_env)
         base_ref = base_task.remote(suite_ref, results)
-    remote_work = ray.remote(_run_work)
+    # One task per worker process (max_calls=1): a GPU process keeps what a run leaves behind
+    # (runner/isolate.py), and Ray reuses workers unless told otherwise; .options() cannot set it.
+    remote_work = ray.remote(max_calls=1)(_run_work)
     refs: dict[str, Any] = {}
     for work in plan.work:
         after = [refs[run_id] for run_id in work.after]

@@ -35,6 +35,7 @@ from peft_rlvr_bench.suite.spec import (
     SelectSpec,
     Suite,
     SuiteSpec,
+    TrackingSpec,
     TrajectorySpec,
     is_safe_name,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "SelectSpec",
     "Suite",
     "SuiteSpec",
+    "TrackingSpec",
     "TrajectorySpec",
     "expand",
     "expand_derived",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -57,6 +57,10 @@ class EvalSpec(Strict):
     )
     batch_size: int = Field(256, gt=0)
     max_new_tokens: int = Field(8, gt=0)
+    task_max_new_tokens: dict[str, Annotated[int, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="these tasks' generation length instead of max_new_tokens, e.g. {mmlu: 1024}",
+    )
     sampling: SamplingSpec | None = Field(
         None, description="avg@k and pass@k on every task, e.g. {k: 8, temperature: 0.6, top_p: 0.95}"
     )
@@ -65,6 +69,14 @@ class EvalSpec(Strict):
     )
     loss_items: int = Field(
         128, ge=0, description="items per forgetting task for the answer NLL (capped by the pool); 0 skips"
+    )
+    lm_eval_tasks: list[str] = Field(
+        default_factory=list,
+        description="lm-eval's own tasks scored beside the verifier tasks, as lm-eval ships them, e.g. "
+        "[minerva_math500, aime24, gpqa_diamond_cot_zeroshot, mmlu_pro] (evaluation/shipped.py)",
+    )
+    lm_eval_include: list[str] = Field(
+        default_factory=list, description="folders of lm-eval task YAMLs of your own for lm_eval_tasks"
     )
     keep_samples: bool = Field(
         True,
@@ -89,6 +101,11 @@ class EvalSpec(Strict):
     def items_for(self, task: str) -> int | Literal["all"]:
         """How many eval items ``task`` gets: its ``task_items`` entry, else ``n_items``."""
         return self.task_items.get(task, self.n_items)
+
+    def tokens_for(self, task: str) -> int:
+        """How many new tokens ``task``'s answers may take: its ``task_max_new_tokens`` entry, else
+        ``max_new_tokens``."""
+        return self.task_max_new_tokens.get(task, self.max_new_tokens)
 
     def roles(self) -> dict[str, list[str]]:
         return {

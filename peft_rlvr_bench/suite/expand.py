@@ -15,6 +15,25 @@ from peft_rlvr_bench.suite.spec import (
     SuiteSpec,
 )
 
+DENSE_WINDOW_METHODS = ("relex",)
+"""Extrapolators fitted on every update of their observation window: RELEX's authors record each
+step up to their window (75 updates), and a rank-1 fit on three records every 20 updates is a
+different method. Their source runs record densely up to ``observe``, the others keep ``every``."""
+
+
+def recorded_densely_until(spec: SuiteSpec, label: str) -> int | None:
+    """The update up to which runs of adapter entry ``label`` record every update: the suite's
+    ``trajectory.dense_until``, else the largest ``observe`` of a dense-window extrapolation
+    that applies to the entry."""
+    if spec.trajectory is None or spec.trajectory.dense_until is not None:
+        return None if spec.trajectory is None else spec.trajectory.dense_until
+    windows = [
+        entry.observe
+        for entry in spec.extrapolation
+        if entry.name in DENSE_WINDOW_METHODS and (entry.applies_to is None or label in entry.applies_to)
+    ]
+    return max(windows, default=None)
+
 
 def expand(spec: SuiteSpec, eval_split: Literal["eval", "validation"] = "eval") -> list[RunSpec]:
     """The suite's grid: every adapter entry times every seed, with parameters resolved.
@@ -47,11 +66,16 @@ def expand(spec: SuiteSpec, eval_split: Literal["eval", "validation"] = "eval") 
                 adapter=resolved,
                 seed=seed,
                 budget=spec.budget,
-                trajectory=spec.trajectory,
+                trajectory=None
+                if spec.trajectory is None
+                else spec.trajectory.model_copy(
+                    update={"dense_until": recorded_densely_until(spec, entry.display_name)}
+                ),
                 checkpoint=spec.checkpoint,
                 data=spec.data,
                 generation=spec.generation,
                 eval_split=eval_split,
+                tracking=spec.tracking,
             )
             needs = params.required_runs()
             if needs:

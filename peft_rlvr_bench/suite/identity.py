@@ -21,11 +21,11 @@ from typing import Any
 
 from peft_rlvr_bench.rlvr.recipes import harness_config
 
-OBSERVING_RUN_FIELDS = ("suite", "trajectory", "checkpoint", "generation")
+OBSERVING_RUN_FIELDS = ("suite", "trajectory", "checkpoint", "generation", "tracking")
 """RunSpec fields that file a run or observe it without changing what it computes: the suite name,
 how often the trajectory is recorded and trainer checkpoints are saved (a resumed run restores
 the RNG states and ends bitwise the same), and the generation backend (vLLM and transformers
-sample the same distribution with different numerics, like two devices)."""
+sample the same distribution with different numerics, like two devices), and live tracking."""
 
 OBSERVING_EVAL_FIELDS = ("keep_samples",)
 """Eval settings that change no score: whether the answers are stored."""
@@ -34,14 +34,22 @@ OBSERVING_ADAPTER_FIELDS = ("control",)
 """Adapter settings that change no score: which arm a control arm is reported against."""
 
 FIELDS_ADDED_LATER: dict[tuple[str, ...], dict[str, Any]] = {
-    ("recipe", "params"): {"trl": {}},
+    ("recipe", "params"): {"trl": {}, "importance_sampling": "sequence_mask", "importance_sampling_cap": 3.0},
+    # TRL's own defaults, made explicit by the recipes: the same TRL run as before they were written.
+    ("train_config",): {
+        "vllm_importance_sampling_correction": True,
+        "vllm_importance_sampling_mode": "sequence_mask",
+        "vllm_importance_sampling_clip_max": 3.0,
+    },
     (): {"eval_split": "eval"},
+    ("eval",): {"task_max_new_tokens": {}, "lm_eval_tasks": [], "lm_eval_include": []},
     ("data",): {"reasoning_gym": {}},
 }
 """Settings added after run ids were published, by the section of the identity they sit in
 (``()`` the top, ``("eval",)``, ``("recipe", "params")``, ...): left out of the identity while
 they hold these defaults, so the runs published before them keep their ids; set to anything
-else, they are part of it. A recipe's ``trl:`` fields, a selection run's validation split and
+else, they are part of it. A recipe's ``trl:`` fields and importance-sampling settings, a
+selection run's validation split, per-task generation lengths, lm-eval's shipped tasks and
 reasoning-gym's task settings came after every id was renewed (when the TRL config joined the
 identity)."""
 

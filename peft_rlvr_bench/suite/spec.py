@@ -100,6 +100,12 @@ class TrajectorySpec(Strict):
     """Record each run's trainable state every ``every`` updates (for curves and extrapolation)."""
 
     every: int = Field(gt=0, description="optimizer updates between records; update 0 is always recorded")
+    dense_until: int | None = Field(
+        None,
+        ge=0,
+        description="also record every update up to this one; default: a RELEX source's observe window "
+        "(suite/expand.py)",
+    )
     keep: bool = Field(
         True, description="keep the records after the run's result is written (extrapolation needs them)"
     )
@@ -110,6 +116,16 @@ class CheckpointSpec(Strict):
 
     every: int = Field(gt=0, description="optimizer updates between trainer checkpoints")
     keep: int = Field(2, gt=0, description="newest trainer checkpoints kept on disk")
+
+
+class TrackingSpec(Strict):
+    """Live tracking through TRL's ``report_to``; each run reports under its run id. Not part of
+    any run id: it observes the run. The tracker's own settings (project, entity, directory) come
+    from its environment variables, e.g. ``WANDB_PROJECT`` or ``TRACKIO_PROJECT``."""
+
+    report_to: list[Literal["wandb", "trackio", "tensorboard"]] = Field(
+        default_factory=list, description="trackers TRL logs every update to, e.g. [wandb]"
+    )
 
 
 SHARDED_STRATEGIES = ("zero3", "fsdp")
@@ -128,6 +144,11 @@ class LaunchSpec(Strict):
     processes: int = Field(1, ge=1, description="processes per trained run, one per GPU (1: no launcher)")
     strategy: Literal["ddp", "zero2", "zero3", "fsdp"] = Field(
         "ddp", description="ddp, zero2 (DeepSpeed ZeRO-2), zero3 (DeepSpeed ZeRO-3) or fsdp"
+    )
+    isolate: bool | None = Field(
+        None,
+        description="each run and the base evaluation in a process of its own; default: on a CUDA "
+        "machine yes, on a CPU no (runner/isolate.py)",
     )
 
 
@@ -227,6 +248,9 @@ class SuiteSpec(Strict):
     select: SelectSpec | None = Field(
         None, description="choose swept values on selection runs first: {items: 200, seeds: [100]}"
     )
+    tracking: TrackingSpec | None = Field(
+        None, description="live tracking of every run through TRL: {report_to: [wandb|trackio|tensorboard]}"
+    )
 
     @field_validator("name")
     @classmethod
@@ -281,6 +305,7 @@ class RunSpec(Strict):
     eval_split: Literal["eval", "validation"] = Field(
         "eval", description="validation: a selection candidate, scored on items from the train split"
     )
+    tracking: TrackingSpec | None = None
 
     def identity(self) -> dict[str, Any]:
         """What determines the run's outcome, as JSON (``suite/identity.py``): the resolved spec

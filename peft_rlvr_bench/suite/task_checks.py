@@ -76,10 +76,11 @@ def _check_data(spec: SuiteSpec) -> list[tuple[Loc, str]]:
         elif (problem := task.with_data(spec.data).check_knobs()) is not None:
             errors.append((loc, problem))
     evaluated = {task for names in spec.eval.roles().values() for task in names}
-    for name in spec.eval.task_items:
-        if name not in evaluated:
-            hint = did_you_mean(name, sorted(evaluated))
-            errors.append((("eval", "task_items", name), f"{name!r} is not an eval task of this suite{hint}"))
+    for field in ("task_items", "task_max_new_tokens"):
+        for name in getattr(spec.eval, field):
+            if name not in evaluated:
+                hint = did_you_mean(name, sorted(evaluated))
+                errors.append((("eval", field, name), f"{name!r} is not an eval task of this suite{hint}"))
     return errors
 
 

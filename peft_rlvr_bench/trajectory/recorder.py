@@ -27,19 +27,26 @@ from peft_rlvr_bench.trajectory.reader import Trajectory
 
 
 class TrajectoryRecorder(TrainerCallback):
-    """Records the trainable state at update 0, every ``every`` updates, and at the last update.
+    """Records the trainable state at update 0, every ``every`` updates (and every update up to
+    ``dense_until``), and at the last update.
 
     As a ``TrainerCallback`` it takes the model from the ``model=`` keyword that transformers'
     ``CallbackHandler`` passes to every event; ``record(model, update)`` works without a Trainer.
     """
 
     def __init__(
-        self, directory: Path, every: int, base_reference: str, background: bool | None = None
+        self,
+        directory: Path,
+        every: int,
+        base_reference: str,
+        background: bool | None = None,
+        dense_until: int | None = None,
     ) -> None:
         if every < 1:
             raise ValueError(f"every must be a positive number of optimizer updates, got {every}")
         self.directory = Path(directory)
         self.every = every
+        self.dense_until = dense_until or 0
         self.base_reference = base_reference
         self.manifest: Manifest | None = None
         """The manifest as last written; None before the first record."""
@@ -64,8 +71,12 @@ class TrajectoryRecorder(TrainerCallback):
         if self.last_update is None:  # a resumed run has its records up to the checkpoint
             self._record_event(state, kwargs)
 
+    def due(self, update: int) -> bool:
+        """Whether ``update`` is one the schedule records (the last update is recorded anyway)."""
+        return update % self.every == 0 or update <= self.dense_until
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.global_step % self.every == 0:
+        if self.due(state.global_step):
             self._record_event(state, kwargs)
         if getattr(control, "should_save", False):
             # The trainer checkpoint of this update comes next: its records must be on disk
@@ -101,7 +112,7 @@ class TrajectoryRecorder(TrainerCallback):
             model = model.module
         trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
         kept = [record for record in manifest.records if record.update <= update]
-        expected = {u for u in range(0, update + 1, self.every)}
+        expected = {u for u in range(0, update + 1) if self.due(u)}
         if (
             manifest.every != self.every
             or sorted(manifest.tensors) != sorted(trainable)

@@ -51,6 +51,7 @@ def substitution_overrides(model_dir: Path) -> list[str]:
         f"model.path={model_dir}",
         *sources,
         "seeds=[0]",
+        "generation.backend=transformers",  # the suite asks for vLLM; this CPU has none
         "budget.max_steps=3",
         "trajectory.every=1",
         "checkpoint=null",
@@ -63,6 +64,7 @@ def substitution_overrides(model_dir: Path) -> list[str]:
         "eval.n_items=4",
         "eval.task_items={}",
         "eval.max_new_tokens=8",
+        "eval.task_max_new_tokens={}",
         "eval.batch_size=8",
         "eval.sampling.k=2",
         "eval.kl_items=2",

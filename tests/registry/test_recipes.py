@@ -33,6 +33,8 @@ GRPO_CHANGES: dict[str, Any] = {
     "micro_batch_size": 8,
     "gradient_checkpointing": True,
     "trl": {"lr_scheduler_type": "cosine", "weight_decay": 0.01},
+    "importance_sampling": "token_truncate",
+    "importance_sampling_cap": 2.0,
 }
 
 
@@ -50,7 +52,11 @@ CASES: dict[str, Case] = {
     "grpo": Case(GRPO_CHANGES, "GRPOConfig"),
     "dr_grpo": Case(GRPO_CHANGES, "GRPOConfig"),
     "dapo": Case(
-        {**{k: v for k, v in GRPO_CHANGES.items() if k != "beta"}, "epsilon_high": 0.3},
+        {
+            **{k: v for k, v in GRPO_CHANGES.items() if k != "beta"},
+            "epsilon_high": 0.3,
+            "mask_truncated_completions": False,
+        },
         "GRPOConfig",
         fixed={"beta": "DAPO drops the KL term (le=0)"},
     ),

@@ -100,3 +100,41 @@ def test_dry_run_with_a_truncated_result_and_base_plans_them_again(tmp_path: Pat
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     notes = [line.strip() for line in done.stdout.splitlines() if "treated as missing" in line]
     assert len(notes) == 2 and notes[0].startswith(str(tmp_path / "smoke")), done.stdout
+
+
+def test_the_dry_run_gives_disk_per_run_and_in_total(tmp_path: Path) -> None:
+    from peft_rlvr_bench.disk_usage import recorded_updates, run_disk
+    from peft_rlvr_bench.dry_run import render_plan
+
+    assert (
+        recorded_updates(200, 20) == 11 and recorded_updates(10, 3) == 5 and recorded_updates(10, None) == 0
+    )
+    full = run_disk(
+        total_params=100,
+        trainable=100,
+        max_steps=10,
+        trajectory_every=5,
+        checkpoint_keep=2,
+        rewrites_base=False,
+    )
+    assert (full.trajectory, full.final, full.checkpoints) == (3 * 400, 400, 2 * (1200 + 400))
+    pissa = run_disk(
+        total_params=100,
+        trainable=10,
+        max_steps=10,
+        trajectory_every=5,
+        checkpoint_keep=None,
+        rewrites_base=True,
+    )
+    assert (pissa.trajectory, pissa.final, pissa.checkpoints) == (3 * 40, 2 * 40, 0)
+
+    text = render_plan(load_suite(MATH), tmp_path / "results")
+    suite = load_suite(MATH)
+    full_line = next(line for line in text.splitlines() if line.split()[1:2] == [suite.runs[0].run_id])
+    # 68 records of 1.54B fp32 deltas (every update to RELEX's window of 60, then every 20), the
+    # model and 2 trainer checkpoints
+    disk = float(full_line.split()[-2])
+    assert 420 < disk < 460, full_line
+    assert "GiB stay under $PRB_OUTPUTS_DIR after these runs" in text
+    total = float(text.split("disk: ")[1].split(" GiB")[0])
+    assert 1300 < total < 1600, "mostly the full runs' dense trajectories"

@@ -83,3 +83,32 @@ def test_answer_nll_is_the_manual_cross_entropy_in_any_batch(
     monkeypatch.undo()
     wrong = answer_nll(model, tokenizer, [(p, str(int(a) + 1)) for p, a in pairs])
     assert wrong.mean > nll.mean + 1.0, "a wrong answer is much less likely than the right one"
+
+
+def test_kl_completions_end_at_the_templates_end_token() -> None:
+    """A base model writes on past ``<|im_end|>`` (not its EOS); the KL is measured over the answer,
+    where training and evaluation stop, so generation ends at the first stop id."""
+    from peft_rlvr_bench.evaluation.drift import greedy_completions
+
+    asked: dict[str, object] = {}
+
+    class Writer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def generate(self, input_ids: torch.Tensor, **kwargs: object) -> torch.Tensor:
+            asked.update(kwargs)
+            tail = torch.tensor([[5, 7, 9, 6, 2, 4]] * input_ids.shape[0])  # 6 = <|im_end|>, 2 = EOS
+            return torch.cat([input_ids, tail], dim=1)
+
+    class Tokenizer:
+        pad_token_id, eos_token_id = 0, 2
+
+        def __call__(self, text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
+            return {"input_ids": [3, 3]}
+
+    (pair,) = greedy_completions(Writer(), Tokenizer(), ["q"], 6, 4, stop_ids=[6])
+    assert pair == ([3, 3], [5, 7, 9, 6]) and asked["eos_token_id"] == [2, 6]
+    (plain,) = greedy_completions(Writer(), Tokenizer(), ["q"], 6, 4)
+    assert plain[1] == [5, 7, 9, 6, 2], "without stop ids, the EOS ends it"

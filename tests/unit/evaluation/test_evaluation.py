@@ -241,3 +241,35 @@ def test_the_samples_are_the_models_own_greedy_answers(tiny: tuple[Any, Any]) ->
         own = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).split("\n")[0]
         assert (line.prompt, line.target, line.response) == (item.prompt, item.answer, own)
         assert line.score == score == integer_match(own, item.answer)
+
+
+def test_each_task_generates_its_own_number_of_new_tokens() -> None:
+    from peft_rlvr_bench.evaluation import lm_eval_task_config
+    from peft_rlvr_bench.suite import EvalSpec
+
+    spec = EvalSpec(
+        in_domain=["add"], forgetting=["copy"], max_new_tokens=12, task_max_new_tokens={"copy": 5}
+    )
+    assert (spec.tokens_for("add"), spec.tokens_for("copy")) == (12, 5)
+    config = lm_eval_task_config("copy", 4, spec.tokens_for("copy"))
+    assert config["generation_kwargs"]["max_gen_toks"] == 5
+
+
+def test_prompts_longer_than_the_context_less_the_new_tokens_are_counted(tmp_path) -> None:
+    import json
+    import types
+
+    from peft_rlvr_bench.evaluation.prompts import context_length, truncated_prompts
+
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps({"prompt": "w " * n, "answer": "1"}) + "\n" for n in (3, 10, 30)))
+    config = {"dataset_kwargs": {"data_files": {"test": str(data)}}}
+
+    def tokenizer(text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
+        return {"input_ids": [1] * len(text.split())}
+
+    model = types.SimpleNamespace(config=types.SimpleNamespace(max_position_embeddings=40))
+    assert context_length(model) == 40
+    assert truncated_prompts(model, tokenizer, config, max_new_tokens=20) == 1  # 30 > 40 - 20
+    assert truncated_prompts(model, tokenizer, config, max_new_tokens=35) == 2
+    assert truncated_prompts(types.SimpleNamespace(config=None), tokenizer, config, 8) is None

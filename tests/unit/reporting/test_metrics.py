@@ -76,3 +76,31 @@ def test_a_new_metric_is_one_entry_and_shows_only_where_measured() -> None:
 
 def test_percent_never_shows_minus_zero() -> None:
     assert percent(-0.0001) == "0.0" and percent(0.9172) == "91.7"
+
+
+def test_median_step_time_and_gpu_peak_are_leaderboard_columns() -> None:
+    from peft_rlvr_bench.reporting.metrics import METRICS_BY_NAME
+    from peft_rlvr_bench.reporting.results import RunResult, StepRecord
+
+    run = RunResult(
+        suite="s",
+        run_id="r",
+        method="lora",
+        seed=0,
+        status="ok",
+        spec={},
+        train_curve=[StepRecord(step=i, step_seconds=s) for i, s in enumerate([9.0, 1.0, 2.0, None], 1)],
+        gpu_memory={
+            "peak_allocated_mb": 1024.0,
+            "peak_reserved_mb": 2048.0,
+            "device": "H200",
+            "device_count": 1,
+        },
+    )
+    assert METRICS_BY_NAME["step_seconds"].read(run) == 2.0
+    assert METRICS_BY_NAME["gpu_peak_mb"].read(run) == 1024.0
+    bare = run.model_copy(update={"train_curve": [], "gpu_memory": None})
+    assert (
+        METRICS_BY_NAME["step_seconds"].read(bare) is None
+        and METRICS_BY_NAME["gpu_peak_mb"].read(bare) is None
+    )

@@ -62,7 +62,7 @@ def test_item_scores_are_written_short_on_one_line_and_read_back(tmp_path: Path)
     tricky = 'a list in text: "items": [\n1] and [1.0, 0.0]'
     save_result(a_result(SAMPLES, reason=tricky), path)
     text = path.read_text()
-    assert '"items": [1,0,0,1],' in text and '"sampled_items": [0.25,1,0,0.5]\n' in text
+    assert '"items": [1,0,0,1],' in text and '"sampled_items": [0.25,1,0,0.5],\n' in text
     assert "samples" not in json.loads(text), "the answers never go into the JSON"
     back = load_result(path)
     assert back.reason == tricky

@@ -96,8 +96,9 @@ def test_the_vllm_sync_sends_the_effective_merged_weights(method: str) -> None:
         assert not torch.allclose(
             residual[f"base_model.model.{q}".replace(".weight", ".base_layer.weight")], sent[q]
         )
-    # TRL unmerges afterwards; merge + unmerge is not bitwise (fp32 rounding), so the frozen
-    # residual drifts by about an ulp per sync: a known cost of vLLM rollouts for PEFT models.
+    # TRL's own walk unmerges afterwards; merge + unmerge is not bitwise (fp32 rounding), so the
+    # residual drifts by about an ulp per sync. The harness replaces that walk with an exact one
+    # (rlvr/weight_sync.py; tests/unit/rlvr/test_weight_sync.py checks it bitwise).
     for name, before in residual.items():
         torch.testing.assert_close(dict(model.named_parameters())[name].detach(), before, rtol=0, atol=1e-6)
 
@@ -106,3 +107,103 @@ def test_sparse_and_full_models_sync_their_parameters_as_they_are() -> None:
     model = tiny_llama(0)
     sent = synced_weights(model)
     assert all(torch.equal(sent[name], p.detach()) for name, p in model.named_parameters())
+
+
+def test_training_and_evaluation_stop_on_the_same_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transformers rollout path (TRL reads the model's EOS ids), the fields TRL gives vLLM and
+    lm-eval's transformers model during evaluation all stop on the chat template's end token."""
+    import lm_eval.models.huggingface as huggingface
+
+    import peft_rlvr_bench.evaluation as evaluation
+    from peft_rlvr_bench.rlvr.grpo import grpo_config_fields
+    from peft_rlvr_bench.suite import EvalSpec
+    from peft_rlvr_bench.world.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(["a b c <|im_end|> <|endoftext|>"] * 10, vocab_size=40)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_end|>", "<|endoftext|>"]})
+    end = [tokenizer.convert_tokens_to_ids(token) for token in ("<|im_end|>", "<|endoftext|>")]
+    context = RunContext()
+    stop = context.task("math500").stop
+    assert stop == ("<|im_end|>", "<|endoftext|>")
+
+    # Evaluation: what lm-eval's HF model sees as EOS while it generates, restored afterwards.
+    seen: list[object] = []
+
+    class Recording:
+        def __init__(self, pretrained, **_: object) -> None:
+            seen.append(pretrained.generation_config.eos_token_id)
+
+    monkeypatch.setattr(huggingface, "HFLM", Recording)
+    monkeypatch.setattr(evaluation, "_simple_evaluate", lambda lm, configs, seed: {})
+    model = tiny_llama(0)
+    model.generation_config.eos_token_id = 2
+    evaluation.run_lm_eval(model, tokenizer, EvalSpec(in_domain=["math500"]), [], "cpu", context)
+    assert model.generation_config.eos_token_id == 2, "the base model is left as it was"
+    (evaluated,) = seen
+
+    # Training: TRL's transformers generation and truncation mask read the model's EOS ids; vLLM
+    # gets the same ids, and no stop strings it could not match on special tokens.
+    ids = add_stop_tokens(model, tokenizer, stop)
+    config = {"use_vllm": True, "generation_kwargs": {"stop": list(stop)}}
+    vllm = grpo_config_fields(config, ids, stop, tokenizer)["generation_kwargs"]
+    assert vllm == {"stop_token_ids": sorted([2, *end])}
+    assert set(model.generation_config.eos_token_id) == set(evaluated) == set(vllm["stop_token_ids"])
+    assert grpo_config_fields({"learning_rate": 1.0}, ids, stop, tokenizer) == {"learning_rate": 1.0}
+
+
+def test_multi_token_markers_stay_stop_strings_for_vllm() -> None:
+    from peft_rlvr_bench.rlvr.generation import vllm_stop_kwargs
+    from peft_rlvr_bench.world.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(["a b c <|im_end|>"] * 10, vocab_size=40)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]})
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    kwargs = vllm_stop_kwargs([2, end], ["<|im_end|>", "a b c"], tokenizer)
+    assert kwargs == {"stop_token_ids": sorted([2, end]), "stop": ["a b c"]}
+
+
+def test_release_closes_a_servers_channel_and_drops_a_colocated_engine() -> None:
+    from peft_rlvr_bench.rlvr.generation import release_vllm
+
+    calls: list[str] = []
+    client = types.SimpleNamespace(
+        close_communicator=lambda: calls.append("communicator"),
+        session=types.SimpleNamespace(close=lambda: calls.append("session")),
+    )
+    generation = types.SimpleNamespace(vllm_client=client, llm=object())
+    release_vllm(types.SimpleNamespace(vllm_generation=generation))
+    assert calls == ["communicator", "session"]
+    assert generation.vllm_client is None and generation.llm is None
+    release_vllm(types.SimpleNamespace(vllm_generation=generation))  # twice is harmless
+    assert calls == ["communicator", "session"]
+
+
+def test_an_evaluation_engine_is_shut_down_when_its_evaluation_raises(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import sys
+
+    import peft_rlvr_bench.evaluation as evaluation
+
+    stopped: list[bool] = []
+
+    class Engine:
+        def __init__(self, **_: object) -> None:
+            core = types.SimpleNamespace(shutdown=lambda: stopped.append(True))
+            self.model = types.SimpleNamespace(llm_engine=types.SimpleNamespace(engine_core=core))
+
+    fake = types.ModuleType("lm_eval.models.vllm_causallms")
+    fake.VLLM = Engine
+    monkeypatch.setitem(sys.modules, "lm_eval.models.vllm_causallms", fake)
+    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path))
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("evaluation failed")
+
+    monkeypatch.setattr(evaluation, "_simple_evaluate", broken)
+    model = types.SimpleNamespace(save_pretrained=lambda *a, **k: None)
+    tokenizer = types.SimpleNamespace(save_pretrained=lambda *a, **k: None)
+    with pytest.raises(RuntimeError, match="evaluation failed"):
+        evaluation._run_lm_eval_vllm(model, tokenizer, [], RunContext(), None)
+    assert stopped == [True]
+    assert not list(tmp_path.glob(".vllm-eval-*")), "the scratch weights are removed"

@@ -21,3 +21,14 @@ def test_ray_tasks_ask_for_the_gpus_their_run_uses(tmp_path: Path) -> None:
     assert task_gpus(plain, Work(plain.runs[0]), cluster_has_gpus=True) == 1
     assert task_gpus(plain, Work(plain.runs[0]), cluster_has_gpus=False) == 0
     assert task_gpus(launched, trained, cluster_has_gpus=False) == 0
+
+
+def test_ray_tasks_get_the_hugging_face_token_and_caches(monkeypatch) -> None:
+    from peft_rlvr_bench.runner.ray_backend import _environment
+
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    monkeypatch.setenv("HF_HOME", "/data/hf")
+    monkeypatch.delenv("HF_DATASETS_CACHE", raising=False)
+    environment = _environment()
+    assert environment["HF_TOKEN"] == "hf_x" and environment["HF_HOME"] == "/data/hf"
+    assert "HF_DATASETS_CACHE" not in environment and "PRB_OUTPUTS_DIR" in environment

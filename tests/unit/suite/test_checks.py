@@ -75,3 +75,15 @@ def test_bad_controls_fail_when_the_suite_loads(tmp_path: Path, entry: str, mess
 
     with pytest.raises(UserError, match=message):
         tiny_suite(tmp_path, [LORA, entry])
+
+
+def test_per_task_token_budgets_name_eval_tasks(tmp_path) -> None:
+    import pytest
+
+    from peft_rlvr_bench.errors import UserError
+    from peft_rlvr_bench.suite import load_suite
+    from tests.helpers.suites import SHORT_EVAL_SUITE, write
+
+    text = SHORT_EVAL_SUITE.replace("kl_items: 0,", "kl_items: 0, task_max_new_tokens: {ad: 4},")
+    with pytest.raises(UserError, match=r"eval\.task_max_new_tokens\.ad.*'ad' is not an eval task"):
+        load_suite(write(tmp_path, text))

@@ -93,7 +93,8 @@ def test_a_setting_added_later_stays_out_of_the_id_only_at_its_default(
     published = run.identity()
     del published["eval"]["kl_items"]  # the identity before the field existed
     before = ids(plain), ids(changed)
-    monkeypatch.setitem(identity_module.FIELDS_ADDED_LATER, ("eval",), {"kl_items": 64})
+    eval_later = identity_module.FIELDS_ADDED_LATER.get(("eval",), {})
+    monkeypatch.setitem(identity_module.FIELDS_ADDED_LATER, ("eval",), {**eval_later, "kl_items": 64})
     assert run.identity() == published, "at its default it is left out: the published id holds"
     assert run.run_id.endswith(identity_module.digest(published))
     assert ids(changed) == before[1], "set to anything else, it is part of the identity as always"

@@ -260,3 +260,10 @@ def test_the_recorder_resumes_at_a_checkpoint_dropping_later_records(tmp_path: P
         delta, fresh.model.embed_tokens.weight.detach() - w0["model.embed_tokens.weight"]
     )
     assert not TrajectoryRecorder(tmp_path, 2, "base").resume(fresh, 2), "another interval cannot continue"
+
+
+def test_a_dense_window_records_every_update_up_to_it_then_every_k(tmp_path: Path) -> None:
+    recorder = TrajectoryRecorder(tmp_path / "trajectory", every=20, base_reference="tiny", dense_until=60)
+    assert [u for u in range(0, 101) if recorder.due(u)] == [*range(0, 61), 80, 100]
+    plain = TrajectoryRecorder(tmp_path / "other", every=20, base_reference="tiny")
+    assert [u for u in range(0, 101) if plain.due(u)] == [0, 20, 40, 60, 80, 100]
