@@ -66,7 +66,7 @@ def _snapshot_commit(spec: ModelSpec) -> str | None:
 
 
 TINY_WORLD_PREFIX = "prb-world-"
-"""A saved run names a tiny-world base ``prb-world-<artifact>`` (``prb-world-tiny-v1``), or
+"""A saved run names a tiny-world base ``prb-world-<artifact>`` (``prb-world-tiny-v2``), or
 ``prb-world-<recipe key>`` for a world built in the cache."""
 
 
