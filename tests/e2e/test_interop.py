@@ -86,7 +86,7 @@ def test_a_copied_lora_final_loads_with_stock_peft_by_base_name(
     _, final = saved["runs"]["lora"]
     copy = shutil.copytree(final, tmp_path / "elsewhere")
     name = json.loads((copy / "adapter_config.json").read_text())["base_model_name_or_path"]
-    assert name == "prb-world-tiny-v1" and "/" not in name
+    assert name == "prb-world-tiny-v2" and "/" not in name
     base = AutoModelForCausalLM.from_pretrained(base_location(name), dtype=torch.float32)
     model = PeftModel.from_pretrained(base, copy).eval()
     tokenizer = AutoTokenizer.from_pretrained(copy)

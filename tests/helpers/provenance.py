@@ -20,7 +20,7 @@ HASH_A, HASH_B = "a" * 64, "b" * 64
 def env(world: str = HASH_A, cpu: str = "Intel(R) Xeon(R) Processor", lock: str = "c" * 64) -> Environment:
     """An environment of the tiny world with this hash, CPU and lock hash."""
     return Environment(
-        world={"model": "tiny", "artifact": "tiny-v1", "recipe_key": "k", "hash": world},
+        world={"model": "tiny", "artifact": "tiny-v2", "recipe_key": "k", "hash": world},
         lock=LockState(file="requirements/cpu.txt", sha256=lock),
         hardware=Hardware(cpu=cpu, cpu_count=2, torch_threads=2),
     )
