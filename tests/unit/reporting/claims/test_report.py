@@ -256,3 +256,17 @@ def test_prb_claims_refuses_a_suite_without_claim_runs(tmp_path: Path) -> None:
     assert outcome.exit_code == 2
     assert outcome.output.strip().count("\n") == 0 and "not a claims suite" in outcome.output
     assert not (tmp_path / hand_results.SUITE / "CLAIMS.md").exists()
+
+
+def test_relex_windows_are_shares_of_the_full_runs_budget() -> None:
+    """At a 200-update budget C2 reads the runs observing 30 and 20 updates, not 15 and 10."""
+    runs = []
+    for run in runs_of():
+        spec = {**run.spec, "budget": {"max_steps": 200}}
+        info = dict(run.extrapolation or {})
+        if info.get("method") == "relex":
+            info["observe"] = 2 * info["observe"]
+        runs.append(run.model_copy(update={"spec": spec, "extrapolation": info or None}))
+    (c2,) = [claim for claim in evaluate_claims(BASE, runs) if claim.key == "C2"]
+    assert c2.verdict.status == statuses()["C2"] != "incomplete"
+    assert "first 30 updates, predicting 200" in c2.outcomes[0].part.label
