@@ -42,9 +42,12 @@ def isolation_wanted(launch: LaunchSpec | None) -> bool:
     return torch.cuda.is_available()
 
 
-def isolated_command(kind: Kind, spec_file: Path, results_root: Path) -> list[str]:
+def isolated_command(
+    kind: Kind, spec_file: Path, results_root: Path, filed_under: str | None = None
+) -> list[str]:
     """``python -m peft_rlvr_bench.runner.worker --kind KIND --spec F --results-dir R``, through this
-    interpreter so the child runs in the same environment."""
+    interpreter so the child runs in the same environment; ``--filed-under NAME`` files the result
+    under ``R/NAME/`` instead of the run's own suite (a selection candidate, under its stage)."""
     return [
         sys.executable,
         "-m",
@@ -55,6 +58,7 @@ def isolated_command(kind: Kind, spec_file: Path, results_root: Path) -> list[st
         str(spec_file),
         "--results-dir",
         str(results_root),
+        *(["--filed-under", filed_under] if filed_under else []),
     ]
 
 
@@ -75,7 +79,9 @@ def run_isolated(
     directory.mkdir(parents=True, exist_ok=True)
     spec_file = directory / f"{kind}_spec.json"
     spec_file.write_text(spec_json)
-    command = isolated_command(kind, spec_file.resolve(), results_root.resolve())
+    # results/<suite>/runs/<id>.json: the folder the caller files this unit under
+    filed_under = result_path.parent.parent.name if kind != "base" else None
+    command = isolated_command(kind, spec_file.resolve(), results_root.resolve(), filed_under)
     log = directory / "run.log"
     started = time.time()
     with log.open("w") as handle:

@@ -275,7 +275,7 @@ def _execute_work(
         assert isinstance(work.run, RunSpec)
         return run_launched(work.run, launch, results_root)
     if not isolation_wanted(launch):
-        return run_unit(work.run, results_root, on_update)
+        return run_unit(work.run, results_root, on_update, filed_under=suite.spec.name)
     name = suite.spec.name
     path = run_result_path(results_root, name, work.run_id)
     kind = "derived" if work.derived else "run"
@@ -292,19 +292,24 @@ def _execute_work(
 
 
 def run_unit(
-    unit: RunSpec | DerivedRun, results_root: Path, on_update: Callable[[int], None] | None = None
+    unit: RunSpec | DerivedRun,
+    results_root: Path,
+    on_update: Callable[[int], None] | None = None,
+    filed_under: str | None = None,
 ) -> RunResult:
-    """Executes a trained or derived run in this process and writes its result file; a derived
-    run reads its source's result and the base's, which the plan put before it."""
+    """Executes a trained or derived run in this process and writes its result file under
+    ``results_root/<filed_under>/`` (default: the run's own suite; a selection candidate is filed
+    under its stage); a derived run reads its source's result and the base's, which the plan put
+    before it."""
     from peft_rlvr_bench.runner.execute import execute_derived, execute_run
 
     if isinstance(unit, DerivedRun):
-        name = unit.source.suite
+        name = filed_under or unit.source.suite
         result = execute_derived(unit, on_update=on_update)
         source = load_result(run_result_path(results_root, name, unit.source.run_id))
         result = with_steps_saved(result, source, load_result(base_result_path(results_root, name)))
     else:
-        name = unit.suite
+        name = filed_under or unit.suite
         result = execute_run(unit, on_update=on_update)
     path = run_result_path(results_root, name, unit.run_id)
     return save_result_and_samples(result, path, samples_path(results_root, name, unit.run_id))

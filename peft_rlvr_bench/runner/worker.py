@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, required=True, help="where results/<suite>/ lives")
     parser.add_argument("--strategy", default="ddp", help="the launch strategy, recorded in the result")
     parser.add_argument(
+        "--filed-under", default=None, help="file the result under results/NAME/ (default: the run's suite)"
+    )
+    parser.add_argument(
         "--kind", choices=["run", "derived", "base"], default=None, help="a unit in a process of its own"
     )
     args = parser.parse_args(argv)
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_libraries()
     if args.kind is not None:
-        return _isolated(args.kind, args.spec.read_text(), args.results_dir)
+        return _isolated(args.kind, args.spec.read_text(), args.results_dir, args.filed_under)
     from peft_rlvr_bench.distributed import is_main_process, rank, world_size
     from peft_rlvr_bench.reporting.results import run_result_path
     from peft_rlvr_bench.reporting.samples import samples_path, save_result_and_samples
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _isolated(kind: str, spec: str, results_root: Path) -> int:
+def _isolated(kind: str, spec: str, results_root: Path, filed_under: str | None = None) -> int:
     """One unit in this process, as the in-process runner would run it (``runner.plan``)."""
     from peft_rlvr_bench.runner.isolate import progress_line
     from peft_rlvr_bench.runner.plan import run_unit, save_base
@@ -73,7 +76,7 @@ def _isolated(kind: str, spec: str, results_root: Path) -> int:
         unit = (
             DerivedRun.model_validate_json(spec) if kind == "derived" else RunSpec.model_validate_json(spec)
         )
-        result = run_unit(unit, results_root, on_update)
+        result = run_unit(unit, results_root, on_update, filed_under=filed_under)
     print(f"wrote {result.run_id} ({result.status})", flush=True)
     return 0
 
