@@ -63,7 +63,7 @@ def test_two_jobs_finish_every_run_and_derived_runs_after_their_source(tmp_path:
     assert all(r["status"] == "ok" for r in results), [(r["method"], r["reason"]) for r in results]
     # Each worker ran on its share of the cores, and says so.
     trained = [by_method["full"], by_method["lora"]]
-    assert {r["environment"]["torch_threads"] for r in trained} == {threads_per_job(2)}
+    assert {r["environment"]["hardware"]["torch_threads"] for r in trained} == {threads_per_job(2)}
 
 
 def test_jobs_must_be_a_count_or_auto(tmp_path: Path) -> None:
