@@ -209,10 +209,11 @@ METRICS: tuple[Metric, ...] = (
         "steps_saved",
         "Steps saved",
         "higher",
-        "extrapolations only: updates the real run needed to match the prediction, minus Updates "
-        "(mean over seeds)",
+        "extrapolations only: updates the real run needed to match the prediction (on its learning "
+        "curve's items), minus Updates; mean over seeds",
         field("extrapolation", "steps_saved"),
         integer,
+        ci=True,
         on_base=False,
     ),
     Metric(
