@@ -102,9 +102,12 @@ def run_plan_in_pool(
         while waiting or running:
             ready = [work for work in waiting if all(run_id in finished for run_id in work.after)]
             solo = [work for work in ready if work.run_id in suspects]
-            starting = solo[:1] if solo else ready[: max(0, jobs - len(running))]
-            if solo and running:
-                starting = []  # a suspect starts only once the pool is idle
+            if any(work.run_id in suspects for work in running.values()):
+                starting = []  # a suspect runs alone
+            elif solo:
+                starting = [] if running else solo[:1]  # it starts once the pool is idle
+            else:
+                starting = ready[: max(0, jobs - len(running))]
             for work in starting:
                 waiting.remove(work)
                 running[pool.submit(_run_in_worker, suite, work, str(results_root))] = work
