@@ -76,9 +76,11 @@ def run_plan_in_pool(
     results_root: Path,
     jobs: int,
     on_result: Callable[[Work, RunResult], None],
+    run_one: Callable[[Suite, Work, str], RunResult] = _run_in_worker,
 ) -> None:
     """Runs ``plan.work`` (the base already evaluated) with up to ``jobs`` units at a time, calling
-    ``on_result`` in this process as each finishes, in completion order."""
+    ``on_result`` in this process as each finishes, in completion order. ``run_one`` runs a unit
+    in a worker (a module-level function: workers are spawned); tests replace it."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
@@ -110,7 +112,7 @@ def run_plan_in_pool(
                 starting = ready[: max(0, jobs - len(running))]
             for work in starting:
                 waiting.remove(work)
-                running[pool.submit(_run_in_worker, suite, work, str(results_root))] = work
+                running[pool.submit(run_one, suite, work, str(results_root))] = work
             if not running:  # every waiting unit waits for one that never ran: a plan bug
                 raise RuntimeError(f"unsatisfiable order in the plan: {[w.run_id for w in waiting]}")
             done, _ = wait(running, return_when=FIRST_COMPLETED)

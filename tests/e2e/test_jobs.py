@@ -79,3 +79,31 @@ def test_jobs_must_be_a_count_or_auto(tmp_path: Path) -> None:
     for bad in ("0", "-1", "two"):
         with pytest.raises(UserError, match=f"--jobs {bad}: give a whole number"):
             parse_jobs(bad, suite)
+
+
+def test_a_worker_that_dies_fails_only_its_own_run(tmp_path: Path) -> None:
+    """A SIGKILLed worker breaks the whole pool; every unit that was in it reruns alone, so the
+    one that dies again alone is the one recorded as failed, and the others finish."""
+    from peft_rlvr_bench.runner.plan import Plan, Work
+    from peft_rlvr_bench.runner.pool import run_plan_in_pool
+    from tests.helpers.pool_workers import finish_or_die
+    from tests.helpers.suites import tiny_suite
+
+    suite = tiny_suite(tmp_path, ["{name: full, lr: 1.0e-4}"])
+    suite = suite.model_copy(
+        update={"runs": [r.model_copy(update={"seed": s}) for r in suite.runs for s in (0, 1, 2)]}
+    )
+    plan = Plan(base=False, work=[Work(run) for run in suite.runs])
+    seen: dict[str, str] = {}
+    run_plan_in_pool(
+        plan,
+        suite,
+        tmp_path / "results",
+        2,
+        lambda w, r: seen.update({w.run_id: r.status}),
+        run_one=finish_or_die,
+    )
+    dead = next(run_id for run_id in seen if run_id.startswith("full-s1-"))
+    assert seen.pop(dead) == "failed" and set(seen.values()) == {"ok"} and len(seen) == 2
+    saved = json.loads((tmp_path / "results" / "faults" / "runs" / f"{dead}.json").read_text())
+    assert saved["reason"].startswith("worker process died")
