@@ -150,5 +150,27 @@ def selection_markdown(record: SelectionRecord) -> str:
             )
             runs = ", ".join(f"`{run_id}`" for run_id in item.run_ids)
             lines.append(f"| {values} | {bold}{_number(item.score)}{bold} | {interval} | {seeds} | {runs} |")
+        edges = grid_edges(entry.candidates, entry.chosen)
+        if edges:
+            lines += [
+                "",
+                f"Chosen at the {' and '.join(edges)} of its grid: a value beyond it was not tried, so this "
+                "entry may be under-tuned; extend the grid past it.",
+            ]
         lines.append("")
     return "\n".join(lines)
+
+
+def grid_edges(candidates: Sequence[Candidate], chosen: dict[str, Any]) -> list[str]:
+    """Which grid edges the chosen point sits on, per swept field with more than one value:
+    e.g. ``["top of lr"]``; empty when every chosen value has a tried value on either side."""
+    edges = []
+    for field, value in chosen.items():
+        tried = sorted({item.values[field] for item in candidates})
+        if len(tried) < 2:
+            continue
+        if value == tried[-1]:
+            edges.append(f"top of {field}")
+        elif value == tried[0]:
+            edges.append(f"bottom of {field}")
+    return edges

@@ -81,3 +81,13 @@ def test_the_page_shows_the_rule_the_evidence_and_the_winner() -> None:
     assert "| **0.001** | **1.000** |" in page
     assert "| 0.0001 | 0.500 |" in page
     assert "`c-s100`" in page
+
+
+def test_a_choice_at_the_edge_of_its_grid_is_flagged() -> None:
+    from peft_rlvr_bench.reporting.selection import grid_edges
+
+    grid = [candidate(f"lr{lr:g}", {"lr": lr}, [_result(100, [1, 0])]) for lr in (1e-4, 3e-4, 1e-3)]
+    assert grid_edges(grid, {"lr": 1e-3}) == ["top of lr"]
+    assert grid_edges(grid, {"lr": 1e-4}) == ["bottom of lr"]
+    assert grid_edges(grid, {"lr": 3e-4}) == []
+    assert grid_edges(grid[:1], {"lr": 1e-4}) == [], "one value is no grid"
