@@ -15,6 +15,7 @@ from peft_rlvr_bench.reporting.claims.reading import (
     extrapolation_value,
     geometry_value,
     last_reward,
+    on_source_curve_items,
     principal_excess,
     role_arm,
     source_at_updates_used,
@@ -182,6 +183,8 @@ def c5_next(runs: Runs) -> ClaimSpec:
     target = round(mean(list(target_arm.values.values()))) if target_arm else None
     nxt = role_arm(runs, name, "in_domain")
     at_used = source_at_updates_used(runs, name, "lora")
+    # The curve may score only the first eval.curve_items items: NExt on those same items.
+    nxt_on_curve_items = arm(runs, name, lambda run: on_source_curve_items(runs, run, "lora"))
     used_text = f"{used}" if used is not None else "the same number of"
     parts = (
         part(
@@ -195,7 +198,7 @@ def c5_next(runs: Runs) -> ClaimSpec:
             f"what the extension added: NExt minus the real LoRA run at the same {used_text} real updates "
             "(its learning curve)",
             above(),
-            nxt,
+            nxt_on_curve_items,
             at_used,
             "the `next` runs and the LoRA run's learning curve at their real updates (record the "
             "trajectory every few updates so the curve has that point)",

@@ -24,6 +24,7 @@ from peft_rlvr_bench.reporting.stats import (
     paired_comparison,
     t_interval,
 )
+from peft_rlvr_bench.reporting.steps_saved import accuracy_on_first_items, curve_items
 
 Runs = Mapping[str, Mapping[int, RunResult]]
 """Ok results by method label (a derived run: its display name) and seed."""
@@ -147,6 +148,15 @@ def last_reward(updates: int) -> Callable[[RunResult], float | None]:
 def curve_at(run: RunResult, update: int) -> float | None:
     """In-domain accuracy of a run's learning curve at ``update`` (None when not recorded)."""
     return next((point.in_domain for point in run.learning_curve if point.update == update), None)
+
+
+def on_source_curve_items(runs: Runs, derived: RunResult, source: str) -> float | None:
+    """A derived run's in-domain accuracy on the items its source's learning curve scores (the
+    first ``eval.curve_items``), so it compares with a curve point on the same items."""
+    real = runs.get(source, {}).get(derived.seed) if derived.seed is not None else None
+    if real is None or "in_domain" not in derived.metrics:
+        return None
+    return accuracy_on_first_items(derived, curve_items(real))[0]
 
 
 def source_at_updates_used(runs: Runs, derived: str | None, source: str) -> Arm | None:

@@ -270,3 +270,17 @@ def test_relex_windows_are_shares_of_the_full_runs_budget() -> None:
     (c2,) = [claim for claim in evaluate_claims(BASE, runs) if claim.key == "C2"]
     assert c2.verdict.status == statuses()["C2"] != "incomplete"
     assert "first 30 updates, predicting 200" in c2.outcomes[0].part.label
+
+
+def test_next_is_compared_with_the_curve_on_the_curves_own_items() -> None:
+    """With curve points on the first 2 of 4 items, C5's second part reads NExt's accuracy on
+    those 2 items, not its whole score."""
+    from peft_rlvr_bench.reporting.claims.reading import on_source_curve_items
+
+    lora = result("lora", 0, 0.5, learning_curve=[CurvePoint(update=60, in_domain=0.5, n_items=2)])
+    nxt = result("lora+next", 0, 0.5).model_copy(
+        update={"metrics": {"in_domain": role(0.5, [1.0, 1.0, 0.0, 0.0])}}
+    )
+    runs = {"lora": {0: lora}, "lora+next": {0: nxt}}
+    assert on_source_curve_items(runs, nxt, "lora") == 1.0
+    assert on_source_curve_items(runs, nxt.model_copy(update={"seed": 1}), "lora") is None
