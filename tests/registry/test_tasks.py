@@ -45,6 +45,9 @@ BOTH, TRAIN, EVAL = ("train", "eval"), ("train",), ("eval",)
 CASES: dict[str, Case] = {
     "add": Case(BOTH, bare),
     "add_words": Case(BOTH, bare),
+    "add_any": Case(BOTH, bare),
+    "add_any_words": Case(BOTH, bare),
+    "sub": Case(BOTH, bare),
     "copy": Case(BOTH, bare),
     "max": Case(BOTH, bare),
     "math_train": Case(TRAIN, boxed),
