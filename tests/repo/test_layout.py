@@ -7,11 +7,13 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.helpers.citations import unshipped_citations
 from tests.helpers.paths import REPO
 
 PACKAGE = REPO / "peft_rlvr_bench"
 MAX_LINES = 400
-FOREIGN = ("../shared", "METHODS.md", "DESIGN.md", "docs/scale-out.md")
+WRITTEN = frozenset({"comparison.md"})
+"""Markdown files the package writes that no checkout carries (``prb compare --out``'s example)."""
 
 
 def module_name(path: Path) -> str:
@@ -110,10 +112,17 @@ def test_no_module_is_over_400_lines() -> None:
 
 def test_the_package_cites_only_what_ships_with_it() -> None:
     cited = [
-        f"{path.relative_to(PACKAGE.parent)}: {word}"
+        f"{path.relative_to(PACKAGE.parent)}: {name}"
         for path in PACKAGE.rglob("*")
         if path.is_file() and path.suffix in {".py", ".yaml", ".md", ".txt", ".json"}
-        for word in FOREIGN
-        if word in path.read_text(errors="replace")
+        for name in unshipped_citations(path.read_text(errors="replace"), WRITTEN)
     ]
     assert cited == []
+
+
+def test_a_citation_of_a_missing_document_or_a_path_out_of_the_repository_is_caught() -> None:
+    assert unshipped_citations("see docs/methods.md and results.md") == []
+    assert unshipped_citations("see ../notes/plan.txt and INTERNAL_NOTES.md") == [
+        "../notes/plan.txt",
+        "INTERNAL_NOTES.md",
+    ]
