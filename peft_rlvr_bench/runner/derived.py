@@ -12,8 +12,7 @@ from typing import Any
 
 from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.distributed import run_device
-from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
-from peft_rlvr_bench.evaluation.shipped import shipped_scores
+from peft_rlvr_bench.evaluation.final import final_evaluation
 from peft_rlvr_bench.extrapolation.from_trajectory import (
     extrapolated_state,
     load_weights_,
@@ -45,23 +44,20 @@ def extrapolate_and_evaluate(
         state, figures, model, tokenizer = predict_from_trajectory(derived, device)
     load_weights_(model, state)
     timings["extrapolate"] = time.perf_counter() - clock
-    samples = new_sample_log(source.eval)
-    metrics, kl = evaluate_in_depth(
+    evaluated = final_evaluation(
         model,
         tokenizer,
         source.eval,
-        device=device,
+        device,
+        context,
+        timings,
         reference=lambda: load_base(source.model, device=device)[0],
-        timings=timings,
-        samples=samples,
-        context=context,
     )
-    lm_eval = shipped_scores(model, tokenizer, source.eval, device, context, timings)
     curve = []
     if not driven:
         clock = time.perf_counter()
         curve = prediction_curve(derived, model, tokenizer, device, context)
-        curve.append(CurvePoint(update=derived.target, in_domain=metrics["in_domain"].score))
+        curve.append(CurvePoint(update=derived.target, in_domain=evaluated["metrics"]["in_domain"].score))
         timings["prediction_curve"] = time.perf_counter() - clock
     extrapolation = {
         "source_run_id": source.run_id,
@@ -72,13 +68,10 @@ def extrapolate_and_evaluate(
         **figures,
     }
     return {
-        "metrics": metrics,
-        "lm_eval": lm_eval,
-        "kl_to_base": kl,
+        **evaluated,
         "extrapolation": extrapolation,
         "learning_curve": curve,
         "backends": context.backends.as_dict(),
-        "samples": None if samples is None else samples.samples(),
     }
 
 

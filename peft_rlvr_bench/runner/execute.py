@@ -51,8 +51,7 @@ def failed_base(suite: SuiteSpec, reason: str) -> RunResult:
 
 def _evaluate_base(suite: SuiteSpec) -> RunResult:
     from peft_rlvr_bench.context import RunContext
-    from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
-    from peft_rlvr_bench.evaluation.shipped import shipped_scores
+    from peft_rlvr_bench.evaluation.final import final_evaluation
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
@@ -60,11 +59,7 @@ def _evaluate_base(suite: SuiteSpec) -> RunResult:
     device = run_device()
     model, tokenizer = load_base(suite.model, device=device)
     timings = {"load": time.perf_counter() - started}
-    samples = new_sample_log(suite.eval)
-    metrics, _ = evaluate_in_depth(
-        model, tokenizer, suite.eval, device=device, timings=timings, samples=samples, context=context
-    )
-    lm_eval = shipped_scores(model, tokenizer, suite.eval, device, context, timings)
+    evaluated = final_evaluation(model, tokenizer, suite.eval, device, context, timings)
     return RunResult(
         suite=suite.name,
         run_id="base",
@@ -72,14 +67,12 @@ def _evaluate_base(suite: SuiteSpec) -> RunResult:
         seed=None,
         status="ok",
         spec=suite.base_identity(),
-        metrics=metrics,
-        lm_eval=lm_eval,
+        **evaluated,
         total_params=sum(p.numel() for p in model.parameters()),
         timings=timings,
         peak_memory_mb=peak_memory_mb(),
         gpu_memory=gpu_memory(),
         backends=context.backends.as_dict(),
-        samples=None if samples is None else samples.samples(),
         **provenance(suite.model),
     )
 
@@ -135,8 +128,7 @@ def train_and_evaluate(
 
     from peft_rlvr_bench.adapters.checkpoints import save_trained
     from peft_rlvr_bench.context import RunContext
-    from peft_rlvr_bench.evaluation import evaluate_in_depth, new_sample_log
-    from peft_rlvr_bench.evaluation.shipped import shipped_scores
+    from peft_rlvr_bench.evaluation.final import final_evaluation
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.geometry.model import run_geometry
     from peft_rlvr_bench.models import base_name, load_base
@@ -188,18 +180,15 @@ def train_and_evaluate(
     if run.eval_split == "validation":  # a selection candidate: its score, on no eval item
         score = _selection_score(run, merged, tokenizer, device, context, timings)
         return {**score, **trained_fields(trained)}
-    samples = new_sample_log(run.eval)
-    metrics, kl = evaluate_in_depth(
+    evaluated = final_evaluation(
         merged,
         tokenizer,
         run.eval,
-        device=device,
+        device,
+        context,
+        timings,
         reference=lambda: load_base(run.model, device=device)[0],
-        timings=timings,
-        samples=samples,
-        context=context,
     )
-    lm_eval = shipped_scores(merged, tokenizer, run.eval, device, context, timings)
 
     clock = time.perf_counter()
     assert w0 is not None  # rank 0
@@ -210,17 +199,14 @@ def train_and_evaluate(
     curve = []
     if run.trajectory is not None:
         clock = time.perf_counter()
-        curve = learning_curve(run, metrics["in_domain"].score, device, context)
+        curve = learning_curve(run, evaluated["metrics"]["in_domain"].score, device, context)
         timings["learning_curve"] = time.perf_counter() - clock
     return {
-        "metrics": metrics,
-        "lm_eval": lm_eval,
-        "kl_to_base": kl,
+        **evaluated,
         **trained_fields(trained),
         "learning_curve": curve,
         "geometry": geometry,
         "backends": context.backends.as_dict(),
-        "samples": None if samples is None else samples.samples(),
     }
 
 
