@@ -93,3 +93,19 @@ class DataSpec(InputModel):
         default_factory=dict,
         description="{rg:<dataset>: {field: value}}: reasoning-gym config fields (difficulty knobs)",
     )
+
+
+class TemplatedPrompts:
+    """For task dataclasses with ``template`` (the task's own) and ``data`` (the suite's settings)
+    fields: the prompt template the suite chose, else the task's, and its stop strings."""
+
+    template: str
+    data: DataSpec
+
+    @property
+    def prompt_template(self) -> PromptTemplate:
+        return TEMPLATES[self.data.template or self.template]
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        return self.prompt_template.stop

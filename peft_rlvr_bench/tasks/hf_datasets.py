@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from peft_rlvr_bench.tasks import Item
-from peft_rlvr_bench.tasks.data import TEMPLATES, DataSpec, PromptTemplate
+from peft_rlvr_bench.tasks.data import DataSpec, TemplatedPrompts
 from peft_rlvr_bench.tasks.rows import Columns, Split, format_row, load_rows
 
 
@@ -35,7 +35,7 @@ def _norm(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class DatasetTask:
+class DatasetTask(TemplatedPrompts):
     """A task whose items come from Hugging Face datasets; implements the ``Task`` protocol."""
 
     name: str
@@ -67,14 +67,6 @@ class DatasetTask:
         if self.eval is not None and self.name in self.data.sources:
             return len(self._pool("eval"))
         return self.eval_size
-
-    @property
-    def prompt_template(self) -> PromptTemplate:
-        return TEMPLATES[self.data.template or self.template]
-
-    @property
-    def stop(self) -> tuple[str, ...]:
-        return self.prompt_template.stop
 
     def source(self, split: Literal["train", "eval"]) -> Split:
         """The split's source after the suite's override (``data``), if any."""

@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 from peft_rlvr_bench.errors import UserError
 from peft_rlvr_bench.registry import did_you_mean, register_verifier
 from peft_rlvr_bench.tasks import Item
-from peft_rlvr_bench.tasks.data import TEMPLATES, DataSpec, PromptTemplate
+from peft_rlvr_bench.tasks.data import DataSpec, TemplatedPrompts
 from peft_rlvr_bench.tasks.rows import last_boxed
 
 PREFIX = "rg:"
@@ -67,7 +67,7 @@ def dataset_names() -> list[str]:
 
 
 @dataclass(frozen=True)
-class ReasoningGymTask:
+class ReasoningGymTask(TemplatedPrompts):
     """One reasoning-gym dataset as a task; implements the ``Task`` protocol."""
 
     name: str
@@ -90,14 +90,6 @@ class ReasoningGymTask:
     def knobs(self) -> dict[str, Any]:
         """The suite's config fields for this dataset (``data.reasoning_gym``)."""
         return dict(self.data.reasoning_gym.get(self.name, {}))
-
-    @property
-    def prompt_template(self) -> PromptTemplate:
-        return TEMPLATES[self.data.template or self.template]
-
-    @property
-    def stop(self) -> tuple[str, ...]:
-        return self.prompt_template.stop
 
     def check_knobs(self) -> str | None:
         """Why the knobs do not make a valid config (reasoning-gym's own message), or None."""
