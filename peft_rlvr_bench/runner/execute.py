@@ -33,20 +33,25 @@ def evaluate_base(suite: SuiteSpec) -> RunResult:
         return failed_base(suite, _failure_reason(exc, {"suite": suite.name, "run_id": "base"}))
 
 
-def failed_base(suite: SuiteSpec, reason: str) -> RunResult:
-    """A ``failed`` base result: the next ``prb run`` evaluates the base again."""
+def base_result(suite: SuiteSpec, status: str, **fields: Any) -> RunResult:
+    """The base evaluation's result: its identity, memory and provenance around ``fields``."""
     return RunResult(
         suite=suite.name,
         run_id="base",
         method="base",
         seed=None,
-        status="failed",
-        reason=reason,
+        status=status,
         spec=suite.base_identity(),
         peak_memory_mb=peak_memory_mb(),
         gpu_memory=gpu_memory(),
+        **fields,
         **provenance(suite.model),
     )
+
+
+def failed_base(suite: SuiteSpec, reason: str) -> RunResult:
+    """A ``failed`` base result: the next ``prb run`` evaluates the base again."""
+    return base_result(suite, "failed", reason=reason)
 
 
 def _evaluate_base(suite: SuiteSpec) -> RunResult:
@@ -60,20 +65,13 @@ def _evaluate_base(suite: SuiteSpec) -> RunResult:
     model, tokenizer = load_base(suite.model, device=device)
     timings = {"load": time.perf_counter() - started}
     evaluated = final_evaluation(model, tokenizer, suite.eval, device, context, timings)
-    return RunResult(
-        suite=suite.name,
-        run_id="base",
-        method="base",
-        seed=None,
-        status="ok",
-        spec=suite.base_identity(),
+    return base_result(
+        suite,
+        "ok",
         **evaluated,
         total_params=sum(p.numel() for p in model.parameters()),
         timings=timings,
-        peak_memory_mb=peak_memory_mb(),
-        gpu_memory=gpu_memory(),
         backends=context.backends.as_dict(),
-        **provenance(suite.model),
     )
 
 
