@@ -139,7 +139,8 @@ def test_a_trained_run_measures_geometry_against_w0_not_a_rewritten_base(
     monkeypatch.setattr("peft_rlvr_bench.rlvr.train.train_run", adapt)
     monkeypatch.setattr("peft_rlvr_bench.adapters.checkpoints.save_trained", lambda *args, **kwargs: None)
     monkeypatch.setattr(
-        "peft_rlvr_bench.evaluation.final.evaluate_in_depth", lambda *args, **kwargs: ({"in_domain": score}, None)
+        "peft_rlvr_bench.evaluation.final.evaluate_in_depth",
+        lambda *args, **kwargs: ({"in_domain": score}, None),
     )
 
     result = execute.execute_run(suite.runs[0])
