@@ -43,6 +43,11 @@ class GenerationSpec(InputModel):
     vllm_max_model_len: int | None = Field(
         None, gt=0, description="vLLM context length; default: the model's"
     )
+    vllm_eval_sleep: bool = Field(
+        False,
+        description="the run's evaluation engine sleeps between evaluations (vLLM sleep mode, level 2), "
+        "giving its GPU share back to training; for driven methods or tight memory",
+    )
 
 
 @dataclass(frozen=True)

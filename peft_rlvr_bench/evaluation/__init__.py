@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from peft_rlvr_bench.context import RunContext
-from peft_rlvr_bench.evaluation.engine import shutdown_engine
 from peft_rlvr_bench.evaluation.per_item import SampleLog, greedy_items, sampled_items
 from peft_rlvr_bench.evaluation.prompts import truncated_prompts
-from peft_rlvr_bench.paths import cache_dir, outputs_dir
+from peft_rlvr_bench.paths import cache_dir
 from peft_rlvr_bench.reporting.results import KLScore, RoleScore, TaskScore, write_text_atomic
 from peft_rlvr_bench.suite import EvalSpec, SamplingSpec
 
@@ -177,41 +176,16 @@ def _run_lm_eval_vllm(
     torch_seed: int | None,
     **evaluate: Any,
 ) -> dict[str, Any]:
-    """The same ``simple_evaluate`` through lm-eval's vLLM model. vLLM loads weights from disk,
-    so the model's current (merged) weights are saved to a scratch directory first and removed
-    after; the engine is dropped before returning so training can have the GPU back."""
-    import gc
-    import shutil
-    import tempfile
-
-    import torch
-    from lm_eval.models.vllm_causallms import VLLM
-
-    generation = context.generation
-    outputs_dir().mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".vllm-eval-", dir=outputs_dir()))
-    lm = None
+    """The same ``simple_evaluate`` through lm-eval's vLLM model, on the run's one engine
+    (``context.eval_engine``: built at the run's first evaluation, given the model's current
+    weights at each later one, shut down when the run ends). ``torch_seed`` seeds the sampled
+    requests (``eval_engine.SeededRequests``)."""
+    engine = context.eval_engine
+    lm = engine.lm_for(model, tokenizer, context.generation, torch_seed)
     try:
-        model.save_pretrained(scratch, safe_serialization=True)
-        tokenizer.save_pretrained(scratch)
-        lm = VLLM(
-            pretrained=str(scratch),
-            dtype="bfloat16",
-            gpu_memory_utilization=generation.vllm_gpu_memory_utilization,
-            max_model_len=generation.vllm_max_model_len,
-            seed=1234 if torch_seed is None else torch_seed,
-            batch_size="auto",
-        )
-        output = _simple_evaluate(lm, configs, torch_seed, **evaluate)
+        return _simple_evaluate(lm, configs, torch_seed, **evaluate)
     finally:
-        if lm is not None:
-            shutdown_engine(lm)
-            del lm
-        shutil.rmtree(scratch, ignore_errors=True)
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    return output
+        engine.idle()
 
 
 def new_sample_log(spec: EvalSpec) -> SampleLog | None:

@@ -31,9 +31,21 @@ from peft_rlvr_bench.trajectory import Trajectory
 def extrapolate_and_evaluate(
     derived: DerivedRun, timings: dict[str, float], on_update: Callable[[int], None] | None
 ) -> dict[str, Any]:
-    """The derived run's result fields; seconds per phase go into ``timings``."""
+    """The derived run's result fields; seconds per phase go into ``timings``. The run's context
+    shuts its evaluation engine down when the run ends, finished or failed."""
+    with RunContext.for_run(derived.source.data, derived.source.generation) as context:
+        fields = _extrapolate_and_evaluate(derived, context, timings, on_update)
+        timings.update(context.eval_engine.seconds)
+    return fields
+
+
+def _extrapolate_and_evaluate(
+    derived: DerivedRun,
+    context: RunContext,
+    timings: dict[str, float],
+    on_update: Callable[[int], None] | None,
+) -> dict[str, Any]:
     clock = time.perf_counter()
-    context = RunContext.for_run(derived.source.data, derived.source.generation)
     device = run_device()
     source = derived.source
     driven = EXTRAPOLATORS.get(derived.method).drives_training

@@ -11,7 +11,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peft_rlvr_bench.crashpoints import crash_point
 from peft_rlvr_bench.disk import disk_full_reason, is_disk_full
@@ -20,6 +20,9 @@ from peft_rlvr_bench.paths import final_dir, outputs_dir, run_dir, trajectory_di
 from peft_rlvr_bench.reporting.results import RunResult
 from peft_rlvr_bench.runner.provenance import gpu_memory, peak_memory_mb, provenance, reset_gpu_peak
 from peft_rlvr_bench.suite import DerivedRun, ModelSpec, RunSpec, SuiteSpec
+
+if TYPE_CHECKING:
+    from peft_rlvr_bench.context import RunContext
 
 
 def evaluate_base(suite: SuiteSpec) -> RunResult:
@@ -60,11 +63,12 @@ def _evaluate_base(suite: SuiteSpec) -> RunResult:
     from peft_rlvr_bench.models import load_base
 
     started = time.perf_counter()
-    context = RunContext.for_run(suite.data, suite.generation)
     device = run_device()
     model, tokenizer = load_base(suite.model, device=device)
     timings = {"load": time.perf_counter() - started}
-    evaluated = final_evaluation(model, tokenizer, suite.eval, device, context, timings)
+    with RunContext.for_run(suite.data, suite.generation) as context:
+        evaluated = final_evaluation(model, tokenizer, suite.eval, device, context, timings)
+        timings.update(context.eval_engine.seconds)
     return base_result(
         suite,
         "ok",
@@ -121,11 +125,25 @@ def failed_result(run: RunSpec | DerivedRun, reason: str) -> RunResult:
 def train_and_evaluate(
     run: RunSpec, timings: dict[str, float], on_update: Callable[[int], None] | None
 ) -> dict[str, Any]:
-    """A trained run's result fields; seconds per phase go into ``timings``."""
+    """A trained run's result fields; seconds per phase go into ``timings``. The run's context
+    shuts its evaluation engine down when the run ends, finished or failed."""
+    from peft_rlvr_bench.context import RunContext
+
+    with RunContext.for_run(run.data, run.generation) as context:
+        fields = _train_and_evaluate(run, context, timings, on_update)
+        timings.update(context.eval_engine.seconds)
+    return fields
+
+
+def _train_and_evaluate(
+    run: RunSpec,
+    context: RunContext,
+    timings: dict[str, float],
+    on_update: Callable[[int], None] | None,
+) -> dict[str, Any]:
     from transformers import set_seed
 
     from peft_rlvr_bench.adapters.checkpoints import save_trained
-    from peft_rlvr_bench.context import RunContext
     from peft_rlvr_bench.evaluation.final import final_evaluation
     from peft_rlvr_bench.extrapolation.from_trajectory import parameter_snapshot
     from peft_rlvr_bench.geometry.model import run_geometry
@@ -134,7 +152,6 @@ def train_and_evaluate(
     from peft_rlvr_bench.runner.curves import learning_curve
 
     clock = time.perf_counter()
-    context = RunContext.for_run(run.data, run.generation)
     device = run_device()
     set_seed(run.seed)
     model, tokenizer = load_base(run.model, device=device)

@@ -176,34 +176,3 @@ def test_release_closes_a_servers_channel_and_drops_a_colocated_engine() -> None
     assert generation.vllm_client is None and generation.llm is None
     release_vllm(types.SimpleNamespace(vllm_generation=generation))  # twice is harmless
     assert calls == ["communicator", "session"]
-
-
-def test_an_evaluation_engine_is_shut_down_when_its_evaluation_raises(
-    monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
-    import sys
-
-    import peft_rlvr_bench.evaluation as evaluation
-
-    stopped: list[bool] = []
-
-    class Engine:
-        def __init__(self, **_: object) -> None:
-            core = types.SimpleNamespace(shutdown=lambda: stopped.append(True))
-            self.model = types.SimpleNamespace(llm_engine=types.SimpleNamespace(engine_core=core))
-
-    fake = types.ModuleType("lm_eval.models.vllm_causallms")
-    fake.VLLM = Engine
-    monkeypatch.setitem(sys.modules, "lm_eval.models.vllm_causallms", fake)
-    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path))
-
-    def broken(*_: object) -> None:
-        raise RuntimeError("evaluation failed")
-
-    monkeypatch.setattr(evaluation, "_simple_evaluate", broken)
-    model = types.SimpleNamespace(save_pretrained=lambda *a, **k: None)
-    tokenizer = types.SimpleNamespace(save_pretrained=lambda *a, **k: None)
-    with pytest.raises(RuntimeError, match="evaluation failed"):
-        evaluation._run_lm_eval_vllm(model, tokenizer, [], RunContext(), None)
-    assert stopped == [True]
-    assert not list(tmp_path.glob(".vllm-eval-*")), "the scratch weights are removed"
