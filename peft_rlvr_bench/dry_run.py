@@ -125,7 +125,9 @@ def render_plan(suite: Suite, results_dir: Path, force: bool = False) -> str:
         "  gradients and AdamW moments of the trainable weights (+ sparse masks); ref = fp32 base copy",
         "  (beta > 0); act = bf16 activations + logits of one micro-batch; vLLM takes its share",
         f"  ({share:g} of the GPU) on top; ! = over {GPU_GIB} GiB with it. disk = GiB the run writes",
-        "  at its peak: trajectory records, final checkpoint, trainer checkpoints (disk_usage.py)",
+        "  at its peak: trajectory records, final checkpoint, trainer checkpoints (disk_usage.py).",
+        "  Evaluation: one lm-eval vLLM engine per run, the same share, from the run's first",
+        "  evaluation to its end (generation.vllm_eval_sleep frees it between evaluations)",
         "",
         f"{'#':>3}  {'run':<32} {'after':<24} {'trainable':>9} {'model':>6} {'grads+adam':>10} "
         f"{'ref':>5} {'act':>5} {'disk':>6} {'total':>6}",

@@ -159,10 +159,15 @@ class EvalEngine:
         clock = time.perf_counter()
         if self._engine is None:
             outputs_dir().mkdir(parents=True, exist_ok=True)
-            self._checkpoint = Path(tempfile.mkdtemp(prefix=".vllm-eval-", dir=outputs_dir()))
-            model.save_pretrained(self._checkpoint, safe_serialization=True)
-            tokenizer.save_pretrained(self._checkpoint)
-            self._engine = (self.build or build_vllm_engine)(self._checkpoint, generation)
+            checkpoint = Path(tempfile.mkdtemp(prefix=".vllm-eval-", dir=outputs_dir()))
+            try:
+                model.save_pretrained(checkpoint, safe_serialization=True)
+                tokenizer.save_pretrained(checkpoint)
+                self._engine = (self.build or build_vllm_engine)(checkpoint, generation)
+            except BaseException:  # no engine, so nothing would ever remove it
+                shutil.rmtree(checkpoint, ignore_errors=True)
+                raise
+            self._checkpoint = checkpoint
             self._sleep = generation.vllm_eval_sleep
             self.builds += 1
             phase = "eval_engine_build"

@@ -80,6 +80,7 @@ def validate(data: dict[str, Any]) -> list[tuple[Loc, str]]:
             )
     errors += _check_component(RECIPES, spec.recipe, ("recipe",))
     errors += _check_launch(spec)
+    errors += _check_sleep(spec)
     errors += _check_controls(spec)
     labels: dict[str, int] = {}
     for i, entry in enumerate(spec.adapters):
@@ -160,6 +161,25 @@ def _check_launch(spec: SuiteSpec) -> list[tuple[Loc, str]]:
                 )
             )
     return errors
+
+
+def _check_sleep(spec: SuiteSpec) -> list[tuple[Loc, str]]:
+    """The evaluation engine's sleep and TRL's rollout sleep exclude each other: vLLM keeps one
+    sleep-mode allocator per process, and putting one engine to sleep releases the memory of
+    every engine built with sleep mode, the other's weights included."""
+    if spec.generation is None or not spec.generation.vllm_eval_sleep:
+        return []
+    recipes = [spec.recipe, *(a.recipe for a in spec.adapters if a.recipe is not None)]
+    if not any((entry.params().get("trl") or {}).get("vllm_enable_sleep_mode") for entry in recipes):
+        return []
+    return [
+        (
+            ("generation", "vllm_eval_sleep"),
+            "cannot be combined with recipe.trl.vllm_enable_sleep_mode (vLLM has one sleep "
+            "allocator per process, so either engine's sleep would release the other's weights); "
+            "keep one of them",
+        )
+    ]
 
 
 def _check_references(spec: SuiteSpec) -> list[tuple[Loc, str]]:

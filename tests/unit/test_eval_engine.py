@@ -292,3 +292,18 @@ def test_an_evaluation_that_raises_leaves_the_engine_to_the_run_which_shuts_it_d
         evaluation._run_lm_eval_vllm(model, tokenizer, [], context, None)
     assert stopped == [True]
     assert not list(tmp_path.glob(".vllm-eval-*")), "the scratch weights are removed"
+
+
+def test_an_engine_that_fails_to_build_leaves_no_checkpoint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path))
+
+    def out_of_memory(*_: object) -> None:
+        raise RuntimeError("CUDA out of memory")
+
+    engine = EvalEngine(build=out_of_memory)
+    saver = types.SimpleNamespace(save_pretrained=lambda *a, **k: None)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        engine.lm_for(saver, saver, GenerationSpec(), None)
+    assert not list(tmp_path.glob(".vllm-eval-*")) and engine.builds == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import types
 from pathlib import Path
 from typing import Any
@@ -169,10 +168,12 @@ def test_sampled_items_hold_each_items_mean_and_the_k_scored_answers(scripted: A
 def test_the_vllm_path_returns_the_same_per_item_data(
     scripted: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Without vLLM here, lm-eval's VLLM model is replaced by the same scripted model: what is
-    checked is the harness's vLLM path, which must log and read samples like the HF one."""
+    """Without vLLM here, the run's engine serves the same scripted model as lm-eval's model:
+    what is checked is the harness's vLLM path, which must log and read samples like the HF one
+    (the engine's own life cycle: tests/unit/test_eval_engine.py)."""
     from peft_rlvr_bench.backends import Backends
     from peft_rlvr_bench.context import RunContext
+    from peft_rlvr_bench.eval_engine import EvalEngine
     from peft_rlvr_bench.evaluation import greedy_scores
 
     n = 8
@@ -186,18 +187,16 @@ def test_the_vllm_path_returns_the_same_per_item_data(
         def save_pretrained(self, directory: Path, **kwargs: Any) -> None:
             (Path(directory) / "saved").write_text("weights")
 
-    built: list[dict[str, Any]] = []
+    built: list[Path] = []
 
-    def vllm(**kwargs: Any) -> ScriptedLM:
-        built.append(kwargs)
-        return ScriptedLM(answer)
+    def engine(checkpoint: Path, generation: Any) -> Any:
+        built.append(checkpoint)
+        assert (checkpoint / "saved").exists(), "built from the saved weights"
+        return types.SimpleNamespace(lm=ScriptedLM(answer), seed_requests=lambda seed: None)
 
-    fake = types.ModuleType("lm_eval.models.vllm_causallms")
-    fake.VLLM = vllm  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "lm_eval.models.vllm_causallms", fake)
     monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path))
     vllm_log = SampleLog()
-    vllm_context = RunContext(backends=Backends("vllm", "vllm"))
+    vllm_context = RunContext(backends=Backends("vllm", "vllm"), eval_engine=EvalEngine(build=engine))
     through_vllm = greedy_scores(Saves(), Saves(), spec, samples=vllm_log, context=vllm_context)
     assert len(built) == 1, "the vLLM path ran"
     assert through_vllm == hf and through_vllm["add"].items == [float(j in {1, 2, 5}) for j in range(n)]

@@ -100,3 +100,15 @@ def test_validating_a_suite_without_trl_does_not_import_trl(tmp_path: Path) -> N
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_rollout_sleep_and_evaluation_sleep_are_refused_together(tmp_path: Path) -> None:
+    both = _with_recipe("{name: grpo, trl: {vllm_enable_sleep_mode: true}}")
+    path = write(tmp_path, both + "generation: {vllm_eval_sleep: true}\n")
+    with pytest.raises(UserError) as caught:
+        load_suite(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:") and "generation.vllm_eval_sleep: cannot be combined with" in message
+    assert "\n" not in message
+    assert load_suite(write(tmp_path, both)).spec.generation is None, "either one alone is fine"
+    assert load_suite(write(tmp_path, GOOD + "generation: {vllm_eval_sleep: true}\n")).spec.generation
