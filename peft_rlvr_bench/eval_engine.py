@@ -37,8 +37,9 @@ from typing import Any, Protocol
 from peft_rlvr_bench.backends import GenerationSpec
 from peft_rlvr_bench.paths import outputs_dir
 
-ENGINE_SEED = 1234
-"""The engine's own seed (lm-eval's default); sampled requests carry their own (``SeededRequests``)."""
+LM_EVAL_SEED = 1234
+"""lm-eval's default seed (``simple_evaluate``'s torch seed and its vLLM model's): the engine's own
+seed, and the request seed of an evaluation that names none (lm-eval's shipped tasks)."""
 
 
 class BuiltEngine(Protocol):
@@ -108,7 +109,7 @@ class VLLMEngine:
             dtype="bfloat16",
             gpu_memory_utilization=generation.vllm_gpu_memory_utilization,
             max_model_len=generation.vllm_max_model_len,
-            seed=ENGINE_SEED,
+            seed=LM_EVAL_SEED,
             batch_size="auto",
             **({"enable_sleep_mode": True} if generation.vllm_eval_sleep else {}),
         )

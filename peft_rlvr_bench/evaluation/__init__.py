@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from peft_rlvr_bench.context import RunContext
+from peft_rlvr_bench.eval_engine import LM_EVAL_SEED
 from peft_rlvr_bench.evaluation.per_item import SampleLog, greedy_items, sampled_items
 from peft_rlvr_bench.evaluation.prompts import truncated_prompts
 from peft_rlvr_bench.paths import cache_dir
@@ -178,10 +179,11 @@ def _run_lm_eval_vllm(
 ) -> dict[str, Any]:
     """The same ``simple_evaluate`` through lm-eval's vLLM model, on the run's one engine
     (``context.eval_engine``: built at the run's first evaluation, given the model's current
-    weights at each later one, shut down when the run ends). ``torch_seed`` seeds the sampled
-    requests (``eval_engine.SeededRequests``)."""
+    weights at each later one, shut down when the run ends). ``torch_seed`` (default lm-eval's,
+    as on the HF path) seeds the sampled requests (``eval_engine.SeededRequests``)."""
     engine = context.eval_engine
-    lm = engine.lm_for(model, tokenizer, context.generation, torch_seed)
+    seed = LM_EVAL_SEED if torch_seed is None else torch_seed
+    lm = engine.lm_for(model, tokenizer, context.generation, seed)
     try:
         return _simple_evaluate(lm, configs, torch_seed, **evaluate)
     finally:
