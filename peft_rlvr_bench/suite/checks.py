@@ -143,7 +143,7 @@ def _check_launch(spec: SuiteSpec) -> list[tuple[Loc, str]]:
                 "use zero2 or ddp, or remove `trajectory`",
             )
         )
-    for entry in [spec.recipe, *(a.recipe for a in spec.adapters if a.recipe is not None)]:
+    for _, entry in spec.recipe_entries():
         if entry.name not in RECIPES:
             continue  # reported by _check_component
         recipe = RECIPES.get(entry.name)()
@@ -169,7 +169,7 @@ def _check_sleep(spec: SuiteSpec) -> list[tuple[Loc, str]]:
     every engine built with sleep mode, the other's weights included."""
     if spec.generation is None or not spec.generation.vllm_eval_sleep:
         return []
-    recipes = [spec.recipe, *(a.recipe for a in spec.adapters if a.recipe is not None)]
+    recipes = [entry for _, entry in spec.recipe_entries()]
     if not any((entry.params().get("trl") or {}).get("vllm_enable_sleep_mode") for entry in recipes):
         return []
     return [

@@ -263,6 +263,15 @@ class SuiteSpec(Strict):
         """What determines the base evaluation (``suite/identity.py``), recorded as its ``spec``."""
         return base_identity(self.model_dump(mode="json"))
 
+    def recipe_entries(self) -> list[tuple[tuple[str | int, ...], ComponentEntry]]:
+        """Every recipe entry the suite names, with where it stands: the suite's ``recipe``, then
+        each adapter entry's own."""
+        return [(("recipe",), self.recipe)] + [
+            (("adapters", i, "recipe"), entry.recipe)
+            for i, entry in enumerate(self.adapters)
+            if entry.recipe is not None
+        ]
+
     @field_validator("seeds")
     @classmethod
     def _unique_seeds(cls, value: list[int]) -> list[int]:

@@ -95,12 +95,7 @@ def _check_answers_are_text(spec: SuiteSpec) -> list[tuple[Loc, str]]:
     both need answers that are text, which an rg task's (its checker's data) are not."""
     errors: list[tuple[Loc, str]] = []
     if not _answers_are_text(spec.train_task):
-        recipes = [(("recipe",), spec.recipe)] + [
-            (("adapters", i, "recipe"), entry.recipe)
-            for i, entry in enumerate(spec.adapters)
-            if entry.recipe is not None
-        ]
-        for loc, recipe in recipes:
+        for loc, recipe in spec.recipe_entries():
             if recipe.name in RECIPES and not RECIPES.get(recipe.name).generates:
                 message = f"{spec.train_task!r} has checker data for answers, nothing to imitate"
                 errors.append((loc, f"recipe {recipe.name!r} trains on answers; {message}; use grpo"))
