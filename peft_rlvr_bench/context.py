@@ -37,10 +37,21 @@ class RunContext:
         self.eval_engine.close()
 
     @classmethod
-    def for_run(cls, data: DataSpec | None, generation: GenerationSpec | None) -> RunContext:
+    def for_run(
+        cls,
+        data: DataSpec | None,
+        generation: GenerationSpec | None,
+        timings: dict[str, float] | None = None,
+    ) -> RunContext:
         """The context of a run with these suite sections, its backends chosen on this machine
-        (``backends.select_backends``: raises where ``vllm`` is asked for and cannot run)."""
-        return cls(data or DataSpec(), generation or GenerationSpec(), select_backends(generation))
+        (``backends.select_backends``: raises where ``vllm`` is asked for and cannot run); its
+        evaluation engine adds its seconds to ``timings``."""
+        return cls(
+            data or DataSpec(),
+            generation or GenerationSpec(),
+            select_backends(generation),
+            EvalEngine(seconds=timings),
+        )
 
     def task(self, name: str) -> Task:
         """The registered task ``name`` reading under this run's data settings."""

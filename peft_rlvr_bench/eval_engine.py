@@ -131,7 +131,11 @@ class VLLMEngine:
         self.requests.start(seed)
 
     def shutdown(self) -> None:
-        shutdown_engine(self.llm)
+        """Stops the engine core. One in a child process (vLLM's default) ends with it, and its
+        GPU memory with it; an in-process one (after TRL's colocated rollouts turned
+        multiprocessing off) frees what vLLM lets go of, and the rest goes with the run's process
+        (``runner/isolate.py``)."""
+        self.llm.llm_engine.engine_core.shutdown()
 
 
 def build_vllm_engine(checkpoint: Path, generation: GenerationSpec) -> BuiltEngine:
@@ -141,14 +145,15 @@ def build_vllm_engine(checkpoint: Path, generation: GenerationSpec) -> BuiltEngi
 class EvalEngine:
     """The run's evaluation engine, built on first use (``lm_for``) and shut down by ``close``
     (``RunContext`` closes it when the run ends, whether it finished or raised). ``build``
-    defaults to ``build_vllm_engine``, looked up when the engine is built. ``seconds`` holds the
-    time spent building and reloading, for the run's timings."""
+    defaults to ``build_vllm_engine``, looked up when the engine is built. The seconds spent
+    building and reloading add up in ``seconds`` (the run's timings, when given) under
+    ``eval_engine_build`` and ``eval_engine_reload``."""
 
-    def __init__(self, build: Builder | None = None) -> None:
+    def __init__(self, build: Builder | None = None, seconds: dict[str, float] | None = None) -> None:
         self.build = build
         self.builds = 0
         self.reloads = 0
-        self.seconds: dict[str, float] = {}
+        self.seconds: dict[str, float] = {} if seconds is None else seconds
         self._engine: BuiltEngine | None = None
         self._checkpoint: Path | None = None
         self._sleep = False
@@ -195,31 +200,15 @@ class EvalEngine:
         """Shuts the engine down and removes its checkpoint; harmless when never built or closed."""
         engine, self._engine = self._engine, None
         if engine is not None:
-            with contextlib.suppress(Exception):  # never mask the run's own error
+            with contextlib.suppress(Exception):  # best effort: never mask the run's own error
                 engine.shutdown()
             del engine
             gc.collect()
-            _empty_cuda_cache()
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
         if self._checkpoint is not None:
             shutil.rmtree(self._checkpoint, ignore_errors=True)
             self._checkpoint = None
         self._sleeping = False
-
-
-def _empty_cuda_cache() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def shutdown_engine(llm: Any) -> None:
-    """Stops a ``vllm.LLM``'s engine. A V1 engine running in a child process (vLLM's default) ends
-    with it, and its GPU memory with it; an in-process engine (after TRL's colocated rollouts
-    turned multiprocessing off) frees what vLLM lets go of, and the rest goes with the run's
-    process (``runner/isolate.py``)."""
-    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-    shutdown = getattr(core, "shutdown", None)
-    if shutdown is not None:
-        with contextlib.suppress(Exception):  # best effort: never mask the evaluation's own error
-            shutdown()

@@ -33,10 +33,8 @@ def extrapolate_and_evaluate(
 ) -> dict[str, Any]:
     """The derived run's result fields; seconds per phase go into ``timings``. The run's context
     shuts its evaluation engine down when the run ends, finished or failed."""
-    with RunContext.for_run(derived.source.data, derived.source.generation) as context:
-        fields = _extrapolate_and_evaluate(derived, context, timings, on_update)
-        timings.update(context.eval_engine.seconds)
-    return fields
+    with RunContext.for_run(derived.source.data, derived.source.generation, timings) as context:
+        return _extrapolate_and_evaluate(derived, context, timings, on_update)
 
 
 def _extrapolate_and_evaluate(

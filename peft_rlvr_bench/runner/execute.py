@@ -66,9 +66,8 @@ def _evaluate_base(suite: SuiteSpec) -> RunResult:
     device = run_device()
     model, tokenizer = load_base(suite.model, device=device)
     timings = {"load": time.perf_counter() - started}
-    with RunContext.for_run(suite.data, suite.generation) as context:
+    with RunContext.for_run(suite.data, suite.generation, timings) as context:
         evaluated = final_evaluation(model, tokenizer, suite.eval, device, context, timings)
-        timings.update(context.eval_engine.seconds)
     return base_result(
         suite,
         "ok",
@@ -129,10 +128,8 @@ def train_and_evaluate(
     shuts its evaluation engine down when the run ends, finished or failed."""
     from peft_rlvr_bench.context import RunContext
 
-    with RunContext.for_run(run.data, run.generation) as context:
-        fields = _train_and_evaluate(run, context, timings, on_update)
-        timings.update(context.eval_engine.seconds)
-    return fields
+    with RunContext.for_run(run.data, run.generation, timings) as context:
+        return _train_and_evaluate(run, context, timings, on_update)
 
 
 def _train_and_evaluate(
