@@ -22,6 +22,13 @@ class EngineLog:
     def count(self, event: str) -> int:
         return self.events.count(event)
 
+    def life_cycle(self) -> list[str]:
+        """The events but the per-evaluation seeds."""
+        return [event for event in self.events if not event.startswith("seed")]
+
+    def seeds(self) -> list[str]:
+        return [event for event in self.events if event.startswith("seed")]
+
 
 class CheckpointEngine:
     def __init__(self, checkpoint: Path, generation: GenerationSpec, log: EngineLog, batch_size: int) -> None:

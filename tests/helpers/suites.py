@@ -37,7 +37,7 @@ name: {name}
 model: {{name: tiny}}
 train_task: {task}
 eval: {{in_domain: [{task}], n_items: 16, kl_items: 0, loss_items: 0}}
-recipe: {{name: grpo, prompts_per_step: 2, num_generations: 4, beta: 0.0}}
+recipe: {{name: grpo, prompts_per_step: {prompts}, num_generations: 4, beta: 0.0}}
 budget: {{max_steps: {steps}}}
 seeds: [0]
 adapters:
@@ -46,12 +46,21 @@ adapters:
 
 
 def tiny_suite(
-    tmp_path: Path, adapters: list[str], task: str = "add", steps: int = 2, extra: str = ""
+    tmp_path: Path,
+    adapters: list[str],
+    task: str = "add",
+    steps: int = 2,
+    extra: str = "",
+    prompts_per_step: int = 2,
 ) -> Any:
     """A loaded tiny-world suite named ``faults``: ``adapters`` are YAML flow mappings, ``extra``
     more top-level YAML (a trajectory or extrapolation section)."""
     text = TINY_SUITE.format(
-        name="faults", task=task, steps=steps, adapters="\n".join(f"  - {a}" for a in adapters)
+        name="faults",
+        task=task,
+        steps=steps,
+        prompts=prompts_per_step,
+        adapters="\n".join(f"  - {a}" for a in adapters),
     )
     path = tmp_path / "faults.yaml"
     path.write_text(text + extra)

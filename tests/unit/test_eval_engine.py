@@ -19,7 +19,6 @@ import torch
 from peft_rlvr_bench.backends import Backends, GenerationSpec
 from peft_rlvr_bench.context import RunContext
 from peft_rlvr_bench.eval_engine import EvalEngine, SeededRequests, VLLMEngine
-from peft_rlvr_bench.suite import load_suite
 from tests.helpers.checkpoint_engine import EngineLog, checkpoint_engines
 from tests.helpers.suites import tiny_suite
 
@@ -43,14 +42,20 @@ def scrambled(model: Any) -> Any:
     return other
 
 
+@pytest.fixture
+def greedy_world(world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, Any]:
+    """The tiny world's model and tokenizer with a greedy in-domain evaluation, outputs in tmp_path."""
+    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path))
+    spec, model, tokenizer = world
+    return spec.eval.model_copy(update={"sampling": None, "forgetting": []}), model, tokenizer
+
+
 def test_one_engine_scores_each_state_of_the_model_as_a_direct_evaluation_does(
-    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    greedy_world: tuple[Any, Any, Any],
 ) -> None:
     from peft_rlvr_bench.evaluation import evaluate
 
-    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path))
-    spec, model, tokenizer = world
-    greedy = spec.eval.model_copy(update={"sampling": None, "forgetting": []})
+    greedy, model, tokenizer = greedy_world
     other = scrambled(model)
     direct = [evaluate(m, tokenizer, greedy)["in_domain"].score for m in (model, other)]
     assert direct[0] != direct[1], "the two states must score apart for the test to see a stale engine"
@@ -63,25 +68,23 @@ def test_one_engine_scores_each_state_of_the_model_as_a_direct_evaluation_does(
         (checkpoint,) = log.checkpoints
         assert checkpoint.is_dir()
     assert through_engine == [direct[0], direct[1], direct[0]]
-    assert [e for e in log.events if not e.startswith("seed")] == ["build", "reload", "reload", "shutdown"]
+    assert log.life_cycle() == ["build", "reload", "reload", "shutdown"]
     assert not checkpoint.exists(), "the engine's checkpoint goes with it"
     assert context.eval_engine.builds == 1 and context.eval_engine.reloads == 2
     assert set(context.eval_engine.seconds) == {"eval_engine_build", "eval_engine_reload"}
 
 
 def test_a_sleeping_engine_wakes_and_reloads_before_it_evaluates(
-    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    greedy_world: tuple[Any, Any, Any],
 ) -> None:
     from peft_rlvr_bench.evaluation import evaluate
 
-    monkeypatch.setenv("PRB_OUTPUTS_DIR", str(tmp_path))
-    spec, model, tokenizer = world
-    greedy = spec.eval.model_copy(update={"sampling": None, "forgetting": []})
+    greedy, model, tokenizer = greedy_world
     log = EngineLog()
     with engine_context(log, sleep=True) as context:
         scores = [evaluate(model, tokenizer, greedy, context=context)["in_domain"].score for _ in range(2)]
     assert scores[0] == scores[1] > 0, "the weights a sleep discarded are back"
-    assert [e for e in log.events if not e.startswith("seed")] == [
+    assert log.life_cycle() == [
         "build",
         "sleep",
         "wake_up",
@@ -103,23 +106,8 @@ def test_sampled_requests_are_seeded_from_the_evaluations_seed(
     log = EngineLog()
     with engine_context(log) as context:
         evaluate_in_depth(model, tokenizer, eval_spec, context=context)
-    seeds = [e for e in log.events if e.startswith("seed")]
+    seeds = log.seeds()
     assert seeds == ["seed 1234", f"seed {eval_spec.sampling.seed}"], "lm-eval's default, then the suite's"
-
-
-MOVING_RUN = """\
-name: engine
-model: {name: tiny}
-train_task: add
-eval: {in_domain: [add], n_items: 16, kl_items: 0, loss_items: 0}
-recipe: {name: grpo, prompts_per_step: 8, num_generations: 4, beta: 0.0}
-budget: {max_steps: 3}
-trajectory: {every: 1}
-seeds: [0]
-adapters:
-  - {name: lora, r: 4, lr: 1.0e-2}
-"""
-"""A tiny run whose learning curve moves within three updates (0.25 to 0.31 on 16 items)."""
 
 
 def test_a_run_builds_one_engine_for_its_evaluations_and_its_curve(
@@ -131,8 +119,14 @@ def test_a_run_builds_one_engine_for_its_evaluations_and_its_curve(
     import peft_rlvr_bench.eval_engine as engine_module
     from peft_rlvr_bench.runner.execute import execute_run
 
-    (tmp_path / "engine.yaml").write_text(MOVING_RUN)
-    (run,) = load_suite(tmp_path / "engine.yaml").runs
+    # a learning curve that moves within three updates: 0.25 to 0.31 on 16 items
+    (run,) = tiny_suite(
+        tmp_path,
+        ["{name: lora, r: 4, lr: 1.0e-2}"],
+        steps=3,
+        prompts_per_step=8,
+        extra="trajectory: {every: 1}\n",
+    ).runs
     direct = execute_run(run)
     log = EngineLog()
     monkeypatch.setattr(context_module, "select_backends", lambda generation: VLLM_EVAL)
